@@ -1,0 +1,272 @@
+//! The binary edge shared by every plugin: invocation name, argument parsing, logging,
+//! completion, the tokio runtime, and the one place errors are printed.
+
+use std::{ffi::OsString, io::Write};
+
+use clap::{Args, Parser};
+use clap_complete::Shell;
+
+use crate::{
+    error::{Error, ErrorReport, ExitCode},
+    kube_args::KubeArgs,
+    output::{OutputArgs, OutputFormat},
+};
+
+/// Flags every plugin accepts, in one place so they cannot drift apart.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `completion <shell>`: print a completion script for standalone use of the binary.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    /// The shell to generate the script for
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl From<CompletionShell> for Shell {
+    fn from(shell: CompletionShell) -> Self {
+        match shell {
+            CompletionShell::Bash => Shell::Bash,
+            CompletionShell::Zsh => Shell::Zsh,
+            CompletionShell::Fish => Shell::Fish,
+        }
+    }
+}
+
+/// What a plugin provides to [`run`].
+pub trait Plugin: Parser {
+    /// The krew plugin name, e.g. `mcp-rbac`.
+    const NAME: &'static str;
+
+    fn global(&self) -> &GlobalArgs;
+
+    /// Run the command; the returned code is the process exit code.
+    fn run(self) -> impl std::future::Future<Output = Result<ExitCode, Error>>;
+}
+
+/// The binary file name for a plugin: `mcp-rbac` -> `kubectl-mcp_rbac`.
+pub fn binary_name(plugin: &str) -> String {
+    format!("kubectl-{}", plugin.replace('-', "_"))
+}
+
+/// The command the user typed, for help and usage text.
+///
+/// kubectl and oc `exec` the plugin, so the parent process is the user's shell. The shell
+/// exports `_` as the path of the command it ran: `/usr/bin/oc` or `/usr/bin/kubectl` when the
+/// plugin came through them, the plugin itself when run directly.
+pub fn invocation_name(
+    plugin: &str,
+    shell_command: Option<&OsString>,
+    parent: Option<&str>,
+) -> String {
+    let host_of = |name: &str| -> Option<&'static str> {
+        // Split on both separators: Windows shells hand us backslashes.
+        let base = name.rsplit(['/', '\\']).next()?;
+        let base = base.strip_suffix(".exe").unwrap_or(base);
+        if base == "oc" || base.starts_with("oc.") {
+            Some("oc")
+        } else if base == "kubectl" || base.starts_with("kubectl.") {
+            Some("kubectl")
+        } else {
+            None
+        }
+    };
+    let host = shell_command
+        .and_then(|s| s.to_str())
+        .and_then(host_of)
+        .or_else(|| parent.and_then(host_of));
+    match host {
+        Some(host) => format!("{host} {plugin}"),
+        None => binary_name(plugin),
+    }
+}
+
+#[cfg(unix)]
+fn parent_process_name() -> Option<String> {
+    let ppid = std::os::unix::process::parent_id();
+    std::fs::read_to_string(format!("/proc/{ppid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+#[cfg(not(unix))]
+fn parent_process_name() -> Option<String> {
+    None
+}
+
+/// The clap command with the invocation name filled in.
+pub fn command_for<P: Plugin>(display_name: &str) -> clap::Command {
+    P::command()
+        .name(display_name.to_owned())
+        .bin_name(display_name.to_owned())
+        .display_name(display_name.to_owned())
+}
+
+/// Initialise logging on stderr. `RUST_LOG` wins over `-v`.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(crate::output::use_color(std::io::IsTerminal::is_terminal(
+            &std::io::stderr(),
+        )))
+        .with_target(verbose >= 2)
+        .without_time()
+        .try_init();
+}
+
+/// Print an error once, as text or (with `-o json`) as one JSON object on stderr.
+pub fn print_error(err: &Error, format: OutputFormat) {
+    let mut stderr = std::io::stderr().lock();
+    if format == OutputFormat::Json {
+        let report = ErrorReport::from(err);
+        let line = serde_json::to_string(&report)
+            .unwrap_or_else(|_| format!("{{\"error\":{:?}}}", err.to_string()));
+        let _ = writeln!(stderr, "{line}");
+        return;
+    }
+    let _ = writeln!(stderr, "error: {err}");
+    if let Error::MissingPermissions { missing, .. } = err {
+        for permission in missing {
+            let _ = writeln!(stderr, "  - {permission}");
+        }
+    }
+    if let Some(hint) = err.hint() {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+}
+
+/// Write a completion script for the plugin's binary (completion works on the file name).
+pub fn print_completion<P: Plugin>(shell: CompletionShell, out: &mut dyn Write) -> ExitCode {
+    let name = binary_name(P::NAME);
+    let mut cmd = P::command().name(name.clone()).bin_name(name.clone());
+    clap_complete::generate(Shell::from(shell), &mut cmd, name, out);
+    ExitCode::Ok
+}
+
+/// Every help page of a plugin (the root, then each subcommand, depth first) as
+/// `(command path, long help)`, rendered at a fixed width for snapshot tests.
+pub fn help_pages<P: Plugin>(display_name: &str) -> Vec<(String, String)> {
+    fn walk(cmd: &mut clap::Command, path: &str, pages: &mut Vec<(String, String)>) {
+        pages.push((path.to_owned(), cmd.render_long_help().to_string()));
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        for name in names {
+            if let Some(sub) = cmd.find_subcommand_mut(&name) {
+                walk(sub, &format!("{path} {name}"), pages);
+            }
+        }
+    }
+    let mut cmd = command_for::<P>(display_name).term_width(100);
+    cmd.build();
+    let mut pages = Vec::new();
+    walk(&mut cmd, display_name, &mut pages);
+    pages
+}
+
+/// Parse, run and report: the whole `main` of a plugin.
+pub fn run<P: Plugin>() -> std::process::ExitCode {
+    let display = invocation_name(
+        P::NAME,
+        std::env::var_os("_").as_ref(),
+        parent_process_name().as_deref(),
+    );
+    let matches = match command_for::<P>(&display).try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            // --help and --version land here too, with exit code 0.
+            let _ = e.print();
+            return std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let plugin = match P::from_arg_matches(&matches) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::Usage.into();
+        }
+    };
+    let format = plugin.global().output.output;
+    init_logging(plugin.global().output.verbose);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            print_error(&Error::io("starting the async runtime", e), format);
+            return ExitCode::Failed.into();
+        }
+    };
+    match runtime.block_on(plugin.run()) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            print_error(&err, format);
+            err.exit_code().into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(shell: Option<&str>, parent: Option<&str>) -> String {
+        invocation_name("mcp-rbac", shell.map(OsString::from).as_ref(), parent)
+    }
+
+    #[test]
+    fn help_names_the_host_cli() {
+        assert_eq!(name(Some("/usr/bin/oc"), Some("bash")), "oc mcp-rbac");
+        assert_eq!(
+            name(Some("/usr/bin/kubectl"), Some("bash")),
+            "kubectl mcp-rbac"
+        );
+        assert_eq!(
+            name(Some("/usr/lib/google-cloud-sdk/bin/kubectl.1.33"), None),
+            "kubectl mcp-rbac"
+        );
+        assert_eq!(name(Some("C:\\bin\\oc.exe"), None), "oc mcp-rbac");
+    }
+
+    #[test]
+    fn direct_runs_use_the_binary_name() {
+        assert_eq!(
+            name(Some("/home/u/.krew/bin/kubectl-mcp_rbac"), Some("bash")),
+            "kubectl-mcp_rbac"
+        );
+        assert_eq!(name(None, Some("cargo")), "kubectl-mcp_rbac");
+        // Started by a wrapper that does not exec (Windows, some shells).
+        assert_eq!(name(None, Some("oc")), "oc mcp-rbac");
+        assert_eq!(
+            name(Some("/usr/bin/kubectl-other"), None),
+            "kubectl-mcp_rbac"
+        );
+    }
+}

@@ -1,0 +1,319 @@
+//! One error type for every plugin, mapped onto the documented exit codes.
+//!
+//! Libraries return [`Error`]; the binary edge ([`crate::cli::run`]) prints it once, as text or
+//! as one JSON object on stderr, and exits with [`Error::exit_code`].
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The documented exit codes, shared by all plugins (design.md section 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExitCode {
+    /// Everything worked.
+    Ok,
+    /// A check failed or an operation failed.
+    Failed,
+    /// Usage error or invalid input; nothing was changed.
+    Usage,
+    /// Not authenticated, or forbidden.
+    Auth,
+    /// The cluster or an endpoint could not be reached.
+    Unreachable,
+}
+
+impl ExitCode {
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Ok => 0,
+            Self::Failed => 1,
+            Self::Usage => 2,
+            Self::Auth => 3,
+            Self::Unreachable => 4,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        Self::from(code.code())
+    }
+}
+
+/// A permission the caller lacks, as a SelfSubjectAccessReview would phrase it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingPermission {
+    pub verb: String,
+    pub resource: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl fmt::Display for MissingPermission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let resource = if self.group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        };
+        write!(f, "{} {resource}", self.verb)?;
+        match &self.namespace {
+            Some(ns) => write!(f, " in namespace {ns}"),
+            None => write!(f, " (cluster-wide)"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user asked for something that cannot work; the message says what and how to fix it.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("cannot use kubeconfig: {message}")]
+    Kubeconfig {
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("not authenticated: {message}")]
+    Unauthenticated { message: String },
+
+    #[error("forbidden: {message}")]
+    Forbidden { message: String },
+
+    #[error("missing permissions: {}", list_permissions(.missing))]
+    MissingPermissions {
+        user: String,
+        missing: Vec<MissingPermission>,
+    },
+
+    #[error("cannot reach {what}: {message}")]
+    Unreachable { what: String, message: String },
+
+    /// A check or an operation failed; the report already says which.
+    #[error("{message}")]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("the API server rejected the request: {0}")]
+    Api(Box<kube::core::Status>),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn list_permissions(missing: &[MissingPermission]) -> String {
+    missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn usage_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::Usage {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::Failed {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Usage { .. } | Self::Kubeconfig { .. } => ExitCode::Usage,
+            Self::Unauthenticated { .. }
+            | Self::Forbidden { .. }
+            | Self::MissingPermissions { .. } => ExitCode::Auth,
+            Self::Unreachable { .. } => ExitCode::Unreachable,
+            Self::Api(status) => match status.code {
+                401 | 403 => ExitCode::Auth,
+                400 | 422 => ExitCode::Usage,
+                _ => ExitCode::Failed,
+            },
+            Self::Failed { .. } | Self::Io { .. } => ExitCode::Failed,
+        }
+    }
+
+    /// What the user should do next.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Usage { hint, .. } | Self::Kubeconfig { hint, .. } | Self::Failed { hint, .. } => {
+                hint.clone()
+            }
+            Self::Unauthenticated { .. } => Some(
+                "log in again (`oc login` or refresh your kubeconfig credentials) and retry".into(),
+            ),
+            Self::Forbidden { .. } => {
+                Some("ask a cluster administrator for the permission, or run as a user who has it".into())
+            }
+            Self::MissingPermissions { user, .. } => Some(format!(
+                "user {user:?} needs every permission listed; nothing was changed. \
+                 Run as a cluster administrator or grant them"
+            )),
+            Self::Unreachable { .. } => Some(
+                "check the server address, your network and VPN, and `--request-timeout`".into(),
+            ),
+            Self::Api(status) if status.code == 409 => Some(
+                "another writer owns these fields; inspect the object, then re-run with --force to take them over".into(),
+            ),
+            Self::Api(_) | Self::Io { .. } => None,
+        }
+    }
+}
+
+/// Turn a kube client error into the error class a user can act on.
+impl From<kube::Error> for Error {
+    fn from(err: kube::Error) -> Self {
+        match err {
+            kube::Error::Api(status) => match status.code {
+                401 => Self::Unauthenticated {
+                    message: status.message.clone(),
+                },
+                403 => Self::Forbidden {
+                    message: status.message.clone(),
+                },
+                _ => Self::Api(status),
+            },
+            kube::Error::HyperError(e) => Self::Unreachable {
+                what: "the Kubernetes API server".into(),
+                message: describe_chain(&e),
+            },
+            kube::Error::Service(e) => Self::Unreachable {
+                what: "the Kubernetes API server".into(),
+                message: describe_chain(e.as_ref()),
+            },
+            kube::Error::Auth(e) => Self::Unauthenticated {
+                message: describe_chain(&e),
+            },
+            other => Self::Failed {
+                message: describe_chain(&other),
+                hint: None,
+            },
+        }
+    }
+}
+
+/// Join an error and its sources into one line: `outer: inner: innermost`.
+pub fn describe_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        source = inner.source();
+    }
+    parts.join(": ")
+}
+
+/// The JSON shape of an error on stderr when `-o json` is in effect.
+#[derive(Debug, Serialize)]
+pub struct ErrorReport {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    pub exit_code: u8,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_permissions: Vec<MissingPermission>,
+}
+
+impl From<&Error> for ErrorReport {
+    fn from(err: &Error) -> Self {
+        Self {
+            error: err.to_string(),
+            hint: err.hint(),
+            exit_code: err.exit_code().code(),
+            missing_permissions: match err {
+                Error::MissingPermissions { missing, .. } => missing.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_documented_table() {
+        assert_eq!(Error::usage("x").exit_code().code(), 2);
+        assert_eq!(Error::failed("x").exit_code().code(), 1);
+        let forbidden = Error::MissingPermissions {
+            user: "u".into(),
+            missing: vec![],
+        };
+        assert_eq!(forbidden.exit_code().code(), 3);
+        let unreachable = Error::Unreachable {
+            what: "x".into(),
+            message: "y".into(),
+        };
+        assert_eq!(unreachable.exit_code().code(), 4);
+    }
+
+    #[test]
+    fn missing_permissions_are_listed_together() {
+        let err = Error::MissingPermissions {
+            user: "alice".into(),
+            missing: vec![
+                MissingPermission {
+                    verb: "create".into(),
+                    resource: "clusterroles".into(),
+                    group: "rbac.authorization.k8s.io".into(),
+                    namespace: None,
+                },
+                MissingPermission {
+                    verb: "patch".into(),
+                    resource: "configmaps".into(),
+                    group: String::new(),
+                    namespace: Some("mcp-server".into()),
+                },
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "missing permissions: create clusterroles.rbac.authorization.k8s.io (cluster-wide), \
+             patch configmaps in namespace mcp-server"
+        );
+        let report = ErrorReport::from(&err);
+        assert_eq!(report.exit_code, 3);
+        assert_eq!(report.missing_permissions.len(), 2);
+    }
+}

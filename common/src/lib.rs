@@ -1,0 +1,29 @@
+//! Shared parts of the oc-mcp plugins: kubectl-style flags ([`KubeArgs`]), output formats,
+//! errors and exit codes, the [`Plan`] model, preflight checks and the OpenShift types.
+//!
+//! Every plugin's data goes one way: flags -> [`Plan`] -> render or apply -> report -> exit code.
+
+pub mod cli;
+pub mod error;
+pub mod kube_args;
+pub mod openshift;
+pub mod output;
+pub mod plan;
+pub mod preflight;
+
+pub use cli::{CompletionArgs, GlobalArgs, Plugin};
+pub use error::{Error, ExitCode, Result};
+pub use kube_args::KubeArgs;
+pub use output::{DryRun, OutputArgs, OutputFormat};
+pub use plan::{ApplyMode, ApplyReport, Plan, PlannedObject};
+
+/// Default names used across the plugins (design.md section 1).
+pub mod defaults {
+    pub const NAMESPACE: &str = "mcp-server";
+    pub const RELEASE: &str = "kubernetes-mcp-server";
+    pub const SERVICE_PORT: u16 = 8080;
+    pub const CLUSTER_ROLE: &str = "mcp-readonly";
+    pub const OAUTH_CLIENT: &str = "kubernetes-mcp-server";
+    pub const OAUTH_SECRET: &str = "mcp-oauth-credentials";
+    pub const OAUTH_SECRET_KEY: &str = "sts_client_secret";
+}

@@ -1,0 +1,491 @@
+//! The OpenShift kinds the plugins read and write, as typed `kube::Resource`s, and OpenShift
+//! detection from discovery.
+//!
+//! Only the fields the plugins use are typed; everything else is kept in `extra` so a
+//! read-modify-write never drops a field.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
+use serde::{Deserialize, Serialize};
+
+/// Implement `k8s_openapi::Resource` and `Metadata` (and so `kube::Resource`) for a type.
+macro_rules! openshift_resource {
+    ($ty:ident, group = $group:literal, version = $version:literal, kind = $kind:literal,
+     plural = $plural:literal, scope = $scope:ident) => {
+        impl k8s_openapi::Resource for $ty {
+            const API_VERSION: &'static str = concat!($group, "/", $version);
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::$scope;
+        }
+        impl k8s_openapi::Metadata for $ty {
+            type Ty = ObjectMeta;
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+        impl $ty {
+            /// An empty object with `apiVersion` and `kind` set and the given name.
+            pub fn named(name: &str) -> Self {
+                Self {
+                    api_version: <Self as k8s_openapi::Resource>::API_VERSION.into(),
+                    kind: <Self as k8s_openapi::Resource>::KIND.into(),
+                    metadata: ObjectMeta {
+                        name: Some(name.into()),
+                        ..ObjectMeta::default()
+                    },
+                    ..Self::default()
+                }
+            }
+        }
+    };
+}
+
+type Extra = BTreeMap<String, serde_json::Value>;
+
+// ---- route.openshift.io/v1 Route ----
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: RouteSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RouteStatus>,
+}
+openshift_resource!(
+    Route,
+    group = "route.openshift.io",
+    version = "v1",
+    kind = "Route",
+    plural = "routes",
+    scope = NamespaceResourceScope
+);
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub to: RouteTargetReference,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<RoutePort>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wildcard_policy: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteTargetReference {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutePort {
+    /// A port name or number on the Service.
+    #[serde(rename = "targetPort")]
+    pub target_port: k8s_openapi::apimachinery::pkg::util::intstr::IntOrString,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsConfig {
+    /// `edge`, `passthrough` or `reencrypt`.
+    pub termination: String,
+    /// `Allow`, `Redirect` or `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_edge_termination_policy: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteStatus {
+    #[serde(default)]
+    pub ingress: Vec<RouteIngress>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteIngress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_name: Option<String>,
+    #[serde(default)]
+    pub conditions: Vec<RouteIngressCondition>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteIngressCondition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Route {
+    /// Admitted by at least one router.
+    pub fn admitted(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            s.ingress.iter().any(|i| {
+                i.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Admitted" && c.status == "True")
+            })
+        })
+    }
+}
+
+// ---- oauth.openshift.io/v1 OAuthClient (fields at the top level, not under spec) ----
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthClient {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The client secret. Never log or print this object without redacting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_secrets: Vec<String>,
+    #[serde(
+        default,
+        rename = "redirectURIs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub redirect_uris: Vec<String>,
+    /// `auto` or `prompt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_max_age_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respond_with_challenges: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+openshift_resource!(
+    OAuthClient,
+    group = "oauth.openshift.io",
+    version = "v1",
+    kind = "OAuthClient",
+    plural = "oauthclients",
+    scope = ClusterResourceScope
+);
+
+// ---- project.openshift.io/v1 Project and ProjectRequest ----
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProjectStatus>,
+}
+openshift_resource!(
+    Project,
+    group = "project.openshift.io",
+    version = "v1",
+    kind = "Project",
+    plural = "projects",
+    scope = ClusterResourceScope
+);
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRequest {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+openshift_resource!(
+    ProjectRequest,
+    group = "project.openshift.io",
+    version = "v1",
+    kind = "ProjectRequest",
+    plural = "projectrequests",
+    scope = ClusterResourceScope
+);
+
+// ---- config.openshift.io/v1 Ingress and Authentication (singletons named `cluster`) ----
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressConfig {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: IngressConfigSpec,
+}
+openshift_resource!(
+    IngressConfig,
+    group = "config.openshift.io",
+    version = "v1",
+    kind = "Ingress",
+    plural = "ingresses",
+    scope = ClusterResourceScope
+);
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressConfigSpec {
+    /// The apps domain, e.g. `apps.<cluster>.<region>.aroapp.io`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationConfig {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: AuthenticationConfigSpec,
+}
+openshift_resource!(
+    AuthenticationConfig,
+    group = "config.openshift.io",
+    version = "v1",
+    kind = "Authentication",
+    plural = "authentications",
+    scope = ClusterResourceScope
+);
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationConfigSpec {
+    /// `IntegratedOAuth` (default, OpenShift OAuth server), `OIDC` (external issuer) or `None`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oidc_providers: Vec<OidcProvider>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcProvider {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub issuer: OidcIssuer,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcIssuer {
+    #[serde(default, rename = "issuerURL")]
+    pub issuer_url: String,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl AuthenticationConfig {
+    /// Whether the API server trusts JWTs from `issuer` for `audience`.
+    pub fn trusts_issuer(&self, issuer: &str, audience: &str) -> bool {
+        let trim = |s: &str| s.trim_end_matches('/').to_owned();
+        self.spec.type_.as_deref() == Some("OIDC")
+            && self.spec.oidc_providers.iter().any(|p| {
+                trim(&p.issuer.issuer_url) == trim(issuer)
+                    && (p.issuer.audiences.is_empty()
+                        || p.issuer.audiences.iter().any(|a| a == audience))
+            })
+    }
+}
+
+// ---- user.openshift.io/v1 Group ----
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+openshift_resource!(
+    Group,
+    group = "user.openshift.io",
+    version = "v1",
+    kind = "Group",
+    plural = "groups",
+    scope = ClusterResourceScope
+);
+
+/// What discovery says about the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClusterFlavor {
+    /// Serves `route.openshift.io` and `project.openshift.io`.
+    pub openshift: bool,
+    /// Serves `config.openshift.io` (OpenShift 4).
+    pub openshift_config: bool,
+    /// Serves `oauth.openshift.io` (the integrated OAuth server).
+    pub openshift_oauth: bool,
+}
+
+impl ClusterFlavor {
+    pub fn from_groups<'a>(groups: impl IntoIterator<Item = &'a str>) -> Self {
+        let groups: Vec<&str> = groups.into_iter().collect();
+        let has = |g: &str| groups.contains(&g);
+        Self {
+            openshift: has("route.openshift.io") && has("project.openshift.io"),
+            openshift_config: has("config.openshift.io"),
+            openshift_oauth: has("oauth.openshift.io"),
+        }
+    }
+}
+
+/// Detect OpenShift from the API groups the server lists (one request: `GET /apis`).
+pub async fn detect(client: &Client) -> crate::Result<ClusterFlavor> {
+    let groups = client.list_api_groups().await?;
+    Ok(ClusterFlavor::from_groups(
+        groups.groups.iter().map(|g| g.name.as_str()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::Resource;
+
+    use super::*;
+
+    #[test]
+    fn types_resolve_to_the_openshift_urls() {
+        assert_eq!(
+            Route::url_path(&(), Some("mcp-server")),
+            "/apis/route.openshift.io/v1/namespaces/mcp-server/routes"
+        );
+        assert_eq!(
+            OAuthClient::url_path(&(), None),
+            "/apis/oauth.openshift.io/v1/oauthclients"
+        );
+        assert_eq!(
+            IngressConfig::url_path(&(), None),
+            "/apis/config.openshift.io/v1/ingresses"
+        );
+        assert_eq!(
+            ProjectRequest::url_path(&(), None),
+            "/apis/project.openshift.io/v1/projectrequests"
+        );
+        assert_eq!(
+            Group::url_path(&(), None),
+            "/apis/user.openshift.io/v1/groups"
+        );
+    }
+
+    #[test]
+    fn oauth_client_uses_openshift_field_names_and_keeps_unknown_fields() {
+        let json = serde_json::json!({
+            "apiVersion": "oauth.openshift.io/v1", "kind": "OAuthClient",
+            "metadata": {"name": "kubernetes-mcp-server"},
+            "secret": "s", "redirectURIs": ["https://h/oauth/callback"], "grantMethod": "auto",
+            "scopeRestrictions": [{"literals": ["user:full"]}]
+        });
+        let client: OAuthClient = serde_json::from_value(json.clone()).expect("decode");
+        assert_eq!(client.redirect_uris, ["https://h/oauth/callback"]);
+        assert_eq!(serde_json::to_value(&client).expect("encode"), json);
+    }
+
+    #[test]
+    fn route_admission_and_flavor_detection() {
+        let route: Route = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "r"},
+            "spec": {"host": "h", "to": {"kind": "Service", "name": "s"}, "tls": {"termination": "edge"}},
+            "status": {"ingress": [{"host": "h", "conditions": [{"type": "Admitted", "status": "True"}]}]}
+        }))
+        .expect("route");
+        assert!(route.admitted());
+        let flavor =
+            ClusterFlavor::from_groups(["apps", "route.openshift.io", "project.openshift.io"]);
+        assert!(flavor.openshift && !flavor.openshift_config);
+        assert!(!ClusterFlavor::from_groups(["apps", "rbac.authorization.k8s.io"]).openshift);
+    }
+
+    #[test]
+    fn external_oidc_trust() {
+        let auth: AuthenticationConfig = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "cluster"},
+            "spec": {"type": "OIDC", "oidcProviders": [{"name": "entra",
+                "issuer": {"issuerURL": "https://login.microsoftonline.com/t/v2.0", "audiences": ["app"]}}]}
+        }))
+        .expect("auth");
+        assert!(auth.trusts_issuer("https://login.microsoftonline.com/t/v2.0/", "app"));
+        assert!(!auth.trusts_issuer("https://login.microsoftonline.com/t/v2.0", "other"));
+        assert!(!AuthenticationConfig::default().trusts_issuer("https://x", "app"));
+    }
+}

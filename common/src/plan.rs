@@ -1,0 +1,446 @@
+//! The Plan: every object a command will create or patch, decided before the cluster is touched.
+//!
+//! flags -> [`Plan`] -> [`Plan::render`] (`--dry-run=client`, `-o yaml|json`)
+//!                   or [`Plan::apply`] (server-side apply, or `dryRun=All`) -> [`ApplyReport`].
+
+use std::collections::BTreeMap;
+
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{ApiResource, DynamicObject, Patch, PatchParams},
+    core::GroupVersionKind,
+};
+use serde::Serialize;
+
+use crate::{
+    error::{Error, Result},
+    output::{OutputFormat, Tabular, to_yaml},
+    preflight::{Permission, require_permissions},
+};
+
+/// The field manager for every write.
+pub const FIELD_MANAGER: &str = "oc-mcp";
+/// Label put on everything the plugins create.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "oc-mcp";
+
+/// One object the plan will server-side apply.
+#[derive(Debug, Clone)]
+pub struct PlannedObject {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+    pub object: DynamicObject,
+    /// Take over fields owned by another manager (`--force`).
+    pub force: bool,
+}
+
+impl PlannedObject {
+    /// Plan a typed object; the managed-by label is added.
+    pub fn from_typed<K>(object: &K) -> Result<Self>
+    where
+        K: Resource<DynamicType = ()> + Serialize,
+        K::Scope: Scope,
+    {
+        let resource = ApiResource::erase::<K>(&());
+        let value = serde_json::to_value(object)
+            .map_err(|e| Error::failed(format!("cannot encode {}: {e}", K::kind(&()))))?;
+        let mut object: DynamicObject = serde_json::from_value(value)
+            .map_err(|e| Error::failed(format!("cannot encode {}: {e}", K::kind(&()))))?;
+        object.types = Some(kube::core::TypeMeta {
+            api_version: resource.api_version.clone(),
+            kind: resource.kind.clone(),
+        });
+        object
+            .labels_mut()
+            .insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+        Ok(Self {
+            resource,
+            namespaced: K::Scope::NAMESPACED,
+            object,
+            force: false,
+        })
+    }
+
+    #[must_use]
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.resource.kind
+    }
+
+    pub fn name(&self) -> String {
+        self.object.name_any()
+    }
+
+    pub fn namespace(&self) -> Option<String> {
+        self.object.namespace()
+    }
+
+    fn api(&self, client: &Client) -> Api<DynamicObject> {
+        match (self.namespaced, self.object.namespace()) {
+            (true, Some(ns)) => Api::namespaced_with(client.clone(), &ns, &self.resource),
+            (true, None) => Api::default_namespaced_with(client.clone(), &self.resource),
+            (false, _) => Api::all_with(client.clone(), &self.resource),
+        }
+    }
+
+    /// What server-side apply needs: `patch`, and `create` when the object may not exist.
+    pub fn required_permissions(&self) -> Vec<Permission> {
+        ["create", "patch"]
+            .into_iter()
+            .map(|verb| Permission {
+                verb: verb.into(),
+                group: self.resource.group.clone(),
+                resource: self.resource.plural.clone(),
+                namespace: if self.namespaced {
+                    self.object.namespace()
+                } else {
+                    None
+                },
+                name: None,
+            })
+            .collect()
+    }
+}
+
+/// Whether a `kube::Resource` scope is namespaced, as a constant.
+pub trait Scope {
+    const NAMESPACED: bool;
+}
+impl Scope for k8s_openapi::NamespaceResourceScope {
+    const NAMESPACED: bool = true;
+}
+impl Scope for k8s_openapi::ClusterResourceScope {
+    const NAMESPACED: bool = false;
+}
+
+/// How a plan is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyMode {
+    /// Server-side apply for real.
+    Apply,
+    /// Server-side apply with `dryRun=All`: validated by the API server, nothing stored.
+    ServerDryRun,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub objects: Vec<PlannedObject>,
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+    /// Not attempted because an earlier object failed.
+    NotApplied,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Configured => "configured",
+            Self::Unchanged => "unchanged",
+            Self::NotApplied => "not applied",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectResult {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The report of applying a plan.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyReport {
+    pub dry_run: bool,
+    pub objects: Vec<ObjectResult>,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.objects
+            .iter()
+            .all(|o| !matches!(o.outcome, Outcome::Failed | Outcome::NotApplied))
+    }
+
+    pub fn changed(&self) -> bool {
+        self.objects
+            .iter()
+            .any(|o| matches!(o.outcome, Outcome::Created | Outcome::Configured))
+    }
+
+    /// One line per object, kubectl style: `clusterrole.rbac.authorization.k8s.io/mcp-readonly created`.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let suffix = if self.dry_run {
+            " (server dry run)"
+        } else {
+            ""
+        };
+        self.objects
+            .iter()
+            .map(|o| {
+                let group = o
+                    .api_version
+                    .split_once('/')
+                    .map(|(g, _)| g)
+                    .unwrap_or_default();
+                let kind = o.kind.to_lowercase();
+                let qualified = if group.is_empty() {
+                    kind
+                } else {
+                    format!("{kind}.{group}")
+                };
+                let mut line = format!("{qualified}/{} {}{suffix}", o.name, o.outcome.as_str());
+                if let Some(err) = &o.error {
+                    line.push_str(": ");
+                    line.push_str(err);
+                }
+                line
+            })
+            .collect()
+    }
+}
+
+impl Tabular for ApplyReport {
+    fn headers(wide: bool) -> Vec<&'static str> {
+        let mut h = vec!["KIND", "NAME", "NAMESPACE", "RESULT"];
+        if wide {
+            h.push("API VERSION");
+        }
+        h
+    }
+
+    fn rows(&self, wide: bool) -> Vec<Vec<String>> {
+        self.objects
+            .iter()
+            .map(|o| {
+                let mut row = vec![
+                    o.kind.clone(),
+                    o.name.clone(),
+                    o.namespace.clone().unwrap_or_else(|| "-".into()),
+                    match (&o.error, self.dry_run) {
+                        (Some(e), _) => format!("{}: {e}", o.outcome.as_str()),
+                        (None, true) => format!("{} (dry run)", o.outcome.as_str()),
+                        (None, false) => o.outcome.as_str().into(),
+                    },
+                ];
+                if wide {
+                    row.push(o.api_version.clone());
+                }
+                row
+            })
+            .collect()
+    }
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, object: PlannedObject) {
+        self.objects.push(object);
+    }
+
+    /// The manifests as a kubectl-style `List` (JSON) or multi-document YAML.
+    pub fn render(&self, format: OutputFormat) -> Result<String> {
+        let items: Vec<serde_json::Value> = self
+            .objects
+            .iter()
+            .map(|o| serde_json::to_value(&o.object))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::failed(format!("cannot encode manifests: {e}")))?;
+        if format == OutputFormat::Json {
+            let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+            return serde_json::to_string_pretty(&list)
+                .map(|text| text + "\n")
+                .map_err(|e| Error::failed(format!("cannot encode manifests: {e}")));
+        }
+        let docs = items.iter().map(to_yaml).collect::<Result<Vec<_>>>()?;
+        Ok(docs.join("---\n"))
+    }
+
+    /// Every permission the plan needs, without duplicates.
+    pub fn required_permissions(&self) -> Vec<Permission> {
+        let mut seen = BTreeMap::new();
+        for object in &self.objects {
+            for p in object.required_permissions() {
+                seen.entry(p.key()).or_insert(p);
+            }
+        }
+        seen.into_values().collect()
+    }
+
+    /// Check permissions (all at once, before any write), then server-side apply each object.
+    ///
+    /// Stops at the first failure; the report says what was applied and what was not.
+    pub async fn apply(&self, client: &Client, mode: ApplyMode) -> Result<ApplyReport> {
+        require_permissions(client, &self.required_permissions()).await?;
+        let dry_run = mode == ApplyMode::ServerDryRun;
+        let mut report = ApplyReport {
+            dry_run,
+            objects: Vec::with_capacity(self.objects.len()),
+        };
+        let mut failed = false;
+        for object in &self.objects {
+            let mut result = ObjectResult {
+                api_version: object.resource.api_version.clone(),
+                kind: object.resource.kind.clone(),
+                name: object.name(),
+                namespace: object.namespace(),
+                outcome: Outcome::NotApplied,
+                error: None,
+            };
+            if !failed {
+                match apply_one(client, object, dry_run).await {
+                    Ok(outcome) => result.outcome = outcome,
+                    Err(err) => {
+                        result.outcome = Outcome::Failed;
+                        result.error = Some(err.to_string());
+                        failed = true;
+                    }
+                }
+            }
+            report.objects.push(result);
+        }
+        Ok(report)
+    }
+}
+
+async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Result<Outcome> {
+    let api = object.api(client);
+    let name = object.name();
+    let before = api.get_opt(&name).await?;
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = object.force;
+    params.dry_run = dry_run;
+    // Apply bodies must not carry server-owned metadata.
+    let mut body = object.object.clone();
+    body.metadata.resource_version = None;
+    body.metadata.managed_fields = None;
+    let after = api.patch(&name, &params, &Patch::Apply(&body)).await?;
+    Ok(match before {
+        None => Outcome::Created,
+        Some(before) if !dry_run => {
+            if before.resource_version() == after.resource_version() {
+                Outcome::Unchanged
+            } else {
+                Outcome::Configured
+            }
+        }
+        // A dry run never bumps resourceVersion: compare the content instead.
+        Some(before) => {
+            if comparable(&before) == comparable(&after) {
+                Outcome::Unchanged
+            } else {
+                Outcome::Configured
+            }
+        }
+    })
+}
+
+/// An object without the fields the server changes on every write.
+fn comparable(object: &DynamicObject) -> serde_json::Value {
+    let mut object = object.clone();
+    object.metadata.resource_version = None;
+    object.metadata.managed_fields = None;
+    object.metadata.generation = None;
+    serde_json::to_value(&object).unwrap_or_default()
+}
+
+/// The group-version-kind of a planned object, for tests and reports.
+pub fn gvk(object: &PlannedObject) -> GroupVersionKind {
+    GroupVersionKind::gvk(
+        &object.resource.group,
+        &object.resource.version,
+        &object.resource.kind,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::{core::v1::ConfigMap, rbac::v1::ClusterRole};
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn plan() -> Plan {
+        let role = ClusterRole {
+            metadata: ObjectMeta {
+                name: Some("mcp-readonly".into()),
+                ..ObjectMeta::default()
+            },
+            ..ClusterRole::default()
+        };
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("cfg".into()),
+                namespace: Some("mcp-server".into()),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        };
+        let mut plan = Plan::new();
+        plan.push(PlannedObject::from_typed(&role).expect("role"));
+        plan.push(PlannedObject::from_typed(&cm).expect("cm"));
+        plan
+    }
+
+    #[test]
+    fn planned_objects_carry_type_and_managed_by_label() {
+        let plan = plan();
+        let role = &plan.objects[0];
+        assert!(!role.namespaced);
+        assert_eq!(role.resource.plural, "clusterroles");
+        assert_eq!(
+            role.object
+                .labels()
+                .get(MANAGED_BY_LABEL)
+                .map(String::as_str),
+            Some(MANAGED_BY_VALUE)
+        );
+        assert!(plan.objects[1].namespaced);
+    }
+
+    #[test]
+    fn render_yaml_is_multi_document_and_json_is_a_list() {
+        let plan = plan();
+        let yaml = plan.render(OutputFormat::Yaml).expect("yaml");
+        assert_eq!(yaml.matches("---\n").count(), 1, "{yaml}");
+        assert!(yaml.contains("kind: ClusterRole"));
+        assert!(yaml.contains("apiVersion: rbac.authorization.k8s.io/v1"));
+        let json: serde_json::Value =
+            serde_json::from_str(&plan.render(OutputFormat::Json).expect("json")).expect("parse");
+        assert_eq!(json["kind"], "List");
+        assert_eq!(json["items"][1]["metadata"]["namespace"], "mcp-server");
+    }
+
+    #[test]
+    fn permissions_cover_create_and_patch_once() {
+        let perms = plan().required_permissions();
+        assert_eq!(perms.len(), 4);
+        assert!(perms.iter().any(|p| p.verb == "create"
+            && p.resource == "configmaps"
+            && p.namespace.as_deref() == Some("mcp-server")));
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    oc_mcp_common::cli::run::<oc_mcp_verify::Cli>()
+}
