@@ -174,6 +174,24 @@ impl fmt::Display for KubeconfigSource {
     }
 }
 
+/// The parts of the environment kubeconfig loading reads, so tests can supply their own.
+#[derive(Debug, Clone, Default)]
+pub struct LoadEnv {
+    /// The value of `KUBECONFIG`.
+    pub kubeconfig: Option<std::ffi::OsString>,
+    /// The home directory (`~/.kube/config`).
+    pub home: Option<PathBuf>,
+}
+
+impl LoadEnv {
+    pub fn from_process() -> Self {
+        Self {
+            kubeconfig: std::env::var_os("KUBECONFIG"),
+            home: home_dir(),
+        }
+    }
+}
+
 /// The merged kubeconfig before flags are applied.
 #[derive(Debug, Clone)]
 pub struct LoadedKubeconfig {
@@ -192,7 +210,7 @@ impl KubeArgs {
     }
 
     /// Read and merge kubeconfig files as kubectl does.
-    pub fn load_kubeconfig(&self) -> Result<LoadedKubeconfig> {
+    pub fn load_kubeconfig(&self, env: &LoadEnv) -> Result<LoadedKubeconfig> {
         if let Some(path) = &self.kubeconfig {
             let kubeconfig = read_kubeconfig(path)?;
             return Ok(LoadedKubeconfig {
@@ -200,10 +218,10 @@ impl KubeArgs {
                 kubeconfig,
             });
         }
-        if let Some(value) = std::env::var_os("KUBECONFIG") {
+        if let Some(value) = &env.kubeconfig {
             // client-go skips entries that do not exist; a file that exists but cannot be
             // read or parsed is still an error.
-            let paths: Vec<PathBuf> = std::env::split_paths(&value)
+            let paths: Vec<PathBuf> = std::env::split_paths(value)
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect();
             if !paths.is_empty() {
@@ -225,7 +243,7 @@ impl KubeArgs {
                 });
             }
         }
-        if let Some(home) = home_dir() {
+        if let Some(home) = &env.home {
             let path = home.join(".kube").join("config");
             if path.exists() {
                 let kubeconfig = read_kubeconfig(&path)?;
@@ -243,7 +261,12 @@ impl KubeArgs {
 
     /// Resolve flags and kubeconfig into a client configuration, without any network call.
     pub async fn config(&self) -> Result<kube::Config> {
-        let loaded = self.load_kubeconfig()?;
+        self.config_with(&LoadEnv::from_process()).await
+    }
+
+    /// [`Self::config`] with an explicit environment.
+    pub async fn config_with(&self, env: &LoadEnv) -> Result<kube::Config> {
+        let loaded = self.load_kubeconfig(env)?;
         let no_contexts = loaded.kubeconfig.contexts.is_empty();
         if no_contexts
             && !self.customized()
@@ -268,7 +291,12 @@ impl KubeArgs {
 
     /// Build a client. No request is made until the client is used.
     pub async fn client(&self) -> Result<kube::Client> {
-        let config = self.config().await?;
+        self.client_with(&LoadEnv::from_process()).await
+    }
+
+    /// [`Self::client`] with an explicit environment.
+    pub async fn client_with(&self, env: &LoadEnv) -> Result<kube::Client> {
+        let config = self.config_with(env).await?;
         kube::Client::try_from(config).map_err(|e| Error::Kubeconfig {
             message: crate::error::describe_chain(&e),
             hint: Some("check the certificate and credential fields of your kubeconfig".into()),

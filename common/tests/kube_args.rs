@@ -1,0 +1,458 @@
+//! `KubeArgs` resolves kubeconfig, context, namespace and impersonation the way kubectl does.
+//!
+//! Each test starts a local HTTPS server (its own CA and a leaf certificate) that records the
+//! request line and headers, points a kubeconfig at it, and looks at what the client sent.
+
+use std::{
+    ffi::OsString,
+    fmt::Write,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use http_body_util::Full;
+use hyper::{Request, Response, body::Bytes, service::service_fn};
+use hyper_util::rt::TokioIo;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::{Api, api::ListParams};
+use oc_mcp_common::{
+    Error, KubeArgs,
+    kube_args::{LoadEnv, Secret},
+};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use tokio::net::TcpListener;
+use tokio_rustls::{
+    TlsAcceptor,
+    rustls::{
+        ServerConfig,
+        pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
+    },
+};
+
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    authorization: Option<String>,
+    impersonate_user: Option<String>,
+    impersonate_groups: Vec<String>,
+    impersonate_uid: Option<String>,
+}
+
+struct Recorder {
+    url: String,
+    ca_pem: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    dir: tempfile::TempDir,
+}
+
+impl Recorder {
+    async fn start() -> Self {
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).expect("ca");
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let leaf_params =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .expect("leaf params");
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).expect("leaf");
+
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let tls = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(leaf.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+            )
+            .expect("tls config");
+        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let record = record.clone();
+                        async move { Ok::<_, std::convert::Infallible>(answer(&req, &record)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            url: format!("https://127.0.0.1:{port}"),
+            ca_pem: ca.pem(),
+            seen,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    fn last(&self) -> Seen {
+        self.seen().last().cloned().expect("a request was made")
+    }
+
+    /// Write a kubeconfig file with the given YAML body under the test's directory.
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write kubeconfig");
+        path
+    }
+
+    /// A kubeconfig whose contexts each use their own token; `current` selects one.
+    fn kubeconfig(&self, current: &str, contexts: &[(&str, &str, Option<&str>)]) -> String {
+        use base64::Engine;
+        let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
+        let mut text = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {current}\nclusters:\n- name: local\n  cluster:\n    \
+             server: {}\n    certificate-authority-data: {ca}\ncontexts:\n",
+            self.url
+        );
+        for (name, _, namespace) in contexts {
+            let _ = write!(
+                text,
+                "- name: {name}\n  context:\n    cluster: local\n    user: {name}-user\n"
+            );
+            if let Some(ns) = namespace {
+                let _ = writeln!(text, "    namespace: {ns}");
+            }
+        }
+        text.push_str("users:\n");
+        for (name, token, _) in contexts {
+            let _ = write!(text, "- name: {name}-user\n  user:\n    token: {token}\n");
+        }
+        text
+    }
+}
+
+fn answer(
+    req: &Request<hyper::body::Incoming>,
+    record: &Mutex<Vec<Seen>>,
+) -> Response<Full<Bytes>> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let seen = Seen {
+        path: req.uri().path().to_owned(),
+        authorization: header("authorization"),
+        impersonate_user: header("impersonate-user"),
+        impersonate_groups: req
+            .headers()
+            .get_all("impersonate-group")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect(),
+        impersonate_uid: header("impersonate-uid"),
+    };
+    record.lock().expect("lock").push(seen);
+    let body = if req.uri().path() == "/version" {
+        r#"{"major":"1","minor":"33","gitVersion":"v1.33.0","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"","compiler":"","platform":"linux/amd64"}"#
+    } else {
+        r#"{"apiVersion":"v1","kind":"ConfigMapList","metadata":{"resourceVersion":"1"},"items":[]}"#
+    };
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("response")
+}
+
+fn env_with(kubeconfig: &[&Path]) -> LoadEnv {
+    LoadEnv {
+        kubeconfig: Some(std::env::join_paths(kubeconfig).expect("join")),
+        home: None,
+    }
+}
+
+async fn list_configmaps(args: &KubeArgs, env: &LoadEnv) -> Result<(), Error> {
+    let client = args.client_with(env).await?;
+    Api::<ConfigMap>::default_namespaced(client)
+        .list(&ListParams::default())
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn current_context_supplies_server_token_and_namespace() {
+    let server = Recorder::start().await;
+    let path = server.write(
+        "config",
+        &server.kubeconfig(
+            "dev",
+            &[
+                ("dev", "sha256~dev-token", Some("team-a")),
+                ("prod", "sha256~prod", None),
+            ],
+        ),
+    );
+    let args = KubeArgs {
+        kubeconfig: Some(path),
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect("list");
+    let seen = server.last();
+    assert_eq!(seen.path, "/api/v1/namespaces/team-a/configmaps");
+    assert_eq!(
+        seen.authorization.as_deref(),
+        Some("Bearer sha256~dev-token")
+    );
+    assert_eq!(seen.impersonate_user, None);
+}
+
+#[tokio::test]
+async fn context_flag_and_namespace_flag_override_the_kubeconfig() {
+    let server = Recorder::start().await;
+    let path = server.write(
+        "config",
+        &server.kubeconfig(
+            "dev",
+            &[
+                ("dev", "sha256~dev", Some("team-a")),
+                ("prod", "sha256~prod", None),
+            ],
+        ),
+    );
+    let args = KubeArgs {
+        kubeconfig: Some(path.clone()),
+        context: Some("prod".into()),
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect("list");
+    let seen = server.last();
+    assert_eq!(seen.authorization.as_deref(), Some("Bearer sha256~prod"));
+    assert_eq!(
+        seen.path, "/api/v1/namespaces/default/configmaps",
+        "prod has no namespace"
+    );
+
+    let args = KubeArgs {
+        kubeconfig: Some(path),
+        namespace: Some("mcp-server".into()),
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        server.last().path,
+        "/api/v1/namespaces/mcp-server/configmaps"
+    );
+}
+
+#[tokio::test]
+async fn impersonation_flags_become_headers() {
+    let server = Recorder::start().await;
+    let path = server.write(
+        "config",
+        &server.kubeconfig("admin", &[("admin", "sha256~admin", None)]),
+    );
+    let args = KubeArgs {
+        kubeconfig: Some(path),
+        as_user: Some("alice".into()),
+        as_groups: vec!["mcp-users".into(), "system:authenticated".into()],
+        as_uid: Some("1234".into()),
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect("list");
+    let seen = server.last();
+    assert_eq!(seen.authorization.as_deref(), Some("Bearer sha256~admin"));
+    assert_eq!(seen.impersonate_user.as_deref(), Some("alice"));
+    assert_eq!(
+        seen.impersonate_groups,
+        ["mcp-users", "system:authenticated"]
+    );
+    assert_eq!(seen.impersonate_uid.as_deref(), Some("1234"));
+}
+
+#[tokio::test]
+async fn kubeconfig_env_merges_files_first_wins_and_skips_missing_ones() {
+    let server = Recorder::start().await;
+    // The first file sets current-context and the `dev` user; the second must not override them.
+    let first = server.write(
+        "first",
+        &server.kubeconfig("dev", &[("dev", "sha256~first", None)]),
+    );
+    let second = server.write(
+        "second",
+        &server
+            .kubeconfig(
+                "other",
+                &[
+                    ("dev", "sha256~second", None),
+                    ("other", "sha256~other", None),
+                ],
+            )
+            .replace("name: local", "name: local2"),
+    );
+    let missing = server.dir.path().join("does-not-exist");
+    let env = env_with(&[&missing, &first, &second]);
+    list_configmaps(&KubeArgs::default(), &env)
+        .await
+        .expect("list");
+    assert_eq!(
+        server.last().authorization.as_deref(),
+        Some("Bearer sha256~first")
+    );
+
+    // A context only the second file defines is reachable through the merge.
+    let args = KubeArgs {
+        context: Some("other".into()),
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &env).await.expect("list");
+    assert_eq!(
+        server.last().authorization.as_deref(),
+        Some("Bearer sha256~other")
+    );
+}
+
+#[tokio::test]
+async fn token_and_server_flags_replace_kubeconfig_credentials() {
+    let server = Recorder::start().await;
+    let ca = server.write("ca.crt", &server.ca_pem);
+    let args = KubeArgs {
+        server: Some(server.url.clone()),
+        certificate_authority: Some(ca),
+        token: Some(Secret::new("sha256~from-flag")),
+        namespace: Some("ns1".into()),
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect("list");
+    let seen = server.last();
+    assert_eq!(
+        seen.authorization.as_deref(),
+        Some("Bearer sha256~from-flag")
+    );
+    assert_eq!(seen.path, "/api/v1/namespaces/ns1/configmaps");
+}
+
+#[tokio::test]
+async fn a_server_with_an_unknown_ca_is_rejected_unless_insecure() {
+    let server = Recorder::start().await;
+    let text = server.kubeconfig("dev", &[("dev", "sha256~dev", None)]);
+    let without_ca = text
+        .lines()
+        .filter(|l| !l.contains("certificate-authority-data"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = server.write("config", &without_ca);
+    let args = KubeArgs {
+        kubeconfig: Some(path.clone()),
+        ..KubeArgs::default()
+    };
+    let err = list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect_err("unknown CA");
+    assert_eq!(err.exit_code().code(), 4, "{err}");
+    assert!(
+        server.seen().is_empty(),
+        "no request may complete over an untrusted TLS connection"
+    );
+
+    let args = KubeArgs {
+        kubeconfig: Some(path),
+        insecure_skip_tls_verify: true,
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect("insecure list");
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_kubeconfig_input_is_a_usage_error_that_names_the_problem() {
+    let server = Recorder::start().await;
+    let good = server.write(
+        "config",
+        &server.kubeconfig("dev", &[("dev", "sha256~dev", None)]),
+    );
+    let garbage = server.write("garbage", "clusters: [this is: not: a kubeconfig");
+    let cases: Vec<(KubeArgs, LoadEnv, &str)> = vec![
+        (
+            KubeArgs {
+                kubeconfig: Some(server.dir.path().join("nope")),
+                ..KubeArgs::default()
+            },
+            LoadEnv::default(),
+            "cannot read",
+        ),
+        (
+            KubeArgs {
+                kubeconfig: Some(garbage.clone()),
+                ..KubeArgs::default()
+            },
+            LoadEnv::default(),
+            "is not a valid kubeconfig",
+        ),
+        (
+            KubeArgs::default(),
+            env_with(&[&garbage]),
+            "is not a valid kubeconfig",
+        ),
+        (
+            KubeArgs {
+                kubeconfig: Some(good.clone()),
+                context: Some("staging".into()),
+                ..KubeArgs::default()
+            },
+            LoadEnv::default(),
+            "context \"staging\" does not exist",
+        ),
+        (
+            KubeArgs {
+                kubeconfig: Some(good.clone()),
+                user: Some("nobody".into()),
+                ..KubeArgs::default()
+            },
+            LoadEnv::default(),
+            "user \"nobody\" does not exist",
+        ),
+        (
+            KubeArgs::default(),
+            LoadEnv {
+                kubeconfig: Some(OsString::from(server.dir.path().join("missing"))),
+                home: None,
+            },
+            "no current context",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let err = args.config_with(&env).await.expect_err(expected);
+        assert_eq!(err.exit_code().code(), 2, "{err}");
+        assert!(
+            err.to_string().contains(expected),
+            "{err} should contain {expected:?}"
+        );
+        assert!(err.hint().is_some(), "{err} should say what to do");
+    }
+    assert!(
+        server.seen().is_empty(),
+        "bad input must not reach the cluster"
+    );
+}

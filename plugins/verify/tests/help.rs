@@ -1,0 +1,10 @@
+//! `--help` of every command, as users see it under kubectl: a change shows up in review.
+
+#[test]
+fn help_pages_match_snapshots() {
+    for (command, help) in
+        oc_mcp_common::cli::help_pages::<oc_mcp_verify::Cli>("kubectl mcp-verify")
+    {
+        insta::assert_snapshot!(command.replace(' ', "_"), help, &command);
+    }
+}
