@@ -1,0 +1,327 @@
+//! The `Sandbox` handle: starts the server on its own runtime thread (so tests may block
+//! on child processes without starving it), and hands out kubeconfigs and clients.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use hyper_util::rt::TokioIo;
+
+use crate::audit::{AuditEntry, AuditLog};
+use crate::authn::{OidcConfig, OidcVerifier, TokenTable, UserInfo};
+use crate::server::State;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where to write ca.crt, audit.jsonl and kubeconfigs; a temp dir when `None`.
+    pub dir: Option<PathBuf>,
+    /// 0 = an ephemeral port.
+    pub port: u16,
+    /// The cluster's apps domain (`ingresses.config.openshift.io/cluster` spec.domain).
+    pub apps_domain: String,
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            dir: None,
+            port: 0,
+            apps_domain: "apps.sandbox.example.com".into(),
+            oidc: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("sandbox I/O failed ({what}): {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("unknown sandbox user {0:?}; add it with Sandbox::add_user")]
+    UnknownUser(String),
+    #[error("building a kube client failed: {0}")]
+    Client(String),
+    #[error("the sandbox server thread failed to start")]
+    Start,
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+    let what = what.into();
+    move |source| SandboxError::Io { what, source }
+}
+
+/// A running sandbox API server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Sandbox {
+    state: Arc<State>,
+    url: String,
+    ca_pem: String,
+    dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    users: Mutex<Vec<String>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Async for callers in tests; binding is synchronous and serving runs on its own thread.
+    #[allow(clippy::unused_async)]
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        Self::start_blocking(config)
+    }
+
+    /// Start without an async context (binds synchronously; serving runs on its own thread).
+    pub fn start_blocking(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let (tmp, dir) = match &config.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(io(format!("creating {}", d.display())))?;
+                (None, d.clone())
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("oc-mcp-sandbox-")
+                    .tempdir()
+                    .map_err(io("creating a temp dir"))?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let pki = crate::tls::generate()?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))
+            .map_err(io("binding 127.0.0.1"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(io("configuring the listener"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("reading the bound address"))?;
+        std::fs::write(dir.join("ca.crt"), &pki.ca_pem).map_err(io("writing ca.crt"))?;
+        let audit =
+            AuditLog::create(&dir.join("audit.jsonl")).map_err(io("opening audit.jsonl"))?;
+        let mut store = Store::new();
+        crate::seed::seed(&mut store, &config.apps_domain);
+        let tokens = TokenTable::default();
+        let mut users = Vec::new();
+        for (name, groups) in crate::seed::SEED_USERS {
+            tokens.insert(&crate::authn::new_token(), UserInfo::new(name, groups));
+            users.push((*name).to_string());
+        }
+        let state = Arc::new(State {
+            store: Mutex::new(store),
+            tokens,
+            oidc: config.oidc.clone().map(OidcVerifier::new),
+            audit,
+            server_address: addr.to_string(),
+            apps_domain: config.apps_domain.clone(),
+            next_ip: Mutex::new(256),
+        });
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
+        let st = state.clone();
+        let tls = pki.server_config.clone();
+        let thread = std::thread::Builder::new()
+            .name("oc-mcp-sandbox".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                else {
+                    let _ = ready_tx.send(false);
+                    return;
+                };
+                rt.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        let _ = ready_tx.send(false);
+                        return;
+                    };
+                    let _ = ready_tx.send(true);
+                    serve(listener, tls, st, stop_rx).await;
+                });
+                // Open watch streams would otherwise keep the runtime alive.
+                rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            })
+            .map_err(io("spawning the server thread"))?;
+        if !ready_rx.recv().unwrap_or(false) {
+            return Err(SandboxError::Start);
+        }
+        let sb = Sandbox {
+            state,
+            url: format!("https://{addr}"),
+            ca_pem: pki.ca_pem,
+            dir,
+            _tmp: tmp,
+            users: Mutex::new(users),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        };
+        Ok(sb)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.state.audit.path().to_path_buf()
+    }
+
+    /// Every audit entry so far.
+    pub fn audit(&self) -> Vec<AuditEntry> {
+        self.state.audit.read()
+    }
+
+    /// The bearer token of a user.
+    pub fn token(&self, user: &str) -> Result<String, SandboxError> {
+        self.state
+            .tokens
+            .token_of(user)
+            .ok_or_else(|| SandboxError::UnknownUser(user.into()))
+    }
+
+    /// Add a static-token user and return its token.
+    pub fn add_user(&self, name: &str, groups: &[&str]) -> String {
+        let t = crate::authn::new_token();
+        self.state.tokens.insert(&t, UserInfo::new(name, groups));
+        if let Ok(mut u) = self.users.lock() {
+            u.push(name.into());
+        }
+        t
+    }
+
+    /// Direct access to the store (for seeding tests quickly).
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.state.store())
+    }
+
+    /// A kubeconfig (YAML) with one context, `user`, current.
+    pub fn kubeconfig_for(&self, user: &str) -> Result<String, SandboxError> {
+        let t = self.token(user)?;
+        Ok(crate::kubeconfig::render(
+            &self.url,
+            &self.ca_pem,
+            &[(user.to_string(), t)],
+            "default",
+        ))
+    }
+
+    /// A kubeconfig with a context per known user, `first` current.
+    pub fn kubeconfig_all(&self, first: &str) -> Result<String, SandboxError> {
+        let mut names = self.users.lock().map(|u| u.clone()).unwrap_or_default();
+        names.sort_by_key(|n| n != first);
+        let pairs = names
+            .iter()
+            .map(|n| Ok((n.clone(), self.token(n)?)))
+            .collect::<Result<Vec<_>, SandboxError>>()?;
+        Ok(crate::kubeconfig::render(
+            &self.url,
+            &self.ca_pem,
+            &pairs,
+            "default",
+        ))
+    }
+
+    /// Write `kubeconfig_for(user)` to `<dir>/kubeconfig-<user>` (mode 0600) and return the path.
+    pub fn kubeconfig_path(&self, user: &str) -> Result<PathBuf, SandboxError> {
+        let p = self.dir.join(format!("kubeconfig-{user}"));
+        write_private(&p, &self.kubeconfig_for(user)?)?;
+        Ok(p)
+    }
+
+    /// A kube-rs client authenticated as `user`.
+    pub async fn client_for(&self, user: &str) -> Result<kube::Client, SandboxError> {
+        let yaml = self.kubeconfig_for(user)?;
+        let kc = kube::config::Kubeconfig::from_yaml(&yaml)
+            .map_err(|e| SandboxError::Client(e.to_string()))?;
+        let cfg =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| SandboxError::Client(e.to_string()))?;
+        kube::Client::try_from(cfg).map_err(|e| SandboxError::Client(e.to_string()))
+    }
+
+    /// Stop serving and wait for the server thread.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Write a file only the owner can read (kubeconfigs hold tokens).
+pub fn write_private(path: &Path, content: &str) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let mut f = o
+        .open(path)
+        .map_err(io(format!("writing {}", path.display())))?;
+    f.write_all(content.as_bytes())
+        .map_err(io(format!("writing {}", path.display())))
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<State>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = &mut stop => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let svc =
+                hyper::service::service_fn(move |req| crate::server::handle(state.clone(), req));
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+}

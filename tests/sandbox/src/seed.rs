@@ -1,0 +1,112 @@
+//! What a fresh sandbox cluster contains.
+
+use serde_json::{Value, json};
+
+use crate::resources;
+use crate::store::{Key, Store};
+
+/// Users every sandbox has: name, groups.
+pub const SEED_USERS: &[(&str, &[&str])] = &[
+    ("admin", &["system:cluster-admins"]),
+    ("member", &["mcp-users"]),
+    ("outsider", &[]),
+];
+
+fn put(store: &mut Store, group: &str, resource: &str, obj: Value) {
+    let Some(def) = resources::find(group, "v1", resource) else {
+        return;
+    };
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    // Seeding into an empty store cannot collide.
+    let _ = store.create(Key::new(def, &ns, &name), obj);
+}
+
+/// Objects the namespace controllers create in every new namespace.
+pub fn namespace_contents(store: &mut Store, ns: &str) {
+    put(
+        store,
+        "",
+        "serviceaccounts",
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}}),
+    );
+    put(
+        store,
+        "",
+        "configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": ns,
+        "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+        "data": {"ca.crt": ""}}),
+    );
+}
+
+pub fn seed(store: &mut Store, apps_domain: &str) {
+    for ns in [
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "openshift",
+        "openshift-config",
+        "openshift-ingress",
+    ] {
+        put(
+            store,
+            "",
+            "namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+        );
+        namespace_contents(store, ns);
+    }
+    put(
+        store,
+        "",
+        "services",
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default",
+        "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": "172.30.0.1", "clusterIPs": ["172.30.0.1"], "sessionAffinity": "None",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}, "status": {"loadBalancer": {}}}),
+    );
+    for obj in crate::rbac::bootstrap_policy() {
+        let res = if obj["kind"] == "ClusterRole" {
+            "clusterroles"
+        } else {
+            "clusterrolebindings"
+        };
+        put(store, "rbac.authorization.k8s.io", res, obj);
+    }
+    for (name, _) in SEED_USERS {
+        put(
+            store,
+            "user.openshift.io",
+            "users",
+            json!({"apiVersion": "user.openshift.io/v1", "kind": "User",
+            "metadata": {"name": name}, "identities": [format!("sandbox:{name}")]}),
+        );
+    }
+    put(
+        store,
+        "config.openshift.io",
+        "ingresses",
+        json!({"apiVersion": "config.openshift.io/v1", "kind": "Ingress",
+        "metadata": {"name": "cluster"}, "spec": {"domain": apps_domain}, "status": {}}),
+    );
+    put(
+        store,
+        "config.openshift.io",
+        "authentications",
+        json!({"apiVersion": "config.openshift.io/v1", "kind": "Authentication",
+        "metadata": {"name": "cluster"}, "spec": {"type": "IntegratedOAuth", "oauthMetadata": {"name": ""}, "serviceAccountIssuer": ""},
+        "status": {"integratedOAuthMetadata": {"name": "oauth-openshift"}}}),
+    );
+}
