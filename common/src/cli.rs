@@ -157,6 +157,21 @@ pub fn print_error(err: &Error, format: OutputFormat) {
     }
 }
 
+/// Print a result to stdout in the chosen format.
+pub fn emit<T: serde::Serialize + crate::output::Tabular>(
+    value: &T,
+    format: OutputFormat,
+) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    crate::output::render(value, format, &mut stdout)
+}
+
+/// Print a warning on stderr (not a log line: the user should always see it).
+pub fn warn(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "warning: {message}");
+}
+
 /// Write a completion script for the plugin's binary (completion works on the file name).
 pub fn print_completion<P: Plugin>(shell: CompletionShell, out: &mut dyn Write) -> ExitCode {
     let name = binary_name(P::NAME);

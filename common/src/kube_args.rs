@@ -58,8 +58,9 @@ pub struct KubeArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub cluster: Option<String>,
 
-    /// The name of the kubeconfig user to use
-    #[arg(long, global = true, value_name = "NAME")]
+    /// The name of the kubeconfig user to use. Give it before the command: after `bind`,
+    /// `unbind` and `check`, `--user` names a subject, as in `kubectl create clusterrolebinding`
+    #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 
     /// The namespace scope for this request

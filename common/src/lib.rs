@@ -10,6 +10,7 @@ pub mod openshift;
 pub mod output;
 pub mod plan;
 pub mod preflight;
+pub mod server_config;
 
 pub use cli::{CompletionArgs, GlobalArgs, Plugin};
 pub use error::{Error, ExitCode, Result};

@@ -189,6 +189,20 @@ impl ApplyReport {
             .any(|o| matches!(o.outcome, Outcome::Created | Outcome::Configured))
     }
 
+    /// Print the report: kubectl-style lines for people, the report itself for machines.
+    pub fn print(&self, format: OutputFormat) -> Result<()> {
+        use std::io::Write;
+        if format.is_machine() {
+            return crate::cli::emit(self, format);
+        }
+        let mut text = self.summary_lines().join("\n");
+        text.push('\n');
+        std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::io("writing output", e))
+    }
+
     /// One line per object, kubectl style: `clusterrole.rbac.authorization.k8s.io/mcp-readonly created`.
     pub fn summary_lines(&self) -> Vec<String> {
         let suffix = if self.dry_run {
@@ -199,18 +213,8 @@ impl ApplyReport {
         self.objects
             .iter()
             .map(|o| {
-                let group = o
-                    .api_version
-                    .split_once('/')
-                    .map(|(g, _)| g)
-                    .unwrap_or_default();
-                let kind = o.kind.to_lowercase();
-                let qualified = if group.is_empty() {
-                    kind
-                } else {
-                    format!("{kind}.{group}")
-                };
-                let mut line = format!("{qualified}/{} {}{suffix}", o.name, o.outcome.as_str());
+                let qualified = qualified_name(&o.api_version, &o.kind, &o.name);
+                let mut line = format!("{qualified} {}{suffix}", o.outcome.as_str());
                 if let Some(err) = &o.error {
                     line.push_str(": ");
                     line.push_str(err);
@@ -291,6 +295,56 @@ impl Plan {
         seen.into_values().collect()
     }
 
+    /// Carry the plan out as the output flags say: `--dry-run=client` prints the manifests and
+    /// touches nothing; otherwise apply (or server dry run) and print the report.
+    pub async fn execute(
+        &self,
+        client: &Client,
+        output: &crate::OutputArgs,
+    ) -> Result<crate::ExitCode> {
+        use crate::{DryRun, ExitCode};
+        if output.dry_run == DryRun::Client {
+            self.print_client_dry_run(output.output)?;
+            return Ok(ExitCode::Ok);
+        }
+        let mode = if output.dry_run == DryRun::Server {
+            ApplyMode::ServerDryRun
+        } else {
+            ApplyMode::Apply
+        };
+        let report = self.apply(client, mode).await?;
+        report.print(output.output)?;
+        if report.succeeded() {
+            Ok(ExitCode::Ok)
+        } else {
+            Err(Error::failed(
+                "not every object was applied; the report above says which (re-run to converge)",
+            ))
+        }
+    }
+
+    /// `--dry-run=client`: the manifests for `-o yaml|json`, kubectl-style lines otherwise.
+    pub fn print_client_dry_run(&self, format: OutputFormat) -> Result<()> {
+        use std::io::Write;
+        let text = if format.is_machine() {
+            self.render(format)?
+        } else {
+            let lines: Vec<String> = self
+                .objects
+                .iter()
+                .map(|o| {
+                    let name = qualified_name(&o.resource.api_version, &o.resource.kind, &o.name());
+                    format!("{name} (dry run)")
+                })
+                .collect();
+            lines.join("\n") + "\n"
+        };
+        std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::io("writing output", e))
+    }
+
     /// Check permissions (all at once, before any write), then server-side apply each object.
     ///
     /// Stops at the first failure; the report says what was applied and what was not.
@@ -357,6 +411,20 @@ async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Re
             }
         }
     })
+}
+
+/// `clusterrole.rbac.authorization.k8s.io/mcp-readonly`, as kubectl names objects.
+pub fn qualified_name(api_version: &str, kind: &str, name: &str) -> String {
+    let group = api_version
+        .split_once('/')
+        .map(|(g, _)| g)
+        .unwrap_or_default();
+    let kind = kind.to_lowercase();
+    if group.is_empty() {
+        format!("{kind}/{name}")
+    } else {
+        format!("{kind}.{group}/{name}")
+    }
 }
 
 /// An object without the fields the server changes on every write.

@@ -1,6 +1,14 @@
-//! `oc mcp-rbac`: read-only RBAC for the Kubernetes MCP Server: ClusterRole, group bindings, access checks.
+//! `oc mcp-rbac`: read-only RBAC for the Kubernetes MCP Server (guide steps 3-5).
 //!
 //! The binary is `kubectl-mcp_rbac`; `oc` and `kubectl` find it as `mcp-rbac`.
+//! Each command goes flags -> a validated plan -> render or apply -> report -> exit code.
+
+pub mod bind;
+pub mod check;
+pub mod profiles;
+pub mod role;
+pub mod status;
+pub mod subjects;
 
 use clap::{Parser, Subcommand};
 use oc_mcp_common::{CompletionArgs, ExitCode, GlobalArgs, Plugin, Result, cli};
@@ -10,10 +18,23 @@ const LONG_ABOUT: &str =
 
 Guide steps 3-5 of \"OpenShift MCP Server Deployment on ARO\": create the read-only ClusterRole the
 MCP server's users need, bind it to groups, and prove with SubjectAccessReviews that access is
-read-only.";
+read-only.
+
+Examples:
+  oc mcp-rbac role --profile full              # the guide's option A
+  oc mcp-rbac role --profile minimal --dry-run=client -o yaml
+  oc mcp-rbac bind mcp-users --user auditor
+  oc mcp-rbac status
+  oc mcp-rbac check                            # every bound subject
+  oc mcp-rbac unbind mcp-users";
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Read-only RBAC for the Kubernetes MCP Server: ClusterRole, group bindings, access checks", long_about = LONG_ABOUT, arg_required_else_help = true)]
+#[command(
+    version,
+    about = "Read-only RBAC for the Kubernetes MCP Server: ClusterRole, group bindings, access checks",
+    long_about = LONG_ABOUT,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -23,6 +44,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create or update the read-only ClusterRole (guide steps 3-4)
+    Role(role::RoleArgs),
+    /// Bind the ClusterRole to groups, users or service accounts: one binding per subject (step 5)
+    Bind(bind::BindArgs),
+    /// Remove the bindings `bind` made for the given subjects
+    Unbind(bind::UnbindArgs),
+    /// Show the role, every binding that references it, its subjects, and warnings
+    Status(status::StatusArgs),
+    /// Prove access is read-only: an access matrix from SubjectAccessReviews (exit 1 on any deviation)
+    Check(check::CheckArgs),
     /// Print a shell completion script for this plugin's binary
     Completion(CompletionArgs),
 }
@@ -35,11 +66,17 @@ impl Plugin for Cli {
     }
 
     async fn run(self) -> Result<ExitCode> {
-        match self.command {
+        let global = &self.global;
+        match &self.command {
             Command::Completion(args) => Ok(cli::print_completion::<Self>(
                 args.shell,
                 &mut std::io::stdout(),
             )),
+            Command::Role(args) => role::run(global, args).await,
+            Command::Bind(args) => bind::run_bind(global, args).await,
+            Command::Unbind(args) => bind::run_unbind(global, args).await,
+            Command::Status(args) => status::run(global, args).await,
+            Command::Check(args) => check::run(global, args).await,
         }
     }
 }

@@ -1,0 +1,1 @@
+//! The kubernetes-mcp-server `config.toml`: a typed model and a linter.

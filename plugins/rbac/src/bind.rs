@@ -1,0 +1,332 @@
+//! `bind` and `unbind`: one ClusterRoleBinding per subject, named deterministically.
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, ListParams, ObjectMeta, PostParams},
+};
+use oc_mcp_common::{
+    DryRun, Error, ExitCode, GlobalArgs, Plan, PlannedObject, Result, cli, defaults,
+    openshift::{self, Group},
+    plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
+    preflight::{Permission, require_permissions},
+};
+use serde::Serialize;
+
+use crate::subjects::{Subject, parse_subjects};
+
+/// Label naming the role a binding of ours grants, so `status` and `unbind` can find them.
+pub const ROLE_LABEL: &str = "oc-mcp.io/role";
+/// Annotation holding the subject exactly as given (binding names are slugs).
+pub const SUBJECT_ANNOTATION: &str = "oc-mcp.io/subject";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubjectArgs {
+    /// Groups to bind (OpenShift groups or identity-provider group names / Entra object IDs)
+    #[arg(value_name = "GROUP")]
+    pub groups: Vec<String>,
+
+    /// A user to bind; repeat for more
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// A service account to bind, as NAMESPACE:NAME; repeat for more
+    #[arg(long = "service-account", value_name = "NAMESPACE:NAME")]
+    pub service_accounts: Vec<String>,
+
+    /// The ClusterRole to bind
+    #[arg(long, default_value = defaults::CLUSTER_ROLE, value_name = "NAME")]
+    pub role: String,
+}
+
+impl SubjectArgs {
+    pub fn subjects(&self) -> Result<Vec<Subject>> {
+        crate::role::validate_object_name(&self.role, "--role")?;
+        let subjects = parse_subjects(&self.groups, &self.users, &self.service_accounts)?;
+        if subjects.is_empty() {
+            return Err(Error::usage_with_hint(
+                "no subject given",
+                "name at least one group, or pass --user USER or --service-account NAMESPACE:NAME",
+            ));
+        }
+        Ok(subjects)
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BindArgs {
+    #[command(flatten)]
+    pub subjects: SubjectArgs,
+
+    /// Refuse (instead of warning) when only service accounts are bound: with per-user token
+    /// passthrough the server acts as each user, so a service account binding grants users nothing
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Take over a binding of the same name that oc-mcp did not make
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The binding oc-mcp makes for one subject.
+pub fn binding_for(role: &str, subject: &Subject) -> ClusterRoleBinding {
+    ClusterRoleBinding {
+        metadata: ObjectMeta {
+            name: Some(subject.binding_name(role)),
+            labels: Some([(ROLE_LABEL.to_owned(), role.to_owned())].into()),
+            annotations: Some([(SUBJECT_ANNOTATION.to_owned(), subject.to_string())].into()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: role.to_owned(),
+        },
+        subjects: Some(vec![subject.to_rbac()]),
+    }
+}
+
+fn is_ours(binding: &ClusterRoleBinding) -> bool {
+    binding.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+}
+
+/// `oc mcp-rbac bind`
+pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> {
+    args.subjects.subjects()?;
+    let client = global.kube.client().await?;
+    let (plan, warnings) = plan_bind(&client, args).await?;
+    for warning in &warnings {
+        cli::warn(warning);
+    }
+    plan.execute(&client, &global.output).await
+}
+
+/// `oc mcp-rbac unbind`
+pub async fn run_unbind(global: &GlobalArgs, args: &UnbindArgs) -> Result<ExitCode> {
+    args.subjects.subjects()?;
+    let output = &global.output;
+    let client = global.kube.client().await?;
+    let group = "rbac.authorization.k8s.io";
+    let mut needed = vec![
+        Permission::new("list", group, "clusterrolebindings"),
+        Permission::new("delete", group, "clusterrolebindings"),
+    ];
+    if args.force {
+        needed.push(Permission::new("update", group, "clusterrolebindings"));
+    }
+    if output.dry_run != DryRun::Client {
+        require_permissions(&client, &needed).await?;
+    }
+    let report = unbind(&client, args, output.dry_run).await?;
+    cli::emit(&report, output.output)?;
+    Ok(ExitCode::Ok)
+}
+
+/// Warnings that do not stop `bind` (unless `--strict`).
+pub fn service_account_only_warning(subjects: &[Subject]) -> Option<String> {
+    subjects
+        .iter()
+        .all(|s| matches!(s, Subject::ServiceAccount { .. }))
+        .then(|| {
+            "only service accounts are bound: with token passthrough (the default of oc mcp-install) \
+             the server calls the API as each user, so users get nothing from this binding; \
+             bind the users' group instead"
+                .to_owned()
+        })
+}
+
+/// Build the plan for `bind`, after reading what exists.
+pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<String>)> {
+    let subjects = args.subjects.subjects()?;
+    let role = &args.subjects.role;
+    let mut warnings = Vec::new();
+    if let Some(warning) = service_account_only_warning(&subjects) {
+        if args.strict {
+            return Err(Error::usage_with_hint(
+                warning,
+                "drop --strict to bind anyway",
+            ));
+        }
+        warnings.push(warning);
+    }
+    if Api::<ClusterRole>::all(client.clone())
+        .get_opt(role)
+        .await?
+        .is_none()
+    {
+        warnings.push(format!(
+            "ClusterRole {role} does not exist yet: the bindings grant nothing until `oc mcp-rbac role` creates it"
+        ));
+    }
+    let flavor = openshift::detect(client).await?;
+    let groups_api: Api<Group> = Api::all(client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let mut plan = Plan::new();
+    for subject in &subjects {
+        if let (Subject::Group { name }, true) = (subject, flavor.openshift) {
+            let valid_object_name = crate::role::validate_object_name(name, "group").is_ok();
+            if !valid_object_name || groups_api.get_opt(name).await?.is_none() {
+                warnings.push(format!(
+                    "OpenShift group {name:?} does not exist; that is fine for an identity-provider group \
+                     (it appears when a member logs in), otherwise check the spelling"
+                ));
+            }
+        }
+        let binding = binding_for(role, subject);
+        let name = binding.name_any();
+        let mut force = false;
+        if let Some(existing) = bindings.get_opt(&name).await?
+            && !is_ours(&existing)
+        {
+            if !args.force {
+                return Err(Error::Failed {
+                    message: format!("ClusterRoleBinding {name} exists and was not made by oc-mcp"),
+                    hint: Some(
+                        "inspect it (`oc get clusterrolebinding NAME -o yaml`), or re-run with --force".into(),
+                    ),
+                });
+            }
+            force = true;
+        }
+        plan.push(PlannedObject::from_typed(&binding)?.with_force(force));
+    }
+    Ok((plan, warnings))
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UnbindArgs {
+    #[command(flatten)]
+    pub subjects: SubjectArgs,
+
+    /// Also remove the subjects from bindings oc-mcp did not make (for example the
+    /// `mcp-readonly` binding `oc adm policy add-cluster-role-to-group` creates)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnbindAction {
+    pub subject: String,
+    pub binding: String,
+    pub ours: bool,
+    /// `deleted`, `subject removed`, `left alone (not made by oc-mcp; --force to change)`, `not bound`.
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnbindReport {
+    #[serde(rename = "dryRun")]
+    pub dry_run: bool,
+    pub actions: Vec<UnbindAction>,
+}
+
+impl oc_mcp_common::output::Tabular for UnbindReport {
+    fn headers(_: bool) -> Vec<&'static str> {
+        vec!["SUBJECT", "BINDING", "MADE BY OC-MCP", "RESULT"]
+    }
+    fn rows(&self, _: bool) -> Vec<Vec<String>> {
+        self.actions
+            .iter()
+            .map(|a| {
+                vec![
+                    a.subject.clone(),
+                    a.binding.clone(),
+                    if a.ours { "yes" } else { "no" }.into(),
+                    if self.dry_run {
+                        format!("{} (dry run)", a.result)
+                    } else {
+                        a.result.clone()
+                    },
+                ]
+            })
+            .collect()
+    }
+}
+
+/// Remove what `bind` made for each subject; report (and with `--force` edit) other bindings.
+pub async fn unbind(client: &Client, args: &UnbindArgs, mode: DryRun) -> Result<UnbindReport> {
+    // --dry-run=client decides without writing; server mode sends the writes with dryRun=All.
+    let write = mode != DryRun::Client;
+    let dry_run = mode != DryRun::None;
+    let subjects = args.subjects.subjects()?;
+    let role = &args.subjects.role;
+    let api: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let all = api.list(&ListParams::default()).await?;
+    let mut actions = Vec::new();
+    let delete = DeleteParams {
+        dry_run,
+        ..DeleteParams::default()
+    };
+    let post = PostParams {
+        dry_run,
+        field_manager: Some(oc_mcp_common::plan::FIELD_MANAGER.into()),
+    };
+    for subject in &subjects {
+        let wanted = subject.to_rbac();
+        let holding: Vec<&ClusterRoleBinding> = all
+            .items
+            .iter()
+            .filter(|b| b.role_ref.kind == "ClusterRole" && &b.role_ref.name == role)
+            .filter(|b| {
+                b.subjects
+                    .iter()
+                    .flatten()
+                    .any(|s| same_subject(s, &wanted))
+            })
+            .collect();
+        if holding.is_empty() {
+            actions.push(UnbindAction {
+                subject: subject.to_string(),
+                binding: "-".into(),
+                ours: false,
+                result: "not bound".into(),
+            });
+        }
+        for binding in holding {
+            let name = binding.name_any();
+            let ours = is_ours(binding);
+            let others: Vec<_> = binding
+                .subjects
+                .iter()
+                .flatten()
+                .filter(|s| !same_subject(s, &wanted))
+                .cloned()
+                .collect();
+            let result = if !ours && !args.force {
+                "left alone (not made by oc-mcp; --force to change)".to_owned()
+            } else if others.is_empty() {
+                if write {
+                    api.delete(&name, &delete).await?;
+                }
+                "deleted".to_owned()
+            } else {
+                // Keep the other subjects; the resourceVersion makes a concurrent edit a conflict.
+                let mut edited = binding.clone();
+                edited.subjects = Some(others);
+                if write {
+                    api.replace(&name, &post, &edited).await?;
+                }
+                "subject removed".to_owned()
+            };
+            actions.push(UnbindAction {
+                subject: subject.to_string(),
+                binding: name,
+                ours,
+                result,
+            });
+        }
+    }
+    Ok(UnbindReport { dry_run, actions })
+}
+
+fn same_subject(
+    a: &k8s_openapi::api::rbac::v1::Subject,
+    b: &k8s_openapi::api::rbac::v1::Subject,
+) -> bool {
+    a.kind == b.kind
+        && a.name == b.name
+        && (a.kind != "ServiceAccount"
+            || a.namespace.as_deref().unwrap_or_default()
+                == b.namespace.as_deref().unwrap_or_default())
+}

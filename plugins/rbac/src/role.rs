@@ -1,0 +1,356 @@
+//! `role`: server-side apply the read-only ClusterRole of one profile.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+use kube::{Api, Client, api::ObjectMeta};
+use oc_mcp_common::{
+    DryRun, Error, ExitCode, GlobalArgs, Plan, PlannedObject, Result, cli, defaults,
+    plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
+};
+
+use crate::profiles::{self, Profile, ToolsOptions};
+
+/// Annotation recording which profile the role was made from.
+pub const PROFILE_ANNOTATION: &str = "oc-mcp.io/profile";
+/// Annotation recording the fingerprint of the rules as applied, to detect later edits.
+pub const FINGERPRINT_ANNOTATION: &str = "oc-mcp.io/rules-fingerprint";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RoleArgs {
+    /// Which rule set: the guide's option A (`full`), option B (`minimal`), or derived from the
+    /// server's tools (`tools`, needs --from-tools)
+    #[arg(long, value_enum, default_value_t = Profile::Full)]
+    pub profile: Profile,
+
+    /// Name of the ClusterRole
+    #[arg(long, default_value = defaults::CLUSTER_ROLE, value_name = "NAME")]
+    pub name: String,
+
+    /// A saved `tools/list` reply of the server (JSON), for --profile tools
+    #[arg(long, value_name = "FILE")]
+    pub from_tools: Option<PathBuf>,
+
+    /// For tools that read any kind the caller names (resources_get, resources_list): grant
+    /// reads on the resources of this profile
+    #[arg(long, value_enum, default_value_t = Profile::Minimal, value_name = "PROFILE")]
+    pub generic_resources: Profile,
+
+    /// Also grant nodes/proxy (node logs and stats tools). Off by default: it reaches the
+    /// kubelet API, which can be abused to run commands in pods
+    #[arg(long)]
+    pub include_node_proxy: bool,
+
+    /// Replace a role of the same name made from another profile or by someone else
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The validated request: the exact role to apply.
+#[derive(Debug, Clone)]
+pub struct RolePlan {
+    pub role: ClusterRole,
+    pub profile: Profile,
+    /// Tools whose needs were not granted, with the reason.
+    pub omissions: Vec<profiles::Omission>,
+    pub force: bool,
+}
+
+impl RoleArgs {
+    pub fn plan(&self) -> Result<RolePlan> {
+        validate_object_name(&self.name, "--name")?;
+        let (rules, omissions) = match (self.profile, &self.from_tools) {
+            (Profile::Tools, None) => {
+                return Err(Error::usage_with_hint(
+                    "--profile tools needs the server's tool list",
+                    "save the server's tools/list reply and pass --from-tools FILE",
+                ));
+            }
+            (Profile::Full | Profile::Minimal, Some(_)) => {
+                return Err(Error::usage_with_hint(
+                    "--from-tools only applies to --profile tools",
+                    "drop --from-tools, or use --profile tools",
+                ));
+            }
+            (Profile::Full, None) => (profiles::full_rules(), Vec::new()),
+            (Profile::Minimal, None) => (profiles::minimal_rules(), Vec::new()),
+            (Profile::Tools, Some(path)) => {
+                if self.generic_resources == Profile::Tools {
+                    return Err(Error::usage("--generic-resources must be full or minimal"));
+                }
+                let text = read_limited(path)?;
+                let derived = profiles::derive_from_tools(
+                    &text,
+                    ToolsOptions {
+                        generic_resources: self.generic_resources,
+                        include_node_proxy: self.include_node_proxy,
+                    },
+                )?;
+                (derived.rules, derived.omissions)
+            }
+        };
+        Ok(RolePlan {
+            role: cluster_role(&self.name, self.profile, rules),
+            profile: self.profile,
+            omissions,
+            force: self.force,
+        })
+    }
+}
+
+/// `oc mcp-rbac role`
+pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
+    let output = &global.output;
+    let plan = args.plan()?;
+    for omission in &plan.omissions {
+        cli::warn(&format!(
+            "tool {} is not fully granted: {}",
+            omission.tool, omission.reason
+        ));
+    }
+    if output.dry_run == DryRun::Client {
+        let mut rendered = Plan::new();
+        rendered.push(PlannedObject::from_typed(&plan.role)?);
+        rendered.print_client_dry_run(output.output)?;
+        return Ok(ExitCode::Ok);
+    }
+    let client = global.kube.client().await?;
+    let mut apply = Plan::new();
+    apply.push(checked_object(&client, &plan).await?);
+    apply.execute(&client, output).await
+}
+
+/// Tool lists are small; refuse anything that is clearly not one.
+fn read_limited(path: &std::path::Path) -> Result<String> {
+    const LIMIT: u64 = 8 * 1024 * 1024;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::usage_with_hint(
+            format!("cannot read --from-tools {}: {e}", path.display()),
+            "pass the path of a saved tools/list reply",
+        )
+    })?;
+    if meta.len() > LIMIT {
+        return Err(Error::usage(format!(
+            "--from-tools {} is {} bytes; a tools/list reply is far smaller",
+            path.display(),
+            meta.len()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::usage_with_hint(
+            format!("cannot read --from-tools {}: {e}", path.display()),
+            "pass the path of a saved tools/list reply (UTF-8 JSON)",
+        )
+    })
+}
+
+/// Object names are DNS subdomains (RFC 1123): lower case, digits, `-` and `.`.
+pub fn validate_object_name(name: &str, flag: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("{flag} {name:?} is not a valid object name"),
+            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+        ))
+    }
+}
+
+pub fn cluster_role(name: &str, profile: Profile, rules: Vec<PolicyRule>) -> ClusterRole {
+    ClusterRole {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            annotations: Some(
+                [
+                    (PROFILE_ANNOTATION.to_owned(), profile.as_str().to_owned()),
+                    (
+                        FINGERPRINT_ANNOTATION.to_owned(),
+                        profiles::rules_fingerprint(&rules),
+                    ),
+                ]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        rules: Some(rules),
+        aggregation_rule: None,
+    }
+}
+
+/// Why an existing role may not be replaced silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    OtherProfile { existing: String },
+    NotOurs,
+    EditedByHand,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OtherProfile { existing } => write!(f, "it was made from profile {existing:?}"),
+            Self::NotOurs => f.write_str("it was not made by oc-mcp"),
+            Self::EditedByHand => f.write_str("its rules were edited after oc-mcp applied them"),
+        }
+    }
+}
+
+/// Decide whether `existing` may be replaced by the planned role without `--force`.
+pub fn conflict(existing: &ClusterRole, planned: &RolePlan) -> Option<Conflict> {
+    let annotations = existing.metadata.annotations.clone().unwrap_or_default();
+    let labels = existing.metadata.labels.clone().unwrap_or_default();
+    if labels.get(MANAGED_BY_LABEL).map(String::as_str) != Some(MANAGED_BY_VALUE) {
+        return Some(Conflict::NotOurs);
+    }
+    match annotations.get(PROFILE_ANNOTATION) {
+        Some(profile) if profile != planned.profile.as_str() => {
+            return Some(Conflict::OtherProfile {
+                existing: profile.clone(),
+            });
+        }
+        None => return Some(Conflict::NotOurs),
+        Some(_) => {}
+    }
+    let live = profiles::rules_fingerprint(existing.rules.as_deref().unwrap_or_default());
+    if annotations.get(FINGERPRINT_ANNOTATION) != Some(&live) {
+        return Some(Conflict::EditedByHand);
+    }
+    None
+}
+
+/// `+ verb group/resource` for grants the plan adds, `- ...` for grants it removes.
+pub fn diff(existing: &[PolicyRule], planned: &[PolicyRule]) -> Vec<String> {
+    let before = profiles::grants(existing);
+    let after = profiles::grants(planned);
+    let show = |(group, resource, verb): &(String, String, String)| {
+        if group.is_empty() {
+            format!("{verb} {resource}")
+        } else {
+            format!("{verb} {resource}.{group}")
+        }
+    };
+    let mut lines: Vec<String> = before
+        .difference(&after)
+        .map(|g| format!("- {}", show(g)))
+        .collect();
+    lines.extend(after.difference(&before).map(|g| format!("+ {}", show(g))));
+    lines
+}
+
+/// Read the live role and turn the plan into an applicable object, or refuse with the diff.
+pub async fn checked_object(client: &Client, plan: &RolePlan) -> Result<PlannedObject> {
+    let api: Api<ClusterRole> = Api::all(client.clone());
+    let name = plan.role.metadata.name.clone().unwrap_or_default();
+    let mut force = false;
+    let existing = api.get_opt(&name).await?;
+    if let Some(conflict) = existing.as_ref().and_then(|e| conflict(e, plan)) {
+        if !plan.force {
+            let live = existing.and_then(|e| e.rules).unwrap_or_default();
+            let changes = diff(&live, plan.role.rules.as_deref().unwrap_or_default());
+            let shown = if changes.is_empty() {
+                "the rules are the same; only the ownership differs".to_owned()
+            } else {
+                changes.join("\n  ")
+            };
+            return Err(Error::Failed {
+                message: format!(
+                    "ClusterRole {name} already exists and {conflict}; applying profile {} would change:\n  {shown}",
+                    plan.profile.as_str()
+                ),
+                hint: Some(
+                    "the guide says to apply only one option under this name: keep the existing role, \
+                     choose another --name, or re-run with --force to replace it"
+                        .into(),
+                ),
+            });
+        }
+        tracing::warn!("replacing ClusterRole {name}: {conflict} (--force)");
+        force = true;
+    }
+    Ok(PlannedObject::from_typed(&plan.role)?.with_force(force))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(profile: Profile) -> RoleArgs {
+        RoleArgs {
+            profile,
+            name: "mcp-readonly".into(),
+            from_tools: None,
+            generic_resources: Profile::Minimal,
+            include_node_proxy: false,
+            force: false,
+        }
+    }
+
+    fn live(plan: &RolePlan) -> ClusterRole {
+        let mut role = plan.role.clone();
+        role.metadata
+            .labels
+            .get_or_insert_default()
+            .insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
+        role
+    }
+
+    #[test]
+    fn conflicts_are_detected() {
+        let full = args(Profile::Full).plan().expect("full");
+        let minimal = args(Profile::Minimal).plan().expect("minimal");
+        assert_eq!(conflict(&live(&full), &full), None);
+        assert_eq!(
+            conflict(&live(&full), &minimal),
+            Some(Conflict::OtherProfile {
+                existing: "full".into()
+            })
+        );
+        assert_eq!(conflict(&full.role, &full), Some(Conflict::NotOurs));
+        let mut edited = live(&full);
+        edited.rules.get_or_insert_default().push(PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["secrets".into()]),
+            verbs: vec!["get".into()],
+            ..PolicyRule::default()
+        });
+        assert_eq!(conflict(&edited, &full), Some(Conflict::EditedByHand));
+        assert_eq!(
+            diff(
+                edited.rules.as_deref().unwrap_or_default(),
+                full.role.rules.as_deref().unwrap_or_default()
+            ),
+            ["- get secrets"]
+        );
+    }
+
+    #[test]
+    fn bad_role_arguments_are_usage_errors() {
+        let mut a = args(Profile::Tools);
+        assert_eq!(
+            a.plan().expect_err("tools without file").exit_code().code(),
+            2
+        );
+        a.from_tools = Some("/nonexistent/tools.json".into());
+        assert!(
+            a.plan()
+                .expect_err("missing file")
+                .to_string()
+                .contains("cannot read --from-tools")
+        );
+        let mut b = args(Profile::Full);
+        b.name = "MCP_Readonly".into();
+        assert!(
+            b.plan()
+                .expect_err("bad name")
+                .to_string()
+                .contains("not a valid object name")
+        );
+    }
+}
