@@ -1,0 +1,112 @@
+//! Helpers shared by the sandbox's integration tests: bounded child processes and
+//! kubectl invocations with a fresh discovery cache.
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use oc_mcp_sandbox::Sandbox;
+
+/// Run a command with a deadline; the child is killed when it overruns.
+pub fn run_bounded(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?} failed: {e}"));
+    if let Some(input) = stdin {
+        let mut s = child.stdin.take().expect("stdin is piped");
+        s.write_all(input.as_bytes()).expect("writing stdin");
+    }
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("polling the child").is_some() {
+            return child.wait_with_output().expect("collecting output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collecting output");
+            panic!(
+                "{cmd:?} did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// kubectl bound to one sandbox user, with its own discovery cache.
+pub struct Kubectl {
+    pub kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Kubectl {
+    pub fn new(sb: &Sandbox, user: &str) -> Self {
+        Kubectl {
+            kubeconfig: sb.kubeconfig_path(user).expect("kubeconfig"),
+            cache: tempfile::tempdir().expect("cache dir"),
+        }
+    }
+
+    pub fn with_kubeconfig(path: &Path) -> Self {
+        Kubectl {
+            kubeconfig: path.to_path_buf(),
+            cache: tempfile::tempdir().expect("cache dir"),
+        }
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = Command::new(oc_mcp_sandbox::tools::kubectl());
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .args(args);
+        cmd.env_remove("KUBECONFIG");
+        let out = run_bounded(cmd, stdin, Duration::from_secs(60));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_stdin(args, None)
+    }
+
+    /// Run and require success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "kubectl {args:?} failed: {}{}",
+            r.stdout, r.stderr
+        );
+        r.stdout
+    }
+}
+
+/// The header line of a kubectl table, split into column names.
+pub fn header(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
