@@ -375,6 +375,13 @@ pub fn apply(
             m.fields.retain(|p| !lost.contains(p));
         }
     }
+    // A no-op apply keeps the entry's timestamp, so the object (and its resourceVersion)
+    // does not change, as in kube-apiserver.
+    let unchanged_time = managed
+        .iter()
+        .find(|m| m.manager == manager && m.operation == "Apply" && m.fields == applied)
+        .filter(|_| current.is_some_and(|c| without_managed(c) == without_managed(&result)))
+        .map(|m| m.time.clone());
     managed.retain(|m| !(m.manager == manager && m.operation == "Apply"));
     // Update-ownership by the same manager of now-applied fields moves to Apply.
     for m in managed.iter_mut().filter(|m| m.manager == manager) {
@@ -384,11 +391,19 @@ pub fn apply(
         manager: manager.into(),
         operation: "Apply".into(),
         api_version: api_version.into(),
-        time: crate::store::now_rfc3339(),
+        time: unchanged_time.unwrap_or_else(crate::store::now_rfc3339),
         fields: applied,
     });
     write_managed(&mut result, &managed);
     Ok(result)
+}
+
+fn without_managed(obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    obj
 }
 
 /// Merge where explicit nulls in an applied config are simply ignored (SSA treats a null
