@@ -87,9 +87,10 @@ impl PlannedObject {
         }
     }
 
-    /// What server-side apply needs: `patch`, and `create` when the object may not exist.
+    /// What applying needs: `get` (to report created/configured/unchanged), `patch` (server-side
+    /// apply), and `create` when the object may not exist.
     pub fn required_permissions(&self) -> Vec<Permission> {
-        ["create", "patch"]
+        ["get", "create", "patch"]
             .into_iter()
             .map(|verb| Permission {
                 verb: verb.into(),
@@ -296,26 +297,35 @@ impl Plan {
     }
 
     /// Carry the plan out as the output flags say: `--dry-run=client` prints the manifests and
-    /// touches nothing; otherwise apply (or server dry run) and print the report.
+    /// touches nothing; otherwise check permissions, apply (or server dry run) and print the report.
     pub async fn execute(
         &self,
         client: &Client,
         output: &crate::OutputArgs,
     ) -> Result<crate::ExitCode> {
-        use crate::{DryRun, ExitCode};
-        if output.dry_run == DryRun::Client {
-            self.print_client_dry_run(output.output)?;
-            return Ok(ExitCode::Ok);
+        if output.dry_run != crate::DryRun::Client {
+            require_permissions(client, &self.required_permissions()).await?;
         }
-        let mode = if output.dry_run == DryRun::Server {
-            ApplyMode::ServerDryRun
-        } else {
-            ApplyMode::Apply
-        };
-        let report = self.apply(client, mode).await?;
+        self.execute_preflighted(client, output).await
+    }
+
+    /// [`Self::execute`] for callers that already checked [`Self::required_permissions`]
+    /// (together with the reads they made while planning), so nothing is asked twice.
+    pub async fn execute_preflighted(
+        &self,
+        client: &Client,
+        output: &crate::OutputArgs,
+    ) -> Result<crate::ExitCode> {
+        if output.dry_run == crate::DryRun::Client {
+            self.print_client_dry_run(output.output)?;
+            return Ok(crate::ExitCode::Ok);
+        }
+        let report = self
+            .apply_preflighted(client, apply_mode(output.dry_run))
+            .await?;
         report.print(output.output)?;
         if report.succeeded() {
-            Ok(ExitCode::Ok)
+            Ok(crate::ExitCode::Ok)
         } else {
             Err(Error::failed(
                 "not every object was applied; the report above says which (re-run to converge)",
@@ -350,6 +360,11 @@ impl Plan {
     /// Stops at the first failure; the report says what was applied and what was not.
     pub async fn apply(&self, client: &Client, mode: ApplyMode) -> Result<ApplyReport> {
         require_permissions(client, &self.required_permissions()).await?;
+        self.apply_preflighted(client, mode).await
+    }
+
+    /// Apply without asking for permissions first.
+    pub async fn apply_preflighted(&self, client: &Client, mode: ApplyMode) -> Result<ApplyReport> {
         let dry_run = mode == ApplyMode::ServerDryRun;
         let mut report = ApplyReport {
             dry_run,
@@ -411,6 +426,14 @@ async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Re
             }
         }
     })
+}
+
+fn apply_mode(dry_run: crate::DryRun) -> ApplyMode {
+    if dry_run == crate::DryRun::Server {
+        ApplyMode::ServerDryRun
+    } else {
+        ApplyMode::Apply
+    }
 }
 
 /// `clusterrole.rbac.authorization.k8s.io/mcp-readonly`, as kubectl names objects.

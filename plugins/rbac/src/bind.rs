@@ -92,13 +92,29 @@ fn is_ours(binding: &ClusterRoleBinding) -> bool {
 
 /// `oc mcp-rbac bind`
 pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> {
-    args.subjects.subjects()?;
+    let subjects = args.subjects.subjects()?;
     let client = global.kube.client().await?;
+    // Everything planning reads and applying writes, asked at once before anything else.
+    let mut wanted = vec![Permission::new(
+        "get",
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+    )];
+    for subject in &subjects {
+        wanted.extend(
+            PlannedObject::from_typed(&binding_for(&args.subjects.role, subject))?
+                .required_permissions(),
+        );
+    }
+    wanted.dedup_by_key(|p| p.key());
+    if global.output.dry_run != DryRun::Client {
+        require_permissions(&client, &wanted).await?;
+    }
     let (plan, warnings) = plan_bind(&client, args).await?;
     for warning in &warnings {
         cli::warn(warning);
     }
-    plan.execute(&client, &global.output).await
+    plan.execute_preflighted(&client, &global.output).await
 }
 
 /// `oc mcp-rbac unbind`
@@ -164,8 +180,13 @@ pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<St
     let mut plan = Plan::new();
     for subject in &subjects {
         if let (Subject::Group { name }, true) = (subject, flavor.openshift) {
-            let valid_object_name = crate::role::validate_object_name(name, "group").is_ok();
-            if !valid_object_name || groups_api.get_opt(name).await?.is_none() {
+            // Reading groups is optional: without permission, say nothing rather than fail.
+            let exists = if crate::role::validate_object_name(name, "group").is_ok() {
+                groups_api.get_opt(name).await.map_or(true, |g| g.is_some())
+            } else {
+                false
+            };
+            if !exists {
                 warnings.push(format!(
                     "OpenShift group {name:?} does not exist; that is fine for an identity-provider group \
                      (it appears when a member logs in), otherwise check the spelling"

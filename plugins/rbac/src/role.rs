@@ -7,6 +7,7 @@ use kube::{Api, Client, api::ObjectMeta};
 use oc_mcp_common::{
     DryRun, Error, ExitCode, GlobalArgs, Plan, PlannedObject, Result, cli, defaults,
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
+    preflight::require_permissions,
 };
 
 use crate::profiles::{self, Profile, ToolsOptions};
@@ -115,9 +116,14 @@ pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Ok);
     }
     let client = global.kube.client().await?;
+    // Ask for the reads and the writes at once, before reading anything.
+    let wanted = PlannedObject::from_typed(&plan.role)?.required_permissions();
+    if output.dry_run != DryRun::Client {
+        require_permissions(&client, &wanted).await?;
+    }
     let mut apply = Plan::new();
     apply.push(checked_object(&client, &plan).await?);
-    apply.execute(&client, output).await
+    apply.execute_preflighted(&client, output).await
 }
 
 /// Tool lists are small; refuse anything that is clearly not one.

@@ -6,11 +6,25 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 
 fn rendered(profile: &str) -> ClusterRole {
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_rbac"))
-        .args(["role", "--profile", profile, "--dry-run=client", "-o", "yaml"])
-        .env("KUBECONFIG", "/nonexistent/a client dry run needs no cluster")
+        .args([
+            "role",
+            "--profile",
+            profile,
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ])
+        .env(
+            "KUBECONFIG",
+            "/nonexistent/a client dry run needs no cluster",
+        )
         .output()
         .expect("run kubectl-mcp_rbac");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_saphyr::from_slice(&out.stdout).expect("the output is one ClusterRole in YAML")
 }
 
@@ -39,7 +53,10 @@ fn minimal_profile_is_the_guides_option_b() {
     let guide = guide("guide-step3-option-b.yaml");
     assert_eq!(ours.metadata.name, guide.metadata.name);
     assert_eq!(ours.rules, guide.rules);
-    assert_eq!(ours.metadata.annotations.expect("annotations")["oc-mcp.io/profile"], "minimal");
+    assert_eq!(
+        ours.metadata.annotations.expect("annotations")["oc-mcp.io/profile"],
+        "minimal"
+    );
 }
 
 #[test]
