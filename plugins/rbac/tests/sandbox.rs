@@ -1,11 +1,14 @@
 //! `oc mcp-rbac` against the sandbox API server: the guide's steps 3-5 as a user runs them.
 
+// The story test reads top to bottom like the guide; splitting it would hide the order.
+#![allow(clippy::too_many_lines)]
+
 use std::{path::PathBuf, process::Output};
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
 use kube::{
     Api, ResourceExt,
-    api::{ObjectMeta, PostParams},
+    api::{ListParams, ObjectMeta, PostParams},
 };
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
@@ -216,7 +219,7 @@ async fn role_bind_status_check_unbind_as_the_guide_does_them() {
         "{out}"
     );
     let left: Vec<String> = bindings
-        .list(&Default::default())
+        .list(&ListParams::default())
         .await
         .expect("list")
         .items
