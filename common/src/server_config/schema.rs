@@ -254,7 +254,7 @@ impl fmt::Display for KeyPath {
 }
 
 /// What is wrong with one entry of the raw table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum SchemaIssue {
     /// A key the server does not know at this level.
     Unknown {
@@ -342,17 +342,13 @@ fn check_value(
             }
             true
         }
-        (Kind::TableList(fields), V::Array(items)) => {
-            if items.iter().all(toml::Value::is_table) {
-                for (i, item) in items.iter_mut().enumerate() {
-                    if let V::Table(t) = item {
-                        check_table(t, fields, &path.index(i), false, issues);
-                    }
+        (Kind::TableList(fields), V::Array(items)) if items.iter().all(toml::Value::is_table) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                if let V::Table(t) = item {
+                    check_table(t, fields, &path.index(i), false, issues);
                 }
-                true
-            } else {
-                false
             }
+            true
         }
         _ => false,
     };
@@ -472,8 +468,8 @@ mod tests {
             .child("kind");
         assert_eq!(p.to_string(), "denied_resources[0].kind");
         assert_eq!(p.leaf_key(), "kind");
-        let table: toml::Table = toml::from_str("[[denied_resources]]\nkind = \"Secret\"\n")
-            .expect("valid TOML");
+        let table: toml::Table =
+            toml::from_str("[[denied_resources]]\nkind = \"Secret\"\n").expect("valid TOML");
         assert!(p.exists_in(&table));
         assert!(!KeyPath::default().child("port").exists_in(&table));
     }

@@ -1,0 +1,1182 @@
+//! Unit tests: the linter table, parsing (unknown keys, types, drop-ins), modes, rendering.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.example.com";
+const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+const CLIENT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+fn v(s: &str) -> ServerVersion {
+    s.parse().expect("valid version")
+}
+
+fn openshift() -> ServerConfig {
+    ServerConfig::openshift(DEFAULT_TOOLSETS)
+}
+
+fn entra() -> ServerConfig {
+    ServerConfig::entra(TENANT, CLIENT, Some(HOST), DEFAULT_TOOLSETS)
+}
+
+/// The strictest context: tested version, ConfigMap, public route.
+fn strict() -> LintContext {
+    LintContext::new(ServerVersion::TESTED)
+        .in_configmap()
+        .public_route(HOST)
+}
+
+fn parse(text: &str) -> ParsedConfig {
+    ParsedConfig::parse(text).expect("valid TOML")
+}
+
+#[test]
+fn good_configs_have_no_findings() {
+    for (name, config) in [
+        ("openshift", openshift()),
+        ("entra", entra()),
+        (
+            "oidc",
+            ServerConfig::oidc(
+                &OidcSettings::new(
+                    "https://keycloak.example.com/realms/openshift",
+                    "mcp-server",
+                )
+                .with_scopes(&["openid", "mcp-server"])
+                .with_route_host(HOST),
+                &["core", "config", "helm"],
+            ),
+        ),
+    ] {
+        let findings = lint(&config, &strict());
+        assert!(findings.is_empty(), "{name}: {findings:#?}");
+    }
+    let none = ServerConfig::without_auth(DEFAULT_TOOLSETS);
+    let findings = lint(&none, &LintContext::new(ServerVersion::TESTED).internal());
+    assert!(findings.is_empty(), "none: {findings:#?}");
+}
+
+struct Case {
+    name: &'static str,
+    base: fn() -> ServerConfig,
+    change: fn(&mut ServerConfig),
+    context: fn() -> LintContext,
+    rule: Rule,
+    key: &'static str,
+    severity: Severity,
+}
+
+fn internal() -> LintContext {
+    LintContext::new(ServerVersion::TESTED).internal()
+}
+
+fn unknown_exposure() -> LintContext {
+    LintContext::new(ServerVersion::TESTED)
+}
+
+fn no_auth() -> ServerConfig {
+    ServerConfig::without_auth(DEFAULT_TOOLSETS)
+}
+
+#[allow(clippy::unnecessary_wraps)] // every optional key of the model is an Option<String>
+fn s(value: &str) -> Option<String> {
+    Some(value.to_owned())
+}
+
+#[allow(clippy::too_many_lines)] // one row per rule reads best as one table
+fn cases() -> Vec<Case> {
+    use Rule as R;
+    use Severity::{Error as E, Warning as W};
+    vec![
+        Case {
+            name: "list_output not table/yaml",
+            base: openshift,
+            change: |c| c.list_output = s("json"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "list_output",
+            severity: E,
+        },
+        Case {
+            name: "unknown toolset",
+            base: openshift,
+            change: |c| c.toolsets = Some(vec!["core".into(), "nope".into()]),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "toolsets",
+            severity: E,
+        },
+        Case {
+            name: "unknown toolset on latest is only a warning",
+            base: openshift,
+            change: |c| c.toolsets = Some(vec!["core".into(), "nope".into()]),
+            context: || LintContext::new(ServerVersion::Latest).public_route(HOST),
+            rule: R::StartupRefused,
+            key: "toolsets",
+            severity: W,
+        },
+        Case {
+            name: "unknown cluster provider",
+            base: openshift,
+            change: |c| c.cluster_provider_strategy = s("acm"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "cluster_provider_strategy",
+            severity: E,
+        },
+        Case {
+            name: "oauth keys without require_oauth",
+            base: no_auth,
+            change: |c| c.server_url = s("https://x.example.com"),
+            context: internal,
+            rule: R::StartupRefused,
+            key: "server_url",
+            severity: E,
+        },
+        Case {
+            name: "authorization_url not http(s)",
+            base: entra,
+            change: |c| c.authorization_url = s("ftp://issuer.example.com"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "authorization_url",
+            severity: E,
+        },
+        Case {
+            name: "require_oauth without issuer or skip_jwt_verification",
+            base: openshift,
+            change: |c| c.skip_jwt_verification = None,
+            context: strict,
+            rule: R::StartupRefused,
+            key: "require_oauth",
+            severity: E,
+        },
+        Case {
+            name: "tls_cert without tls_key",
+            base: openshift,
+            change: |c| c.tls_cert = s("/tls/tls.crt"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "tls_key",
+            severity: E,
+        },
+        Case {
+            name: "tls_cert without port",
+            base: openshift,
+            change: |c| {
+                c.tls_cert = s("/tls/tls.crt");
+                c.tls_key = s("/tls/tls.key");
+                c.port = None;
+            },
+            context: strict,
+            rule: R::StartupRefused,
+            key: "tls_cert",
+            severity: E,
+        },
+        Case {
+            name: "require_tls without certificates",
+            base: openshift,
+            change: |c| c.require_tls = Some(true),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "require_tls",
+            severity: E,
+        },
+        Case {
+            name: "require_tls with an http issuer",
+            base: entra,
+            change: |c| {
+                c.require_tls = Some(true);
+                c.authorization_url = s("http://issuer.example.com");
+            },
+            context: strict,
+            rule: R::StartupRefused,
+            key: "authorization_url",
+            severity: E,
+        },
+        Case {
+            name: "tls_min_version unknown",
+            base: openshift,
+            change: |c| c.tls_min_version = s("1.4"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "tls_min_version",
+            severity: E,
+        },
+        Case {
+            name: "cluster_auth_mode unknown",
+            base: openshift,
+            change: |c| c.cluster_auth_mode = s("impersonate"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "cluster_auth_mode",
+            severity: E,
+        },
+        Case {
+            name: "kubeconfig with require_oauth",
+            base: openshift,
+            change: |c| c.cluster_auth_mode = s("kubeconfig"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "cluster_auth_mode",
+            severity: E,
+        },
+        Case {
+            name: "kubeconfig with require_oauth before v0.0.62 still an error",
+            base: entra,
+            change: |c| c.cluster_auth_mode = s("kubeconfig"),
+            context: || LintContext::new(v("v0.0.61")),
+            rule: R::StartupRefused,
+            key: "cluster_auth_mode",
+            severity: E,
+        },
+        Case {
+            name: "kubeconfig with token exchange",
+            base: no_auth,
+            change: |c| {
+                c.cluster_auth_mode = s("kubeconfig");
+                c.sts_audience = s("openshift");
+            },
+            context: internal,
+            rule: R::StartupRefused,
+            key: "cluster_auth_mode",
+            severity: E,
+        },
+        Case {
+            name: "token exchange without require_oauth",
+            base: no_auth,
+            change: |c| c.token_exchange_strategy = s("rfc8693"),
+            context: internal,
+            rule: R::StartupRefused,
+            key: "token_exchange_strategy",
+            severity: E,
+        },
+        Case {
+            name: "unknown token exchange strategy",
+            base: entra,
+            change: |c| {
+                c.token_exchange_strategy = s("magic");
+                c.sts_client_id = s(CLIENT);
+                c.sts_audience = s("api://x");
+            },
+            context: strict,
+            rule: R::StartupRefused,
+            key: "token_exchange_strategy",
+            severity: E,
+        },
+        Case {
+            name: "assertion without certificate",
+            base: entra,
+            change: |c| c.sts_auth_style = s("assertion"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "sts_client_cert_file",
+            severity: E,
+        },
+        Case {
+            name: "federated without token file",
+            base: entra,
+            change: |c| c.sts_auth_style = s("federated"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "sts_federated_token_file",
+            severity: E,
+        },
+        Case {
+            name: "unknown sts_auth_style",
+            base: entra,
+            change: |c| c.sts_auth_style = s("basic"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "sts_auth_style",
+            severity: E,
+        },
+        Case {
+            name: "confirmation_fallback unknown",
+            base: openshift,
+            change: |c| c.confirmation_fallback = s("ask"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "confirmation_fallback",
+            severity: E,
+        },
+        Case {
+            name: "confirmation rule mixing levels",
+            base: openshift,
+            change: |c| {
+                c.confirmation_rules = Some(vec![ConfirmationRule {
+                    tool: s("pods_delete"),
+                    verb: s("delete"),
+                    message: s("sure?"),
+                    ..ConfirmationRule::default()
+                }]);
+            },
+            context: strict,
+            rule: R::StartupRefused,
+            key: "confirmation_rules[0]",
+            severity: E,
+        },
+        Case {
+            name: "confirmation rule with no target",
+            base: openshift,
+            change: |c| {
+                c.confirmation_rules = Some(vec![ConfirmationRule {
+                    message: s("sure?"),
+                    ..ConfirmationRule::default()
+                }]);
+            },
+            context: strict,
+            rule: R::StartupRefused,
+            key: "confirmation_rules[0]",
+            severity: E,
+        },
+        Case {
+            name: "negative rate limit",
+            base: openshift,
+            change: |c| {
+                c.http = Some(HttpSettings {
+                    rate_limit_rps: Some(-1.0),
+                    ..HttpSettings::default()
+                });
+            },
+            context: strict,
+            rule: R::StartupRefused,
+            key: "http.rate_limit_rps",
+            severity: E,
+        },
+        Case {
+            name: "no port",
+            base: openshift,
+            change: |c| c.port = None,
+            context: strict,
+            rule: R::NoPort,
+            key: "port",
+            severity: W,
+        },
+        Case {
+            name: "port not a number",
+            base: openshift,
+            change: |c| c.port = s("http"),
+            context: strict,
+            rule: R::InvalidValue,
+            key: "port",
+            severity: E,
+        },
+        Case {
+            name: "log level out of range",
+            base: openshift,
+            change: |c| c.log_level = Some(12),
+            context: strict,
+            rule: R::InvalidValue,
+            key: "log_level",
+            severity: W,
+        },
+        Case {
+            name: "openshift passthrough needs v0.0.63",
+            base: openshift,
+            change: |_| {},
+            context: || LintContext::new(v("v0.0.62")),
+            rule: R::VersionSupport,
+            key: "skip_jwt_verification",
+            severity: E,
+        },
+        Case {
+            name: "auth keys unknown before v0.0.61",
+            base: openshift,
+            change: |_| {},
+            context: || LintContext::new(v("v0.0.60")),
+            rule: R::VersionSupport,
+            key: "cluster_auth_mode",
+            severity: E,
+        },
+        Case {
+            name: "empty audience with issuer rejects every token up to v0.0.66",
+            base: entra,
+            change: |c| c.oauth_audience = None,
+            context: || LintContext::new(v("v0.0.66")),
+            rule: R::VersionSupport,
+            key: "oauth_audience",
+            severity: E,
+        },
+        Case {
+            name: "empty audience with issuer accepts any audience from v0.0.67",
+            base: entra,
+            change: |c| c.oauth_audience = s(""),
+            context: strict,
+            rule: R::AudienceMissing,
+            key: "oauth_audience",
+            severity: W,
+        },
+        Case {
+            name: "sse_base_url is gone in v0.0.67",
+            base: openshift,
+            change: |c| c.sse_base_url = s("https://x.example.com"),
+            context: strict,
+            rule: R::NoEffect,
+            key: "sse_base_url",
+            severity: W,
+        },
+        Case {
+            name: "client secret in the ConfigMap",
+            base: entra,
+            change: |c| c.sts_client_secret = s("s3cr3t-value"),
+            context: strict,
+            rule: R::SecretInConfigMap,
+            key: "sts_client_secret",
+            severity: E,
+        },
+        Case {
+            name: "sts_* without audience or strategy",
+            base: entra,
+            change: |c| c.sts_client_id = s(CLIENT),
+            context: strict,
+            rule: R::TokenExchangeIncomplete,
+            key: "sts_client_id",
+            severity: W,
+        },
+        Case {
+            name: "sts_audience without strategy",
+            base: entra,
+            change: |c| {
+                c.sts_client_id = s(CLIENT);
+                c.sts_audience = s("openshift");
+            },
+            context: strict,
+            rule: R::TokenExchangeIncomplete,
+            key: "sts_audience",
+            severity: W,
+        },
+        Case {
+            name: "strategy without client",
+            base: entra,
+            change: |c| {
+                c.token_exchange_strategy = s("entra-obo");
+                c.sts_scopes = Some(vec!["api://downstream/.default".into()]);
+            },
+            context: strict,
+            rule: R::TokenExchangeIncomplete,
+            key: "sts_client_id",
+            severity: W,
+        },
+        Case {
+            name: "read_only false, internal",
+            base: openshift,
+            change: |c| c.read_only = Some(false),
+            context: internal,
+            rule: R::ToolsNotRestricted,
+            key: "read_only",
+            severity: W,
+        },
+        Case {
+            name: "read_only false on a public route",
+            base: openshift,
+            change: |c| c.read_only = Some(false),
+            context: strict,
+            rule: R::ToolsNotRestricted,
+            key: "read_only",
+            severity: E,
+        },
+        Case {
+            name: "disable_destructive absent",
+            base: openshift,
+            change: |c| c.disable_destructive = None,
+            context: unknown_exposure,
+            rule: R::ToolsNotRestricted,
+            key: "disable_destructive",
+            severity: W,
+        },
+        Case {
+            name: "no OAuth on a public route",
+            base: no_auth,
+            change: |_| {},
+            context: strict,
+            rule: R::PublicWithoutOAuth,
+            key: "require_oauth",
+            severity: E,
+        },
+        Case {
+            name: "server_url not https",
+            base: entra,
+            change: |c| c.server_url = Some(format!("http://{HOST}")),
+            context: strict,
+            rule: R::ServerUrl,
+            key: "server_url",
+            severity: W,
+        },
+        Case {
+            name: "server_url another host",
+            base: entra,
+            change: |c| c.server_url = s("https://other.example.com"),
+            context: strict,
+            rule: R::ServerUrl,
+            key: "server_url",
+            severity: W,
+        },
+        Case {
+            name: "server_url missing behind the route",
+            base: entra,
+            change: |c| c.server_url = None,
+            context: strict,
+            rule: R::ServerUrl,
+            key: "server_url",
+            severity: W,
+        },
+        Case {
+            name: "authorization_url with trailing slash",
+            base: entra,
+            change: |c| c.authorization_url = Some(format!("{}/", entra_issuer(TENANT))),
+            context: strict,
+            rule: R::IssuerUrl,
+            key: "authorization_url",
+            severity: W,
+        },
+        Case {
+            name: "Entra issuer without v2.0",
+            base: entra,
+            change: |c| {
+                c.authorization_url = Some(format!("https://login.microsoftonline.com/{TENANT}"));
+            },
+            context: strict,
+            rule: R::IssuerUrl,
+            key: "authorization_url",
+            severity: W,
+        },
+        Case {
+            name: "http issuer",
+            base: entra,
+            change: |c| c.authorization_url = s("http://keycloak.example.com/realms/x"),
+            context: strict,
+            rule: R::IssuerUrl,
+            key: "authorization_url",
+            severity: W,
+        },
+        Case {
+            name: "skip_jwt_verification with an issuer",
+            base: entra,
+            change: |c| c.skip_jwt_verification = Some(true),
+            context: strict,
+            rule: R::NoEffect,
+            key: "skip_jwt_verification",
+            severity: W,
+        },
+        Case {
+            name: "oauth_scopes without issuer",
+            base: openshift,
+            change: |c| c.oauth_scopes = Some(vec!["openid".into()]),
+            context: strict,
+            rule: R::NoEffect,
+            key: "oauth_scopes",
+            severity: W,
+        },
+        Case {
+            name: "toolset_configs for an unknown toolset",
+            base: openshift,
+            change: |c| {
+                c.toolset_configs = Some(BTreeMap::from([("helmm".into(), toml::Table::new())]));
+            },
+            context: strict,
+            rule: R::NoEffect,
+            key: "toolset_configs.helmm",
+            severity: W,
+        },
+        Case {
+            name: "loopback bind address behind a route",
+            base: openshift,
+            change: |c| c.bind_address = s("127.0.0.1"),
+            context: strict,
+            rule: R::InvalidValue,
+            key: "bind_address",
+            severity: W,
+        },
+    ]
+}
+
+#[test]
+fn each_rule_fires_on_its_bad_input() {
+    for case in cases() {
+        let good = (case.base)();
+        let context = (case.context)();
+        let mut bad = good.clone();
+        (case.change)(&mut bad);
+        let findings = lint(&bad, &context);
+        let hit = findings
+            .iter()
+            .find(|f| f.rule == case.rule && f.key.as_deref() == Some(case.key));
+        let Some(hit) = hit else {
+            panic!(
+                "{}: expected {} on {}, got {findings:#?}",
+                case.name, case.rule, case.key
+            );
+        };
+        assert_eq!(hit.severity, case.severity, "{}: {hit}", case.name);
+        assert!(
+            !hit.message.is_empty() && !hit.fix.is_empty(),
+            "{}",
+            case.name
+        );
+        // Secrets never reach a message.
+        assert!(
+            findings.iter().all(|f| !f.to_string().contains("s3cr3t")),
+            "{}: {findings:#?}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn each_rule_is_quiet_on_the_good_config_in_the_same_context() {
+    for case in cases() {
+        let good = (case.base)();
+        let context = (case.context)();
+        let findings = lint(&good, &context);
+        let same = findings
+            .iter()
+            .find(|f| f.rule == case.rule && f.key.as_deref() == Some(case.key))
+            .filter(|f| f.severity == case.severity);
+        // Version cases change the context, not the config: those must differ from TESTED.
+        if case.rule == Rule::VersionSupport {
+            assert!(
+                lint(&good, &strict()).is_empty(),
+                "{}: good config fails on the tested version",
+                case.name
+            );
+            continue;
+        }
+        if case.rule == Rule::PublicWithoutOAuth {
+            assert!(lint(&good, &internal()).is_empty(), "{}", case.name);
+            continue;
+        }
+        assert!(
+            same.is_none(),
+            "{}: fired on the good config: {same:?}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn secrets_are_errors_only_for_a_configmap() {
+    let mut config = entra();
+    config.sts_client_secret = s("s3cr3t-value");
+    let not_configmap = LintContext::new(ServerVersion::TESTED).public_route(HOST);
+    assert!(
+        lint(&config, &not_configmap)
+            .iter()
+            .all(|f| f.rule != Rule::SecretInConfigMap)
+    );
+    let findings = lint(&config, &strict());
+    assert!(findings.iter().any(|f| f.rule == Rule::SecretInConfigMap));
+}
+
+#[test]
+fn secret_values_are_found_under_any_key() {
+    let parsed = parse(
+        "port = \"8080\"\n\
+         [toolset_configs.kiali]\n\
+         url = \"https://kiali\"\n\
+         bearer = \"sha256~abcdefabcdef\"\n\
+         [cluster_provider_configs.kcp]\n\
+         password = \"hunter2\"\n",
+    );
+    let findings = parsed.lint(&LintContext::new(ServerVersion::TESTED).in_configmap());
+    let keys: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule == Rule::SecretInConfigMap)
+        .filter_map(|f| f.key.as_deref())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "cluster_provider_configs.kcp.password",
+            "toolset_configs.kiali.bearer"
+        ]
+    );
+    assert!(findings.iter().all(|f| !f.message.contains("hunter2")));
+}
+
+#[test]
+fn unknown_key_gets_a_suggestion() {
+    let parsed = parse("port = \"8080\"\nrequre_oauth = true\n");
+    let finding = parsed
+        .findings()
+        .iter()
+        .find(|f| f.rule == Rule::UnknownKey)
+        .expect("an unknown-key finding");
+    assert_eq!(finding.key.as_deref(), Some("requre_oauth"));
+    assert_eq!(finding.severity, Severity::Error);
+    assert!(finding.message.contains("ignores it silently"), "{finding}");
+    assert!(
+        finding.message.contains("did you mean `require_oauth`?"),
+        "{finding}"
+    );
+    assert_eq!(finding.fix, "rename `requre_oauth` to `require_oauth`");
+    // The typo does not turn OAuth on.
+    assert_eq!(parsed.config.require_oauth, None);
+    assert!(parsed.merged.contains_key("requre_oauth"));
+}
+
+#[test]
+fn unknown_nested_and_retired_keys() {
+    let parsed = parse(
+        "validate_token = false\n\
+         sse_base_url = \"http://x\"\n\
+         [http]\n\
+         rate_limit = 5\n\
+         [tool_overrides.pods_list]\n\
+         descriptio = \"List pods\"\n\
+         [[denied_resources]]\n\
+         group = \"\"\n\
+         version = \"v1\"\n\
+         knd = \"Secret\"\n",
+    );
+    let unknown: BTreeMap<_, _> = parsed
+        .findings()
+        .iter()
+        .filter(|f| f.rule == Rule::UnknownKey)
+        .map(|f| (f.key.clone().unwrap_or_default(), f.message.clone()))
+        .collect();
+    assert_eq!(
+        unknown.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "denied_resources[0].knd",
+            "http.rate_limit",
+            "tool_overrides.pods_list.descriptio",
+            "validate_token"
+        ]
+    );
+    assert!(unknown["validate_token"].contains("removed in v0.0.56"));
+    assert!(unknown["tool_overrides.pods_list.descriptio"].contains("did you mean `description`"));
+    assert!(unknown["denied_resources[0].knd"].contains("did you mean `kind`"));
+    // sse_base_url is a known key (version-dependent), not an unknown one.
+    assert_eq!(parsed.config.sse_base_url.as_deref(), Some("http://x"));
+    let denied = parsed
+        .config
+        .denied_resources
+        .as_deref()
+        .unwrap_or_default();
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0].version, "v1");
+}
+
+#[test]
+fn type_mismatches_are_findings_not_panics() {
+    let parsed = parse(
+        "port = 8080\n\
+         read_only = \"true\"\n\
+         toolsets = \"core,config\"\n\
+         require_oauth = true\n\
+         sts_client_secret = 12345\n\
+         log_level = 1.5\n\
+         denied_resources = \"Secret\"\n\
+         [http]\n\
+         read_header_timeout = \"10\"\n\
+         rate_limit_rps = 2\n",
+    );
+    let by_key: BTreeMap<_, _> = parsed
+        .findings()
+        .iter()
+        .filter(|f| f.rule == Rule::TypeMismatch)
+        .map(|f| (f.key.clone().unwrap_or_default(), f.clone()))
+        .collect();
+    assert_eq!(
+        by_key.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "denied_resources",
+            "http.read_header_timeout",
+            "log_level",
+            "port",
+            "read_only",
+            "sts_client_secret",
+            "toolsets"
+        ]
+    );
+    let port = &by_key["port"];
+    assert_eq!(port.severity, Severity::Error);
+    assert!(port.message.contains("is an integer 8080"), "{port}");
+    assert!(port.message.contains("expects a string"), "{port}");
+    assert!(port.message.contains("refuses to start"), "{port}");
+    assert_eq!(port.fix, "write `port = \"8080\"`");
+    assert_eq!(by_key["read_only"].fix, "write `read_only = true`");
+    assert_eq!(
+        by_key["toolsets"].fix,
+        "write `toolsets = [\"core\", \"config\"]`"
+    );
+    assert!(
+        by_key["http.read_header_timeout"]
+            .message
+            .contains("not a Go duration")
+    );
+    assert!(!by_key["sts_client_secret"].to_string().contains("12345"));
+    // The keys with good types are still read; integers are fine where a float is expected.
+    assert_eq!(parsed.config.require_oauth, Some(true));
+    assert_eq!(parsed.config.port, None);
+    assert_eq!(
+        parsed.config.http.as_ref().and_then(|h| h.rate_limit_rps),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn invalid_toml_is_a_syntax_error() {
+    let err = ParsedConfig::parse("port = \"8080\nread_only = true\n").expect_err("bad TOML");
+    assert_eq!(err.file, "config.toml");
+    assert_eq!(err.to_finding().rule, Rule::InvalidToml);
+}
+
+#[test]
+fn drop_ins_merge_like_the_server() {
+    let main = ConfigText::new(
+        "config.toml",
+        "toolsets = [\"core\"]\nlog_level = 0\n[http]\nread_header_timeout = \"10s\"\n",
+    );
+    let drop_ins = [
+        ConfigText::new(
+            "20-b.toml",
+            "toolsets = [\"config\"]\n[http]\nmax_body_bytes = 1024\n",
+        ),
+        ConfigText::new(
+            "10-a.toml",
+            "toolsets = [\"helm\"]\nlog_level = 2\nrequre_oauth = true\n",
+        ),
+        ConfigText::new(".hidden.toml", "read_only = false\n"),
+        ConfigText::new("notes.txt", "this is not toml ["),
+    ];
+    let parsed = ParsedConfig::parse_files(&main, &drop_ins).expect("valid TOML");
+    let names: Vec<_> = parsed.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["config.toml", "10-a.toml", "20-b.toml"]);
+    let c = &parsed.config;
+    // Arrays are replaced by the later file, tables merge key by key.
+    assert_eq!(c.toolsets.as_deref(), Some(&["config".to_owned()][..]));
+    assert_eq!(c.log_level, Some(2));
+    let http = c.http.clone().unwrap_or_default();
+    assert_eq!(http.read_header_timeout.as_deref(), Some("10s"));
+    assert_eq!(http.max_body_bytes, Some(1024));
+    assert_eq!(c.read_only, None, "dotfiles are skipped");
+    let ignored: Vec<_> = parsed
+        .findings()
+        .iter()
+        .filter(|f| f.rule == Rule::IgnoredDropIn)
+        .map(|f| f.message.clone())
+        .collect();
+    assert_eq!(ignored.len(), 2, "{ignored:?}");
+    let unknown = parsed
+        .findings()
+        .iter()
+        .find(|f| f.rule == Rule::UnknownKey)
+        .expect("unknown key");
+    assert!(unknown.message.contains("in 10-a.toml"), "{unknown}");
+}
+
+#[test]
+fn secret_in_drop_in_is_fine_secret_in_main_is_not() {
+    let mut main_config = entra();
+    main_config.token_exchange_strategy = s("entra-obo");
+    main_config.sts_client_id = s(CLIENT);
+    main_config.sts_scopes = Some(vec!["api://downstream/.default".into()]);
+    let main = ConfigText::new("config.toml", main_config.to_toml_string());
+    let secret = ConfigText::new("oauth.toml", "sts_client_secret = \"s3cr3t-value\"\n");
+    let parsed = ParsedConfig::parse_files(&main, &[secret]).expect("valid TOML");
+    assert_eq!(
+        parsed.config.sts_client_secret.as_deref(),
+        Some("s3cr3t-value")
+    );
+    let findings = parsed.lint(&strict());
+    assert!(findings.is_empty(), "{findings:#?}");
+
+    let mut leaked = main_config.clone();
+    leaked.sts_client_secret = s("s3cr3t-value");
+    let parsed = ParsedConfig::parse(&leaked.to_toml_string()).expect("valid TOML");
+    let findings = parsed.lint(&strict());
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].rule, Rule::SecretInConfigMap);
+    assert!(findings[0].message.contains("config.toml"));
+    assert!(!findings[0].to_string().contains("s3cr3t"));
+}
+
+#[test]
+fn drop_in_order_and_directory() {
+    assert_eq!(
+        drop_in_order(["b.toml", "a.toml", ".a.toml", "c.yaml", "10.toml", "B.toml"]),
+        ["10.toml", "B.toml", "a.toml", "b.toml"]
+    );
+    let main = std::path::Path::new("/etc/mcp/config.toml");
+    assert_eq!(
+        resolve_config_dir(main, None),
+        std::path::Path::new("/etc/mcp/conf.d")
+    );
+    assert_eq!(
+        resolve_config_dir(main, Some(std::path::Path::new("extra"))),
+        std::path::Path::new("/etc/mcp/extra")
+    );
+    assert_eq!(
+        resolve_config_dir(main, Some(std::path::Path::new("/secrets"))),
+        std::path::Path::new("/secrets")
+    );
+}
+
+#[test]
+fn load_reads_main_and_default_conf_d() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let main = dir.path().join("config.toml");
+    std::fs::write(&main, openshift().to_toml_string()).expect("write main");
+    let conf_d = dir.path().join("conf.d");
+    std::fs::create_dir(&conf_d).expect("mkdir conf.d");
+    std::fs::write(conf_d.join("50-log.toml"), "log_level = 3\n").expect("write drop-in");
+    std::fs::create_dir(conf_d.join("sub.toml")).expect("mkdir");
+    let parsed = ParsedConfig::load(&main, None).expect("load");
+    assert_eq!(parsed.config.log_level, Some(3));
+    assert_eq!(parsed.config.require_oauth, Some(true));
+    assert_eq!(parsed.layers.len(), 2);
+
+    let missing_dir = ParsedConfig::load(&main, Some(std::path::Path::new("nope"))).expect("load");
+    assert_eq!(missing_dir.layers.len(), 1);
+    assert!(matches!(
+        ParsedConfig::load(&dir.path().join("absent.toml"), None),
+        Err(LoadError::Io { .. })
+    ));
+}
+
+/// Every field set, so the schema and the model can be compared key by key.
+fn full_config() -> ServerConfig {
+    let mut table = toml::Table::new();
+    table.insert("x".into(), toml::Value::Integer(1));
+    ServerConfig {
+        log_level: Some(2),
+        log_file: s("stderr"),
+        port: s("8080"),
+        bind_address: s("0.0.0.0"),
+        sse_base_url: s("https://x"),
+        kubeconfig: s("/kube/config"),
+        list_output: s("yaml"),
+        stateless: Some(true),
+        read_only: Some(true),
+        disable_destructive: Some(true),
+        toolsets: Some(vec!["core".into()]),
+        enabled_tools: Some(vec!["pods_list".into()]),
+        disabled_tools: Some(vec!["configuration_view".into()]),
+        require_oauth: Some(true),
+        oauth_audience: s("aud"),
+        authorization_url: s("https://issuer"),
+        skip_jwt_verification: Some(false),
+        disable_dynamic_client_registration: Some(true),
+        oauth_scopes: Some(vec!["openid".into()]),
+        sts_client_id: s("id"),
+        sts_client_secret: s("secret"),
+        sts_audience: s("aud2"),
+        sts_scopes: Some(vec!["s".into()]),
+        token_exchange_strategy: s("rfc8693"),
+        sts_auth_style: s("params"),
+        sts_client_cert_file: s("/c"),
+        sts_client_key_file: s("/k"),
+        sts_federated_token_file: s("/t"),
+        cluster_auth_mode: s("passthrough"),
+        certificate_authority: s("/ca"),
+        server_url: s("https://server"),
+        trust_proxy_headers: Some(true),
+        tls_cert: s("/tls.crt"),
+        tls_key: s("/tls.key"),
+        require_tls: Some(false),
+        tls_min_version: s("1.3"),
+        tls_cipher_suites: Some(vec!["TLS_AES_128_GCM_SHA256".into()]),
+        cluster_provider_strategy: s("in-cluster"),
+        server_instructions: s("be careful"),
+        validation_enabled: Some(true),
+        experimental_enable_target_compatibility_tool_filters: Some(true),
+        confirmation_fallback: s("deny"),
+        denied_resources: Some(vec![DeniedResource {
+            group: "rbac.authorization.k8s.io".into(),
+            version: "v1".into(),
+            kind: String::new(),
+        }]),
+        prompts: Some(vec![Prompt {
+            name: "p".into(),
+            title: s("P"),
+            description: s("d"),
+            arguments: Some(vec![PromptArgument {
+                name: "ns".into(),
+                description: s("namespace"),
+                required: Some(true),
+            }]),
+            messages: Some(vec![PromptMessage {
+                role: "user".into(),
+                content: "list {{ns}}".into(),
+            }]),
+        }]),
+        confirmation_rules: Some(vec![ConfirmationRule {
+            destructive: Some(true),
+            message: s("sure?"),
+            ..ConfirmationRule::default()
+        }]),
+        tool_overrides: Some(BTreeMap::from([(
+            "pods_list".into(),
+            ToolOverride {
+                description: s("List pods"),
+            },
+        )])),
+        http: Some(HttpSettings {
+            read_header_timeout: s("10s"),
+            max_body_bytes: Some(1024),
+            rate_limit_rps: Some(1.5),
+            rate_limit_burst: Some(10),
+        }),
+        telemetry: Some(TelemetrySettings {
+            enabled: Some(true),
+            endpoint: s("http://otel:4317"),
+            protocol: s("grpc"),
+            traces_sampler: s("always_on"),
+            traces_sampler_arg: Some(0.5),
+        }),
+        cluster_provider_configs: Some(BTreeMap::from([("kcp".into(), table.clone())])),
+        toolset_configs: Some(BTreeMap::from([("helm".into(), table)])),
+    }
+}
+
+#[test]
+fn schema_and_model_agree_on_every_key() {
+    let config = full_config();
+    let rendered: Vec<String> = config.to_table().keys().cloned().collect();
+    let mut schema: Vec<String> = schema::TOP_LEVEL
+        .iter()
+        .map(|f| f.name.to_owned())
+        .collect();
+    schema.sort();
+    assert_eq!(rendered, schema);
+    // Rendering and parsing again gives the same config with no finding from the reader.
+    let parsed = parse(&config.to_toml_string());
+    assert!(parsed.findings().is_empty(), "{:#?}", parsed.findings());
+    assert_eq!(parsed.config, config);
+}
+
+#[test]
+fn render_emits_only_what_is_set_in_a_stable_order() {
+    assert_eq!(
+        openshift().to_toml_string(),
+        "port = \"8080\"\n\
+         read_only = true\n\
+         disable_destructive = true\n\
+         toolsets = [\"core\", \"config\"]\n\
+         require_oauth = true\n\
+         skip_jwt_verification = true\n\
+         cluster_auth_mode = \"passthrough\"\n"
+    );
+    assert_eq!(
+        entra().to_toml_string(),
+        format!(
+            "port = \"8080\"\n\
+             read_only = true\n\
+             disable_destructive = true\n\
+             toolsets = [\"core\", \"config\"]\n\
+             require_oauth = true\n\
+             oauth_audience = \"{CLIENT}\"\n\
+             authorization_url = \"https://login.microsoftonline.com/{TENANT}/v2.0\"\n\
+             oauth_scopes = [\"openid\", \"profile\", \"email\"]\n\
+             cluster_auth_mode = \"passthrough\"\n\
+             server_url = \"https://{HOST}\"\n"
+        )
+    );
+    assert_eq!(
+        ServerConfig::without_auth(&["core"]).to_toml_string(),
+        "port = \"8080\"\n\
+         read_only = true\n\
+         disable_destructive = true\n\
+         toolsets = [\"core\"]\n\
+         require_oauth = false\n"
+    );
+    assert_eq!(ServerConfig::default().to_toml_string(), "");
+}
+
+#[test]
+fn mode_constructors_build_the_documented_configs() {
+    let o = openshift();
+    assert_eq!(o.require_oauth, Some(true));
+    assert_eq!(o.skip_jwt_verification, Some(true));
+    assert_eq!(o.authorization_url, None);
+    assert_eq!(o.cluster_auth_mode.as_deref(), Some("passthrough"));
+
+    let e = entra();
+    assert_eq!(
+        e.authorization_url.as_deref(),
+        Some("https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0")
+    );
+    assert_eq!(e.oauth_audience.as_deref(), Some(CLIENT));
+    assert_eq!(e.server_url.as_deref(), Some(&*format!("https://{HOST}")));
+    assert_eq!(e.skip_jwt_verification, None);
+
+    let internal_entra = ServerConfig::entra(TENANT, CLIENT, None, &["core"]);
+    assert_eq!(internal_entra.server_url, None);
+
+    let n = ServerConfig::without_auth(DEFAULT_TOOLSETS);
+    assert_eq!(n.require_oauth, Some(false));
+    assert_eq!(n.authorization_url, None);
+
+    let empty: &[&str] = &[];
+    for c in [
+        o,
+        e,
+        n,
+        ServerConfig::openshift(empty),
+        ServerConfig::openshift(&["core".to_owned(), "helm".to_owned()]),
+    ] {
+        assert_eq!(c.read_only, Some(true));
+        assert_eq!(c.disable_destructive, Some(true));
+        assert_eq!(c.port.as_deref(), Some("8080"));
+        assert!(c.toolsets.as_ref().is_some_and(|t| !t.is_empty()));
+    }
+    assert_eq!(
+        ServerConfig::openshift(empty).toolsets,
+        Some(vec!["core".to_owned(), "config".to_owned()])
+    );
+}
+
+#[test]
+fn auth_modes_parse_and_round_trip() {
+    for mode in AuthMode::ALL {
+        assert_eq!(mode.as_str().parse::<AuthMode>(), Ok(mode));
+        assert_eq!(
+            serde_json::to_value(mode).expect("serialises"),
+            serde_json::Value::String(mode.to_string())
+        );
+    }
+    assert_eq!("OpenShift".parse::<AuthMode>(), Ok(AuthMode::OpenShift));
+    assert!("kerberos".parse::<AuthMode>().is_err());
+
+    let oidc = OidcSettings::new("https://dex.example.com", "mcp");
+    let toolsets = DEFAULT_TOOLSETS;
+    for mode in AuthMode::ALL {
+        let config = ServerConfig::for_mode(mode, Some(&oidc), toolsets).expect("settings given");
+        let expected = if mode == AuthMode::Entra {
+            AuthMode::Oidc // the issuer decides: dex is not Entra
+        } else {
+            mode
+        };
+        assert_eq!(config.auth_mode(), expected, "{mode}");
+    }
+    assert_eq!(entra().auth_mode(), AuthMode::Entra);
+    assert_eq!(
+        ServerConfig::for_mode(AuthMode::Entra, None, toolsets),
+        Err(MissingOidcSettings(AuthMode::Entra))
+    );
+    assert_eq!(
+        AuthMode::OpenShift.minimum_server_version(),
+        Some(v("v0.0.63"))
+    );
+    assert_eq!(AuthMode::None.minimum_server_version(), None);
+}
+
+#[test]
+fn findings_display_and_serialise() {
+    let parsed = parse("port = \"8080\"\nrequre_oauth = true\n");
+    let finding = &parsed.findings()[0];
+    assert!(
+        finding
+            .to_string()
+            .starts_with("error[unknown-key] requre_oauth: unknown key"),
+        "{finding}"
+    );
+    let json = serde_json::to_value(finding).expect("serialises");
+    assert_eq!(json["severity"], "error");
+    assert_eq!(json["rule"], "unknown-key");
+    assert_eq!(json["key"], "requre_oauth");
+    assert!(has_errors(parsed.findings()));
+}
