@@ -227,6 +227,7 @@ pub fn run<P: Plugin>() -> std::process::ExitCode {
     };
     let format = plugin.global().output.output;
     init_logging(plugin.global().output.verbose);
+    crate::install_crypto_provider();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod error;
 pub mod kube_args;
+pub mod mcp;
 pub mod openshift;
 pub mod output;
 pub mod plan;
@@ -17,6 +18,12 @@ pub use error::{Error, ExitCode, Result};
 pub use kube_args::KubeArgs;
 pub use output::{DryRun, OutputArgs, OutputFormat};
 pub use plan::{ApplyMode, ApplyReport, Plan, PlannedObject};
+
+/// Make ring the process-wide rustls crypto provider (kube, reqwest and rmcp all use rustls).
+/// Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Default names used across the plugins (design.md section 1).
 pub mod defaults {

@@ -6,6 +6,8 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use kube::{Api, Client, api::ObjectMeta};
 use oc_mcp_common::{
     DryRun, Error, ExitCode, GlobalArgs, Plan, PlannedObject, Result, cli, defaults,
+    kube_args::Secret,
+    mcp::{McpSession, McpTarget},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
     preflight::require_permissions,
 };
@@ -29,8 +31,21 @@ pub struct RoleArgs {
     pub name: String,
 
     /// A saved `tools/list` reply of the server (JSON), for --profile tools
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "from_server")]
     pub from_tools: Option<PathBuf>,
+
+    /// Read the tool list from a running server's MCP endpoint (e.g. https://HOST/mcp), for
+    /// --profile tools. The bearer token comes from $OC_MCP_TOKEN or --server-token-file
+    #[arg(long, value_name = "URL")]
+    pub from_server: Option<String>,
+
+    /// File holding the bearer token for --from-server (`-` reads stdin)
+    #[arg(long, value_name = "FILE", requires = "from_server")]
+    pub server_token_file: Option<PathBuf>,
+
+    /// PEM file of CAs to trust for --from-server (e.g. the cluster's ingress CA)
+    #[arg(long, value_name = "FILE", requires = "from_server")]
+    pub server_ca: Option<PathBuf>,
 
     /// For tools that read any kind the caller names (resources_get, resources_list): grant
     /// reads on the resources of this profile
@@ -57,31 +72,83 @@ pub struct RolePlan {
     pub force: bool,
 }
 
+/// Where the `tools` profile reads the server's tool list from.
+#[derive(Debug, Clone)]
+pub enum ToolsSource {
+    /// The JSON text of a saved `tools/list` reply.
+    Json(String),
+    /// Not needed: a fixed profile.
+    None,
+}
+
 impl RoleArgs {
-    pub fn plan(&self) -> Result<RolePlan> {
+    /// Validate the flags that need no I/O; fails before anything is read.
+    fn validate(&self) -> Result<()> {
         validate_object_name(&self.name, "--name")?;
-        let (rules, omissions) = match (self.profile, &self.from_tools) {
-            (Profile::Tools, None) => {
-                return Err(Error::usage_with_hint(
-                    "--profile tools needs the server's tool list",
-                    "save the server's tools/list reply and pass --from-tools FILE",
+        let has_source = self.from_tools.is_some() || self.from_server.is_some();
+        match (self.profile, has_source) {
+            (Profile::Tools, false) => Err(Error::usage_with_hint(
+                "--profile tools needs the server's tool list",
+                "save the server's tools/list reply and pass --from-tools FILE, or pass --from-server URL",
+            )),
+            (Profile::Full | Profile::Minimal, true) => Err(Error::usage_with_hint(
+                "--from-tools and --from-server only apply to --profile tools",
+                "drop them, or use --profile tools",
+            )),
+            _ if self.generic_resources == Profile::Tools => {
+                Err(Error::usage("--generic-resources must be full or minimal"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Read the tool list from the file or the running server.
+    pub async fn tools_source(&self) -> Result<ToolsSource> {
+        self.validate()?;
+        if let Some(path) = &self.from_tools {
+            return Ok(ToolsSource::Json(read_limited(path)?));
+        }
+        let Some(url) = &self.from_server else {
+            return Ok(ToolsSource::None);
+        };
+        let token = match &self.server_token_file {
+            Some(path) => Some(read_token_file(path)?),
+            None => std::env::var("OC_MCP_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| t.trim().to_owned()),
+        };
+        let mut target = McpTarget::new(url).with_token(token.map(Secret::new));
+        if let Some(ca) = &self.server_ca {
+            target.extra_ca_pem = Some(std::fs::read(ca).map_err(|e| {
+                Error::usage_with_hint(
+                    format!("cannot read --server-ca {}: {e}", ca.display()),
+                    "pass a PEM file",
+                )
+            })?);
+        }
+        let session = McpSession::connect(&target).await?;
+        let tools = session.tools().await;
+        session.close().await;
+        let json = serde_json::to_string(&serde_json::json!({ "tools": tools? }))
+            .map_err(|e| Error::failed(format!("cannot encode the tool list: {e}")))?;
+        Ok(ToolsSource::Json(json))
+    }
+
+    /// Build the exact role; `source` comes from [`Self::tools_source`].
+    pub fn plan(&self, source: &ToolsSource) -> Result<RolePlan> {
+        self.validate()?;
+        let (rules, omissions) = match (self.profile, source) {
+            (Profile::Full, _) => (profiles::full_rules(), Vec::new()),
+            (Profile::Minimal, _) => (profiles::minimal_rules(), Vec::new()),
+            (Profile::Tools, ToolsSource::None) => {
+                return Err(Error::usage(
+                    "--profile tools needs --from-tools or --from-server",
                 ));
             }
-            (Profile::Full | Profile::Minimal, Some(_)) => {
-                return Err(Error::usage_with_hint(
-                    "--from-tools only applies to --profile tools",
-                    "drop --from-tools, or use --profile tools",
-                ));
-            }
-            (Profile::Full, None) => (profiles::full_rules(), Vec::new()),
-            (Profile::Minimal, None) => (profiles::minimal_rules(), Vec::new()),
-            (Profile::Tools, Some(path)) => {
-                if self.generic_resources == Profile::Tools {
-                    return Err(Error::usage("--generic-resources must be full or minimal"));
-                }
-                let text = read_limited(path)?;
+            (Profile::Tools, ToolsSource::Json(text)) => {
                 let derived = profiles::derive_from_tools(
-                    &text,
+                    text,
                     ToolsOptions {
                         generic_resources: self.generic_resources,
                         include_node_proxy: self.include_node_proxy,
@@ -102,7 +169,8 @@ impl RoleArgs {
 /// `oc mcp-rbac role`
 pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
     let output = &global.output;
-    let plan = args.plan()?;
+    let source = args.tools_source().await?;
+    let plan = args.plan(&source)?;
     for omission in &plan.omissions {
         cli::warn(&format!(
             "tool {} is not fully granted: {}",
@@ -124,6 +192,31 @@ pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
     let mut apply = Plan::new();
     apply.push(checked_object(&client, &plan).await?);
     apply.execute_preflighted(&client, output).await
+}
+
+/// A token file holds one token; `-` is stdin. The token never appears in messages.
+fn read_token_file(path: &std::path::Path) -> Result<String> {
+    let text = if path.as_os_str() == "-" {
+        let mut buf = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut buf)
+            .map_err(|e| Error::usage(format!("cannot read the token from stdin: {e}")))?;
+        buf
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            Error::usage_with_hint(
+                format!("cannot read --server-token-file {}: {e}", path.display()),
+                "pass a readable file that holds only the token",
+            )
+        })?
+    };
+    let token = text.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(Error::usage_with_hint(
+            "the token file must hold exactly one token",
+            "write only the token (e.g. `oc whoami -t > FILE`)",
+        ));
+    }
+    Ok(token.to_owned())
 }
 
 /// Tool lists are small; refuse anything that is clearly not one.
@@ -292,6 +385,9 @@ mod tests {
             profile,
             name: "mcp-readonly".into(),
             from_tools: None,
+            from_server: None,
+            server_token_file: None,
+            server_ca: None,
             generic_resources: Profile::Minimal,
             include_node_proxy: false,
             force: false,
@@ -309,8 +405,10 @@ mod tests {
 
     #[test]
     fn conflicts_are_detected() {
-        let full = args(Profile::Full).plan().expect("full");
-        let minimal = args(Profile::Minimal).plan().expect("minimal");
+        let full = args(Profile::Full).plan(&ToolsSource::None).expect("full");
+        let minimal = args(Profile::Minimal)
+            .plan(&ToolsSource::None)
+            .expect("minimal");
         assert_eq!(conflict(&live(&full), &full), None);
         assert_eq!(
             conflict(&live(&full), &minimal),
