@@ -436,25 +436,34 @@ mod tests {
 
     #[test]
     fn bad_role_arguments_are_usage_errors() {
+        let none = ToolsSource::None;
         let mut a = args(Profile::Tools);
         assert_eq!(
-            a.plan().expect_err("tools without file").exit_code().code(),
+            a.plan(&none)
+                .expect_err("tools without file")
+                .exit_code()
+                .code(),
             2
         );
         a.from_tools = Some("/nonexistent/tools.json".into());
+        let missing = read_limited(a.from_tools.as_deref().expect("set")).expect_err("missing");
         assert!(
-            a.plan()
-                .expect_err("missing file")
-                .to_string()
-                .contains("cannot read --from-tools")
+            missing.to_string().contains("cannot read --from-tools"),
+            "{missing}"
         );
         let mut b = args(Profile::Full);
         b.name = "MCP_Readonly".into();
+        let bad_name = b.plan(&none).expect_err("bad name");
         assert!(
-            b.plan()
-                .expect_err("bad name")
-                .to_string()
-                .contains("not a valid object name")
+            bad_name.to_string().contains("not a valid object name"),
+            "{bad_name}"
+        );
+        let mut c = args(Profile::Full);
+        c.from_server = Some("https://mcp.example/mcp".into());
+        let mixed = c.plan(&none).expect_err("source with a fixed profile");
+        assert!(
+            mixed.to_string().contains("only apply to --profile tools"),
+            "{mixed}"
         );
     }
 }

@@ -148,16 +148,18 @@ fn usage_errors_exit_2_and_name_the_problem() {
     }
 }
 
-/// Every global flag as (long name, short, value name, help), in declaration order.
-fn global_flags(cmd: &clap::Command) -> Vec<(String, Option<char>, String, String)> {
+/// Every flag of the top-level command as (long name, short, value name, help, global),
+/// in declaration order.
+fn global_flags(cmd: &clap::Command) -> Vec<(String, Option<char>, String, String, bool)> {
     cmd.get_arguments()
-        .filter(|a| a.is_global_set())
+        .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
         .map(|a| {
             (
                 a.get_long().unwrap_or_default().to_owned(),
                 a.get_short(),
                 format!("{:?}", a.get_value_names()),
                 a.get_help().map(ToString::to_string).unwrap_or_default(),
+                a.is_global_set(),
             )
         })
         .collect()
