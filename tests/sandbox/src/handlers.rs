@@ -205,8 +205,24 @@ pub fn list(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Result<
     ))
 }
 
-fn watch_line(kind: &str, obj: &Value) -> axum::body::Bytes {
-    let mut s = json!({"type": kind, "object": obj}).to_string();
+fn watch_line(kind: &str, obj: &Value, table: Option<(&ResourceDef, &str)>) -> axum::body::Bytes {
+    // `kubectl get -w` asks for Tables: each event then carries a one-row Table.
+    let object = match table {
+        Some((def, include)) if kind != "ERROR" => {
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(json!(""));
+            crate::table::to_table(
+                def,
+                std::slice::from_ref(obj),
+                &json!({"resourceVersion": rv}),
+                include,
+            )
+        }
+        _ => obj.clone(),
+    };
+    let mut s = json!({"type": kind, "object": object}).to_string();
     s.push('\n');
     axum::body::Bytes::from(s)
 }
@@ -235,13 +251,15 @@ pub fn watch(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Result
         }
     };
     let rv_param = ctx.q("resourceVersion");
+    let include = ctx.q("includeObject").to_string();
+    let table = ctx.wants_table().then_some(def);
     let mut initial: Vec<axum::body::Bytes> = Vec::new();
     let rx = {
         let store = state.store();
         if rv_param.is_empty() || rv_param == "0" {
             for (k, v) in store.list(&gr, ns.as_deref()) {
                 if matches(k, v) {
-                    initial.push(watch_line("ADDED", v));
+                    initial.push(watch_line("ADDED", v, table.map(|d| (d, include.as_str()))));
                 }
             }
         } else {
@@ -251,7 +269,11 @@ pub fn watch(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Result
             match store.events_since(rv) {
                 Some(evs) => {
                     for e in evs.iter().filter(|e| matches(&e.key, &e.object)) {
-                        initial.push(watch_line(e.kind.as_str(), &e.object));
+                        initial.push(watch_line(
+                            e.kind.as_str(),
+                            &e.object,
+                            table.map(|d| (d, include.as_str())),
+                        ));
                     }
                 }
                 None => {
@@ -260,7 +282,7 @@ pub fn watch(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Result
                         store.resource_version()
                     ))
                     .to_status();
-                    initial.push(watch_line("ERROR", &status));
+                    initial.push(watch_line("ERROR", &status, None));
                 }
             }
         }
@@ -268,18 +290,28 @@ pub fn watch(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Result
         store.subscribe()
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let live = futures::stream::unfold((rx, matches), move |(mut rx, m)| async move {
-        loop {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Ok(e)) if m(&e.key, &e.object) => {
-                    let line = watch_line(e.kind.as_str(), &e.object);
-                    return Some((Ok::<_, std::convert::Infallible>(line), (rx, m)));
+    let live = futures::stream::unfold(
+        (rx, matches, table, include),
+        move |(mut rx, m, table, include)| async move {
+            loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Ok(e)) if m(&e.key, &e.object) => {
+                        let line = watch_line(
+                            e.kind.as_str(),
+                            &e.object,
+                            table.map(|d| (d, include.as_str())),
+                        );
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(line),
+                            (rx, m, table, include),
+                        ));
+                    }
+                    Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                    Ok(Err(_)) | Err(_) => return None,
                 }
-                Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-                Ok(Err(_)) | Err(_) => return None,
             }
-        }
-    });
+        },
+    );
     let stream =
         futures::StreamExt::chain(futures::stream::iter(initial.into_iter().map(Ok)), live);
     let mut r = http::Response::new(Body::from_stream(stream));

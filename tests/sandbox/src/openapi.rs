@@ -96,7 +96,10 @@ pub fn v3_group_doc(group: &str, version: &str) -> Option<Value> {
                 "kind": {"type": "string"},
                 "metadata": {"allOf": [{"$ref": format!("#/components/schemas/{META}")}], "default": {}}
             },
-            "x-kubernetes-group-version-kind": gvk(r),
+            // No x-kubernetes-group-version-kind here on purpose: with it, kubectl's
+            // client-side apply would compute strategic patches from this (minimal)
+            // schema and warn; without it kubectl uses its compiled-in types, as it
+            // does for any kind it finds no schema for.
         }));
         let coll = if r.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", r.name)

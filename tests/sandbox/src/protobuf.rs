@@ -150,6 +150,74 @@ fn binding_json(
     (Value::Array(subjects), Value::Object(rr))
 }
 
+use k8s_pb::api::core::v1 as core;
+
+fn container_json(c: &core::Container) -> Value {
+    let mut o = Map::new();
+    opt(&mut o, "name", c.name.as_ref());
+    opt(&mut o, "image", c.image.as_ref());
+    if !c.command.is_empty() {
+        o.insert("command".into(), json!(c.command));
+    }
+    if !c.args.is_empty() {
+        o.insert("args".into(), json!(c.args));
+    }
+    if !c.ports.is_empty() {
+        let ports: Vec<Value> = c
+            .ports
+            .iter()
+            .map(|p| {
+                let mut x = Map::new();
+                opt(&mut x, "name", p.name.as_ref());
+                if let Some(n) = p.container_port {
+                    x.insert("containerPort".into(), json!(n));
+                }
+                opt(&mut x, "protocol", p.protocol.as_ref());
+                Value::Object(x)
+            })
+            .collect();
+        o.insert("ports".into(), Value::Array(ports));
+    }
+    if !c.env.is_empty() {
+        let env: Vec<Value> = c
+            .env
+            .iter()
+            .map(|e| {
+                let mut x = Map::new();
+                opt(&mut x, "name", e.name.as_ref());
+                opt(&mut x, "value", e.value.as_ref());
+                Value::Object(x)
+            })
+            .collect();
+        o.insert("env".into(), Value::Array(env));
+    }
+    opt(&mut o, "imagePullPolicy", c.image_pull_policy.as_ref());
+    o.insert("resources".into(), json!({}));
+    Value::Object(o)
+}
+
+/// The PodSpec fields `kubectl create`/`run` generators set; richer specs come as JSON.
+fn pod_spec_json(s: &core::PodSpec) -> Value {
+    let mut o = Map::new();
+    o.insert(
+        "containers".into(),
+        Value::Array(s.containers.iter().map(container_json).collect()),
+    );
+    opt(&mut o, "restartPolicy", s.restart_policy.as_ref());
+    opt(
+        &mut o,
+        "serviceAccountName",
+        s.service_account_name.as_ref(),
+    );
+    opt(&mut o, "dnsPolicy", s.dns_policy.as_ref());
+    Value::Object(o)
+}
+
+fn template_json(t: Option<&core::PodTemplateSpec>) -> Value {
+    let Some(t) = t else { return json!({}) };
+    json!({"metadata": meta_json(t.metadata.as_ref()), "spec": t.spec.as_ref().map_or_else(|| json!({}), pod_spec_json)})
+}
+
 /// Decode a protobuf body into the equivalent JSON object.
 pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
     let rest = body.strip_prefix(MAGIC).ok_or(ProtoError::NoMagic)?;
@@ -295,6 +363,68 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
             if let Some(a) = n.automount_service_account_token {
                 o.insert("automountServiceAccountToken".into(), json!(a));
             }
+            o
+        }
+        "Deployment" => {
+            let d = k8s_pb::api::apps::v1::Deployment::decode(raw.as_slice())?;
+            let mut o = header(&api_version, &kind, meta_json(d.metadata.as_ref()));
+            let spec = d.spec.unwrap_or_default();
+            let mut sp = Map::new();
+            if let Some(r) = spec.replicas {
+                sp.insert("replicas".into(), json!(r));
+            }
+            if let Some(sel) = &spec.selector {
+                sp.insert(
+                    "selector".into(),
+                    json!({"matchLabels": map_json(&sel.match_labels)}),
+                );
+            }
+            sp.insert("template".into(), template_json(spec.template.as_ref()));
+            o.insert("spec".into(), Value::Object(sp));
+            o
+        }
+        "Pod" => {
+            let p = core::Pod::decode(raw.as_slice())?;
+            let mut o = header(&api_version, &kind, meta_json(p.metadata.as_ref()));
+            o.insert(
+                "spec".into(),
+                p.spec.as_ref().map_or_else(|| json!({}), pod_spec_json),
+            );
+            o
+        }
+        "Service" => {
+            let svc = core::Service::decode(raw.as_slice())?;
+            let mut o = header(&api_version, &kind, meta_json(svc.metadata.as_ref()));
+            let spec = svc.spec.unwrap_or_default();
+            let mut sp = Map::new();
+            let ports: Vec<Value> = spec
+                .ports
+                .iter()
+                .map(|p| {
+                    let mut x = Map::new();
+                    opt(&mut x, "name", p.name.as_ref());
+                    opt(&mut x, "protocol", p.protocol.as_ref());
+                    if let Some(n) = p.port {
+                        x.insert("port".into(), json!(n));
+                    }
+                    if let Some(t) = &p.target_port {
+                        let v = if t.r#type == Some(1) {
+                            json!(t.str_val.clone().unwrap_or_default())
+                        } else {
+                            json!(t.int_val.unwrap_or(0))
+                        };
+                        x.insert("targetPort".into(), v);
+                    }
+                    Value::Object(x)
+                })
+                .collect();
+            sp.insert("ports".into(), Value::Array(ports));
+            if !spec.selector.is_empty() {
+                sp.insert("selector".into(), map_json(&spec.selector));
+            }
+            opt(&mut sp, "type", spec.r#type.as_ref());
+            opt(&mut sp, "clusterIP", spec.cluster_ip.as_ref());
+            o.insert("spec".into(), Value::Object(sp));
             o
         }
         "DeleteOptions" => {

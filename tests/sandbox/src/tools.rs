@@ -29,19 +29,19 @@ fn find(env: &'static str, file: &str, name: &'static str) -> Result<PathBuf, Mi
     }
 }
 
-/// kubectl: `OC_MCP_KUBECTL`, else target/tools/kubectl, else the 1.33 binary of the
-/// google-cloud-sdk, else `kubectl` on PATH.
+/// kubectl: `OC_MCP_KUBECTL`, else the 1.33 binary of the google-cloud-sdk (the version
+/// the sandbox is measured against), else target/tools/kubectl, else `kubectl` on PATH.
 pub fn kubectl() -> PathBuf {
     if let Some(p) = std::env::var_os("OC_MCP_KUBECTL") {
         return PathBuf::from(p);
     }
-    let local = tools_dir().join("kubectl");
-    if local.is_file() {
-        return local;
-    }
     let gcloud = PathBuf::from("/usr/lib/google-cloud-sdk/bin/kubectl.1.33");
     if gcloud.is_file() {
         return gcloud;
+    }
+    let local = tools_dir().join("kubectl");
+    if local.is_file() {
+        return local;
     }
     PathBuf::from("kubectl")
 }

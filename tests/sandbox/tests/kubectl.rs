@@ -397,3 +397,139 @@ fn kubectl_namespaces_impersonation_and_dry_run() {
         sa.stderr
     );
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.example.com/web:1
+        ports: [{containerPort: 8080}]
+";
+
+#[test]
+fn kubectl_client_side_apply_and_generators() {
+    let sb = sandbox();
+    let k = Kubectl::new(&sb, "admin");
+    let apply = |doc: &str| k.run_stdin(&["apply", "-f", "-"], Some(doc));
+    let first = apply(DEPLOYMENT);
+    assert_eq!(
+        (first.code, first.stdout.trim()),
+        (0, "deployment.apps/web created"),
+        "{}",
+        first.stderr
+    );
+    let same = apply(DEPLOYMENT);
+    assert_eq!(same.stdout.trim(), "deployment.apps/web unchanged");
+    let changed = apply(&DEPLOYMENT.replace("replicas: 2", "replicas: 3"));
+    assert_eq!(changed.stdout.trim(), "deployment.apps/web configured");
+    assert!(
+        changed.stderr.is_empty(),
+        "no warnings, as on a real cluster: {}",
+        changed.stderr
+    );
+    assert_eq!(
+        k.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]),
+        "3"
+    );
+    let deploy = k.ok(&["get", "deploy", "-o", "wide"]);
+    assert_eq!(
+        header(&deploy),
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert!(
+        deploy.contains("registry.example.com/web:1") && deploy.contains("app=web"),
+        "{deploy}"
+    );
+    assert_eq!(
+        k.ok(&["label", "deploy", "web", "tier=front"]).trim(),
+        "deployment.apps/web labeled"
+    );
+    assert_eq!(
+        k.ok(&["scale", "deploy", "web", "--replicas=1"]).trim(),
+        "deployment.apps/web scaled"
+    );
+
+    // Generators use typed clients (protobuf bodies from kubectl 1.33 on).
+    assert_eq!(
+        k.ok(&[
+            "create",
+            "deployment",
+            "api",
+            "--image=registry.example.com/api:2",
+            "--port=8080"
+        ])
+        .trim(),
+        "deployment.apps/api created"
+    );
+    assert_eq!(
+        k.ok(&[
+            "expose",
+            "deployment",
+            "api",
+            "--port=80",
+            "--target-port=8080"
+        ])
+        .trim(),
+        "service/api exposed"
+    );
+    let svc = k.ok(&[
+        "get",
+        "svc",
+        "api",
+        "-o",
+        "jsonpath={.spec.ports[0].port}/{.spec.ports[0].targetPort} {.spec.selector.app}",
+    ]);
+    assert_eq!(svc, "80/8080 api");
+    assert_eq!(
+        k.ok(&[
+            "run",
+            "once",
+            "--image=busybox",
+            "--restart=Never",
+            "--",
+            "true"
+        ])
+        .trim(),
+        "pod/once created"
+    );
+    let pods = k.ok(&["get", "pods"]);
+    assert_eq!(
+        header(&pods),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    assert!(
+        pods.contains("once") && pods.contains("0/1") && pods.contains("Pending"),
+        "{pods}"
+    );
+    let creates: Vec<_> = sb
+        .audit()
+        .into_iter()
+        .filter(|e| e.resource == "deployments" && e.verb == "create")
+        .collect();
+    assert!(
+        creates
+            .iter()
+            .any(|e| e.request_uri.contains("fieldManager=kubectl-create") && e.code == 201),
+        "{creates:?}"
+    );
+}
