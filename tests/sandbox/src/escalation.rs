@@ -114,19 +114,14 @@ pub fn check(state: &State, ctx: &Ctx, def: &ResourceDef, obj: &Value) -> Result
                 .pointer("/roleRef/name")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let (res, rns) = if rkind == "Role" {
-                ("roles", ns)
+            // kube checks `bind` on the referenced role in the binding's namespace.
+            let res = if rkind == "Role" {
+                "roles"
             } else {
-                ("clusterroles", "")
+                "clusterroles"
             };
-            let bind = Attributes::resource(
-                user,
-                "bind",
-                "rbac.authorization.k8s.io",
-                res,
-                if rkind == "Role" { rns } else { ns },
-                rname,
-            );
+            let bind =
+                Attributes::resource(user, "bind", "rbac.authorization.k8s.io", res, ns, rname);
             if rbac::authorize(&store, &bind).allowed {
                 return Ok(());
             }

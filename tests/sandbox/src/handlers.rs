@@ -718,17 +718,13 @@ fn apply_patch(
                 if status_only {
                     return Err(ApiError::not_found(main, &ctx.info.name));
                 }
-                let mut obj = obj;
                 let managed = patch::read_managed(&obj);
                 let mut sub = ctx_for_create(ctx);
                 sub.query.insert("fieldValidation".into(), "Ignore".into());
-                let (mut created, _) = create_object(state, &sub, main, obj.clone())?;
+                let (mut created, _) = create_object(state, &sub, main, obj)?;
                 // create_object recorded an Update; SSA creates are owned by the Apply manager.
                 patch::write_managed(&mut created, &managed);
-                if ctx.dry_run() {
-                    obj = created.clone();
-                    created = obj;
-                } else {
+                if !ctx.dry_run() {
                     let k = key(ctx, main, &ctx.info.name);
                     let mut store = state.store();
                     created = store

@@ -65,14 +65,19 @@ pub struct RequestInfo {
     pub def: Option<&'static ResourceDef>,
 }
 
+/// Decode `%XX` escapes; in query strings `+` also means a space.
 pub fn percent_decode(s: &str) -> String {
+    decode(s, true)
+}
+
+fn decode(s: &str, plus_is_space: bool) -> String {
     let hex = |b: u8| (b as char).to_digit(16);
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
                 (Some(h), Some(l)) => {
                     out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
@@ -388,7 +393,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
             ))));
         }
     };
-    let path = percent_decode(parts.uri.path());
+    let path = decode(parts.uri.path(), false);
     let query = parse_query(parts.uri.query());
     let info = request_info(&parts.method, &path, &query);
     let mut entry = AuditEntry {
@@ -500,4 +505,70 @@ async fn pipeline(
         return crate::handlers::non_resource(state, &ctx);
     }
     crate::handlers::resource(state, ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ri(method: Method, path_and_query: &str) -> RequestInfo {
+        let (p, q) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        request_info(&method, p, &parse_query(Some(q)))
+    }
+
+    #[test]
+    fn request_info_like_kube() {
+        let r = ri(Method::GET, "/api/v1/namespaces/default/pods/web/log");
+        assert_eq!(
+            (
+                r.verb.as_str(),
+                r.resource.as_str(),
+                r.subresource.as_str(),
+                r.namespace.as_str(),
+                r.name.as_str()
+            ),
+            ("get", "pods", "log", "default", "web")
+        );
+        let r = ri(Method::GET, "/api/v1/namespaces/team");
+        assert_eq!(
+            (
+                r.verb.as_str(),
+                r.resource.as_str(),
+                r.namespace.as_str(),
+                r.name.as_str()
+            ),
+            ("get", "namespaces", "team", "team")
+        );
+        let r = ri(Method::GET, "/apis/apps/v1/deployments?watch=true");
+        assert_eq!((r.verb.as_str(), r.group.as_str()), ("watch", "apps"));
+        let r = ri(
+            Method::DELETE,
+            "/api/v1/namespaces/x/configmaps?labelSelector=a%3Db",
+        );
+        assert_eq!(r.verb, "deletecollection");
+        let r = ri(Method::PUT, "/api/v1/namespaces/x/status");
+        assert_eq!(
+            (r.resource.as_str(), r.subresource.as_str(), r.name.as_str()),
+            ("namespaces", "status", "x")
+        );
+        let r = ri(Method::GET, "/apis/project.openshift.io/v1/projects/p1");
+        assert_eq!(
+            r.namespace, "p1",
+            "OpenShift resolves a project's namespace to its name"
+        );
+        let r = ri(Method::GET, "/apis");
+        assert!(!r.resource_request);
+        assert_eq!(
+            parse_query(Some("labelSelector=app+in+%28a%2Cb%29"))
+                .get("labelSelector")
+                .map(String::as_str),
+            Some("app in (a,b)")
+        );
+        assert_eq!(
+            decode("/api/v1/namespaces/a+b", false),
+            "/api/v1/namespaces/a+b"
+        );
+    }
 }
