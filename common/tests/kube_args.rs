@@ -456,3 +456,40 @@ async fn bad_kubeconfig_input_is_a_usage_error_that_names_the_problem() {
         "bad input must not reach the cluster"
     );
 }
+
+#[tokio::test]
+async fn exec_credential_plugins_work_like_oc_login_and_kubelogin_users() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Recorder::start().await;
+    // A client-go exec plugin: prints an ExecCredential with a token on stdout.
+    let plugin = server.dir.path().join("credential-plugin");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\
+         \"status\":{\"token\":\"sha256~from-exec\"}}'\n",
+    )
+    .expect("write plugin");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let text = server.kubeconfig("sso", &[("sso", "unused", Some("apps"))]).replace(
+        "  user:\n    token: unused\n",
+        &format!(
+            "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      \
+             interactiveMode: Never\n",
+            plugin.display()
+        ),
+    );
+    let path = server.write("config", &text);
+    let args = KubeArgs {
+        kubeconfig: Some(path),
+        ..KubeArgs::default()
+    };
+    list_configmaps(&args, &LoadEnv::default())
+        .await
+        .expect("list");
+    let seen = server.last();
+    assert_eq!(
+        seen.authorization.as_deref(),
+        Some("Bearer sha256~from-exec")
+    );
+    assert_eq!(seen.path, "/api/v1/namespaces/apps/configmaps");
+}
