@@ -2,7 +2,7 @@
 //! supports (section 0), and the deployment mistakes of design.md section 4.
 
 use super::finding::{Finding, Rule, Severity};
-use super::model::{ServerConfig, non_empty};
+use super::model::{ServerConfig, TokenExchange, auth_method_for_style, non_empty};
 use super::version::{Feature, ServerVersion};
 
 /// Toolsets registered in v0.0.67 (`--help`, real-peers.md 1.2).
@@ -20,7 +20,14 @@ pub const KNOWN_TOOLSETS: &[&str] = &[
 pub const CLUSTER_PROVIDER_STRATEGIES: &[&str] = &["disabled", "in-cluster", "kcp", "kubeconfig"];
 /// `token_exchange_strategy` values.
 pub const TOKEN_EXCHANGE_STRATEGIES: &[&str] = &["rfc8693", "keycloak-v1", "entra-obo"];
-/// `sts_auth_style` values.
+/// `token_exchange.client_auth.method` values (v0.0.67+).
+pub const CLIENT_AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "jwt_file",
+];
+/// `sts_auth_style` values (v0.0.66 and older).
 pub const STS_AUTH_STYLES: &[&str] = &["params", "header", "assertion", "federated"];
 const TLS_VERSIONS: &[&str] = &[
     "1.0",
@@ -105,17 +112,24 @@ pub fn lint(config: &ServerConfig, context: &LintContext) -> Vec<Finding> {
 }
 
 /// Every rule that looks at the effective (merged) config; secrets are checked per file.
+#[allow(clippy::too_many_lines)] // a flat list of rule groups
 pub(crate) fn lint_effective(c: &ServerConfig, ctx: &LintContext) -> Vec<Finding> {
     let mut out = Vec::new();
     startup_values(c, ctx, &mut out);
     startup_oauth(c, &mut out);
     startup_tls(c, &mut out);
+    startup_metrics_port(c, ctx, &mut out);
     startup_cluster_auth(c, ctx, &mut out);
-    startup_token_exchange(c, &mut out);
+    if ctx.server_version.supports(Feature::TokenExchangeTable) {
+        removed_token_exchange_keys(c, &mut out);
+    } else {
+        startup_token_exchange(c, &mut out);
+        token_exchange_completeness(c, &mut out);
+    }
+    token_exchange_table(c, ctx, &mut out);
     startup_confirmation_and_http(c, &mut out);
     version_support(c, ctx, &mut out);
     issuer_url(c, &mut out);
-    token_exchange_completeness(c, &mut out);
     no_effect(c, ctx, &mut out);
     tool_restrictions(c, ctx, &mut out);
     exposure(c, ctx, &mut out);
@@ -199,7 +213,11 @@ fn startup_values(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>) {
             out.push(Finding::error(
                 Rule::InvalidValue,
                 Some("port"),
-                format!("port = {port:?} is not a TCP port number: the server cannot listen on it"),
+                format!(
+                    "port = {port:?} is not a port number: the server passes it to Go, which \
+                     reads service names (\"http\" is 80) or fails to listen, and the Service's \
+                     target port will not match"
+                ),
                 "set port to a number between 1 and 65535, as a string: port = \"8080\"",
             ));
         }
@@ -368,30 +386,235 @@ fn startup_cluster_auth(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Findi
             "use cluster_auth_mode = \"passthrough\" so each user's token reaches the cluster",
         ));
     }
-    if kubeconfig && c.has_token_exchange() {
+    // What turns exchange on changed in v0.0.67: the table's presence, before that the flat keys.
+    let table = ctx.server_version.supports(Feature::TokenExchangeTable);
+    let (exchange, exchange_key) = if table {
+        (c.token_exchange.is_some(), "token_exchange")
+    } else if s(c.token_exchange_strategy.as_ref()).is_some() {
+        (true, "token_exchange_strategy")
+    } else {
+        (c.has_legacy_token_exchange(), "sts_audience")
+    };
+    if kubeconfig && exchange {
         out.push(Finding::error(
             Rule::StartupRefused,
             Some("cluster_auth_mode"),
-            "token exchange (token_exchange_strategy/sts_audience) with cluster_auth_mode = \
-             \"kubeconfig\": the server refuses to start (the exchanged token would be unused)",
+            format!(
+                "{exchange_key} with cluster_auth_mode = \"kubeconfig\": the server refuses to \
+                 start (the exchanged token would be unused)"
+            ),
             "use cluster_auth_mode = \"passthrough\", or remove the token-exchange settings",
         ));
     }
-    if !c.requires_oauth() && c.has_token_exchange() {
+    if !c.requires_oauth() && exchange {
         out.push(Finding::error(
             Rule::StartupRefused,
-            Some(if s(c.token_exchange_strategy.as_ref()).is_some() {
-                "token_exchange_strategy"
-            } else {
-                "sts_audience"
-            }),
+            Some(exchange_key),
             "token exchange without require_oauth = true: the server refuses to start",
-            "set require_oauth = true, or remove token_exchange_strategy and sts_audience",
+            format!("set require_oauth = true, or remove {exchange_key}"),
         ));
     }
 }
 
-/// 1.3 rule 10.
+/// `metrics_port` (v0.0.67+, measured): needs `port`, differs from it, is a port number.
+fn startup_metrics_port(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>) {
+    let Some(metrics) = s(c.metrics_port.as_ref()) else {
+        return;
+    };
+    let version = ctx.server_version;
+    if !version.supports(Feature::MetricsPort) {
+        out.push(Finding::error(
+            Rule::VersionSupport,
+            Some("metrics_port"),
+            format!("metrics_port does not exist in {version}: the server ignores it silently"),
+            format!(
+                "use server {} or later, or remove metrics_port",
+                Feature::MetricsPort.since()
+            ),
+        ));
+        return;
+    }
+    let problem = match s(c.port.as_ref()) {
+        None => Some("needs port (metrics are only served in HTTP mode)"),
+        Some(port) if port == metrics => Some("must differ from port"),
+        _ if metrics.parse::<u16>().is_err() => Some("is not a port number"),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        out.push(Finding::error(
+            Rule::StartupRefused,
+            Some("metrics_port"),
+            format!("metrics_port = {metrics:?} {problem}: the server refuses to start"),
+            "set metrics_port to another port than port, as a string (\"9090\"), or remove it",
+        ));
+    }
+}
+
+/// v0.0.67 refuses the flat keys it replaced with `[token_exchange]`.
+fn removed_token_exchange_keys(c: &ServerConfig, out: &mut Vec<Finding>) {
+    for (key, replacement) in c.legacy_token_exchange_keys() {
+        let mut fix = format!("move it to {replacement}");
+        if key == "sts_auth_style"
+            && let Some(method) = c.sts_auth_style.as_deref().and_then(auth_method_for_style)
+        {
+            fix = format!("write {replacement} = {method:?}");
+        }
+        out.push(Finding::error(
+            Rule::StartupRefused,
+            Some(key),
+            format!(
+                "{key} was removed in {}: the server refuses to start (\"removed token exchange \
+                 configuration keys\")",
+                Feature::TokenExchangeTable.since()
+            ),
+            fix,
+        ));
+    }
+}
+
+/// `[token_exchange]`: ignored before v0.0.67, validated at startup from v0.0.67 (measured).
+fn token_exchange_table(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>) {
+    let Some(exchange) = &c.token_exchange else {
+        return;
+    };
+    let version = ctx.server_version;
+    if !version.supports(Feature::TokenExchangeTable) {
+        out.push(Finding::error(
+            Rule::VersionSupport,
+            Some("token_exchange"),
+            format!(
+                "[token_exchange] does not exist in {version}: the server ignores it silently, so \
+                 no token is exchanged"
+            ),
+            format!(
+                "use server {} or later, or the flat keys of {version} (token_exchange_strategy, \
+                 sts_*)",
+                Feature::TokenExchangeTable.since()
+            ),
+        ));
+        return;
+    }
+    if s(c.authorization_url.as_ref()).is_none() {
+        out.push(Finding::error(
+            Rule::StartupRefused,
+            Some("token_exchange"),
+            "token exchange without authorization_url: the server refuses to start (it finds \
+             the token endpoint through the issuer's discovery)",
+            "set authorization_url, or remove [token_exchange]",
+        ));
+    }
+    let strategy = exchange.strategy.as_deref().map_or("", str::trim);
+    if !TOKEN_EXCHANGE_STRATEGIES.contains(&strategy) {
+        out.push(Finding::error(
+            Rule::StartupRefused,
+            Some("token_exchange.strategy"),
+            format!("token_exchange.strategy = {strategy:?}: the server refuses to start"),
+            "set token_exchange.strategy to entra-obo, keycloak-v1 or rfc8693",
+        ));
+    }
+    client_auth_rules(exchange, out);
+    let has = |v: Option<&String>| v.is_some_and(|x| !x.trim().is_empty());
+    let target =
+        has(exchange.audience.as_ref()) || exchange.scopes.as_ref().is_some_and(|v| !v.is_empty());
+    if !target {
+        out.push(Finding::warning(
+            Rule::TokenExchangeIncomplete,
+            Some("token_exchange"),
+            "[token_exchange] without audience or scopes: the exchanged token has no target",
+            "set token_exchange.audience or token_exchange.scopes (e.g. \
+             [\"api://<downstream>/.default\"] for entra-obo)",
+        ));
+    }
+    let client = exchange
+        .client_auth
+        .as_ref()
+        .is_some_and(|a| has(a.client_id.as_ref()));
+    if !client {
+        out.push(Finding::warning(
+            Rule::TokenExchangeIncomplete,
+            Some("token_exchange.client_auth.client_id"),
+            "[token_exchange] without client_auth.client_id: the exchange request names no \
+             client, which Entra OBO and Keycloak refuse",
+            "set token_exchange.client_auth.client_id and method (the secret goes in a Secret \
+             drop-in)",
+        ));
+    }
+}
+
+/// `[token_exchange.client_auth]` as v0.0.67 validates it.
+fn client_auth_rules(exchange: &TokenExchange, out: &mut Vec<Finding>) {
+    let Some(auth) = &exchange.client_auth else {
+        return;
+    };
+    let has = |v: Option<&String>| v.is_some_and(|x| !x.trim().is_empty());
+    let method = auth.method.as_deref().map_or("", str::trim);
+    let mut refuse = |field: &str, problem: String, fix: String| {
+        out.push(Finding::error(
+            Rule::StartupRefused,
+            Some(&format!("token_exchange.client_auth.{field}")),
+            format!("{problem}: the server refuses to start"),
+            fix,
+        ));
+    };
+    let credentials = has(auth.client_secret.as_ref())
+        || has(auth.certificate_file.as_ref())
+        || has(auth.private_key_file.as_ref())
+        || has(auth.token_file.as_ref());
+    if method.is_empty() {
+        // A bare client_id is accepted (a public client); any credential needs a method.
+        if credentials {
+            refuse(
+                "method",
+                "client credentials without token_exchange.client_auth.method".to_owned(),
+                format!("set method to one of {}", quoted_list(CLIENT_AUTH_METHODS)),
+            );
+        }
+        return;
+    }
+    if !has(auth.client_id.as_ref()) {
+        refuse(
+            "client_id",
+            format!("client_auth.method = {method:?} without client_id"),
+            "set token_exchange.client_auth.client_id".to_owned(),
+        );
+    }
+    let needs: &[(&str, Option<&String>)] = match method {
+        "client_secret_basic" | "client_secret_post" => {
+            &[("client_secret", auth.client_secret.as_ref())]
+        }
+        "private_key_jwt" => &[
+            ("certificate_file", auth.certificate_file.as_ref()),
+            ("private_key_file", auth.private_key_file.as_ref()),
+        ],
+        "jwt_file" => &[("token_file", auth.token_file.as_ref())],
+        other => {
+            refuse(
+                "method",
+                format!("client_auth.method = {other:?}"),
+                format!("use one of {}", quoted_list(CLIENT_AUTH_METHODS)),
+            );
+            return;
+        }
+    };
+    for (field, value) in needs {
+        if !has(*value) {
+            let fix = if *field == "client_secret" {
+                "put client_secret in a Secret drop-in: [token_exchange.client_auth] \
+                 client_secret = \"...\" (ServerConfig::client_secret_drop_in)"
+                    .to_owned()
+            } else {
+                format!("set token_exchange.client_auth.{field} to the mounted file")
+            };
+            refuse(
+                field,
+                format!("client_auth.method = {method:?} without {field}"),
+                fix,
+            );
+        }
+    }
+}
+
+/// 1.3 rule 10 (v0.0.66 and older: the flat keys).
 fn startup_token_exchange(c: &ServerConfig, out: &mut Vec<Finding>) {
     if let Some(strategy) = s(c.token_exchange_strategy.as_ref())
         && !TOKEN_EXCHANGE_STRATEGIES.contains(&strategy)
@@ -630,7 +853,8 @@ fn issuer_url(c: &ServerConfig, out: &mut Vec<Finding>) {
     }
 }
 
-/// design.md 4.6: `sts_*` without `sts_audience` / `token_exchange_strategy` does nothing.
+/// design.md 4.6 (v0.0.66 and older): `sts_*` without `sts_audience` /
+/// `token_exchange_strategy` does nothing.
 fn token_exchange_completeness(c: &ServerConfig, out: &mut Vec<Finding>) {
     let strategy = s(c.token_exchange_strategy.as_ref()).is_some();
     let audience = s(c.sts_audience.as_ref()).is_some();

@@ -10,7 +10,10 @@
 //!   [`ServerConfig::oidc`], [`ServerConfig::without_auth`].
 //!
 //! Facts come from upstream-server.md sections 0-1 and were checked against the real v0.0.67
-//! binary where the tests say so (`tests/server_config_real_server.rs`).
+//! binary where the tests say so (`tests/server_config_real_server.rs`). Where the binary and the
+//! doc disagree the binary wins: v0.0.67 replaced the flat `sts_*` / `token_exchange_strategy`
+//! keys by a `[token_exchange]` table (and refuses to start when it sees the old keys), and
+//! added `metrics_port`.
 
 mod finding;
 mod lint;
@@ -26,12 +29,13 @@ pub use lint::{
     TOKEN_EXCHANGE_STRATEGIES, lint,
 };
 pub use mode::{
-    AuthMode, DEFAULT_PORT, DEFAULT_TOOLSETS, MissingOidcSettings, OidcSettings, UnknownAuthMode,
-    entra_issuer,
+    AuthMode, DEFAULT_PORT, DEFAULT_TOOLSETS, MissingOidcSettings, OidcSettings,
+    TokenExchangeSettings, UnknownAuthMode, entra_issuer,
 };
 pub use model::{
     ConfirmationRule, DeniedResource, HttpSettings, Prompt, PromptArgument, PromptMessage,
-    ServerConfig, TelemetrySettings, ToolOverride,
+    ServerConfig, TelemetrySettings, TokenExchange, TokenExchangeClientAuth, ToolOverride,
+    auth_method_for_style, legacy_replacement,
 };
 pub use parse::{
     ConfigText, DEFAULT_CONFIG_DIR, LoadError, ParsedConfig, SyntaxError, drop_in_order,

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ServerConfig, non_empty};
+use super::model::{ServerConfig, TokenExchange, TokenExchangeClientAuth, non_empty};
 use super::version::{Feature, ServerVersion};
 
 /// The toolsets used when the caller gives none (the server's own default).
@@ -224,6 +224,101 @@ impl ServerConfig {
             None => AuthMode::OpenShift,
             Some(url) if url.starts_with("https://login.microsoftonline.com/") => AuthMode::Entra,
             Some(_) => AuthMode::Oidc,
+        }
+    }
+}
+
+/// Token exchange for the issuer modes (design.md section 3: optional `entra-obo`). The client
+/// secret is not here on purpose: it goes to a Secret drop-in
+/// ([`ServerConfig::client_secret_drop_in`]), never into the ConfigMap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExchangeSettings {
+    /// `entra-obo`, `rfc8693` or `keycloak-v1`.
+    pub strategy: String,
+    pub audience: Option<String>,
+    pub scopes: Vec<String>,
+    pub client_id: String,
+    /// v0.0.67 `client_auth.method`: `client_secret_post` (the flat keys' default `params`),
+    /// `client_secret_basic`, `private_key_jwt` or `jwt_file`.
+    pub method: String,
+}
+
+impl TokenExchangeSettings {
+    /// Entra on-behalf-of with a client secret, asking for `scopes` of the downstream API.
+    pub fn entra_obo<S: AsRef<str>>(client_id: impl Into<String>, scopes: &[S]) -> Self {
+        Self {
+            strategy: "entra-obo".to_owned(),
+            audience: None,
+            scopes: scopes.iter().map(|s| s.as_ref().to_owned()).collect(),
+            client_id: client_id.into(),
+            method: "client_secret_post".to_owned(),
+        }
+    }
+}
+
+/// The v0.0.66 `sts_auth_style` for a v0.0.67 `client_auth.method`.
+fn style_for_method(method: &str) -> &str {
+    match method {
+        "client_secret_post" => "params",
+        "client_secret_basic" => "header",
+        "private_key_jwt" => "assertion",
+        "jwt_file" => "federated",
+        other => other,
+    }
+}
+
+impl ServerConfig {
+    /// Add token exchange in the form `version` reads: `[token_exchange]` from v0.0.67, the flat
+    /// `token_exchange_strategy` / `sts_*` keys before.
+    #[must_use]
+    pub fn with_token_exchange(
+        mut self,
+        settings: &TokenExchangeSettings,
+        version: ServerVersion,
+    ) -> Self {
+        let scopes = (!settings.scopes.is_empty()).then(|| settings.scopes.clone());
+        if version.supports(Feature::TokenExchangeTable) {
+            self.token_exchange = Some(TokenExchange {
+                strategy: Some(settings.strategy.clone()),
+                audience: settings.audience.clone(),
+                scopes,
+                client_auth: Some(TokenExchangeClientAuth {
+                    method: Some(settings.method.clone()),
+                    client_id: Some(settings.client_id.clone()),
+                    ..TokenExchangeClientAuth::default()
+                }),
+                ..TokenExchange::default()
+            });
+        } else {
+            self.token_exchange_strategy = Some(settings.strategy.clone());
+            self.sts_audience.clone_from(&settings.audience);
+            self.sts_scopes = scopes;
+            self.sts_client_id = Some(settings.client_id.clone());
+            self.sts_auth_style = Some(style_for_method(&settings.method).to_owned());
+        }
+        self
+    }
+
+    /// The drop-in holding only the token-exchange client secret, at the key `version` reads
+    /// (`[token_exchange.client_auth] client_secret` from v0.0.67, `sts_client_secret` before).
+    /// Mount it from a Secret into `--config-dir`; it merges into the main file's table.
+    pub fn client_secret_drop_in(secret: &str, version: ServerVersion) -> Self {
+        if version.supports(Feature::TokenExchangeTable) {
+            Self {
+                token_exchange: Some(TokenExchange {
+                    client_auth: Some(TokenExchangeClientAuth {
+                        client_secret: Some(secret.to_owned()),
+                        ..TokenExchangeClientAuth::default()
+                    }),
+                    ..TokenExchange::default()
+                }),
+                ..Self::default()
+            }
+        } else {
+            Self {
+                sts_client_secret: Some(secret.to_owned()),
+                ..Self::default()
+            }
         }
     }
 }

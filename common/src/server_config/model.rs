@@ -24,6 +24,9 @@ pub struct ServerConfig {
     /// Listen address; the server defaults to `0.0.0.0`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_address: Option<String>,
+    /// Separate port for `/metrics`, `/stats`, `/healthz`, a string (v0.0.67+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_port: Option<String>,
     /// SSE base URL: only v0.0.66 and older (removed with the SSE transport).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sse_base_url: Option<String>,
@@ -70,22 +73,23 @@ pub struct ServerConfig {
     /// `scopes_supported` advertised in the well-known metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth_scopes: Option<Vec<String>>,
-    /// Token-exchange client ID.
+    /// Token-exchange client ID (v0.0.66 and older; v0.0.67 uses `token_exchange.client_auth`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_client_id: Option<String>,
-    /// Token-exchange client secret. Belongs in a Secret drop-in, never in the ConfigMap.
+    /// Token-exchange client secret (v0.0.66 and older). Belongs in a Secret drop-in, never in
+    /// the ConfigMap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_client_secret: Option<String>,
-    /// Token-exchange audience; non-empty turns token exchange on.
+    /// Token-exchange audience; non-empty turns token exchange on (v0.0.66 and older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_audience: Option<String>,
-    /// Token-exchange scopes.
+    /// Token-exchange scopes (v0.0.66 and older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_scopes: Option<Vec<String>>,
-    /// `rfc8693`, `keycloak-v1` or `entra-obo`.
+    /// `rfc8693`, `keycloak-v1` or `entra-obo` (v0.0.66 and older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_exchange_strategy: Option<String>,
-    /// `params` (default), `header`, `assertion` or `federated`.
+    /// `params` (default), `header`, `assertion` or `federated` (v0.0.66 and older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_auth_style: Option<String>,
     /// Client certificate for `sts_auth_style="assertion"`.
@@ -160,6 +164,9 @@ pub struct ServerConfig {
     /// `[telemetry]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telemetry: Option<TelemetrySettings>,
+    /// `[token_exchange]` (v0.0.67+; replaces the flat `sts_*` keys, which v0.0.67 refuses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_exchange: Option<TokenExchange>,
     /// `[cluster_provider_configs.<strategy>]`, parsed by each provider; kept as raw tables.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_provider_configs: Option<BTreeMap<String, toml::Table>>,
@@ -270,6 +277,44 @@ impl ConfirmationRule {
     }
 }
 
+/// `[token_exchange]` (v0.0.67+): exchange the user's token at the issuer's token endpoint
+/// before it goes to the cluster. Its presence turns exchange on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenExchange {
+    /// `rfc8693`, `keycloak-v1` or `entra-obo`; required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<TokenExchangeClientAuth>,
+}
+
+/// `[token_exchange.client_auth]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenExchangeClientAuth {
+    /// `client_secret_post`, `client_secret_basic`, `private_key_jwt` or `jwt_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Belongs in a Secret drop-in, never in the ConfigMap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+}
+
 /// `[http]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HttpSettings {
@@ -300,6 +345,41 @@ pub struct TelemetrySettings {
     pub traces_sampler_arg: Option<f64>,
 }
 
+fn move_if_set(from: &mut Option<String>, to: &mut Option<String>) {
+    if let Some(value) = from.take() {
+        *to = Some(value);
+    }
+}
+
+/// Where v0.0.67 wants a removed flat token-exchange key (its own error message's mapping).
+pub fn legacy_replacement(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "token_exchange_strategy" => "token_exchange.strategy",
+        "sts_audience" => "token_exchange.audience",
+        "sts_scopes" => "token_exchange.scopes",
+        "sts_subject_token_type" => "token_exchange.subject_token_type",
+        "sts_requested_token_type" => "token_exchange.requested_token_type",
+        "sts_client_id" => "token_exchange.client_auth.client_id",
+        "sts_client_secret" => "token_exchange.client_auth.client_secret",
+        "sts_auth_style" => "token_exchange.client_auth.method",
+        "sts_client_cert_file" => "token_exchange.client_auth.certificate_file",
+        "sts_client_key_file" => "token_exchange.client_auth.private_key_file",
+        "sts_federated_token_file" => "token_exchange.client_auth.token_file",
+        _ => return None,
+    })
+}
+
+/// The v0.0.67 `client_auth.method` for a v0.0.66 `sts_auth_style`.
+pub fn auth_method_for_style(style: &str) -> Option<&'static str> {
+    Some(match style.trim() {
+        "params" | "" => "client_secret_post",
+        "header" => "client_secret_basic",
+        "assertion" => "private_key_jwt",
+        "federated" => "jwt_file",
+        _ => return None,
+    })
+}
+
 /// The value of a string key when it is set to something other than `""`; the server treats
 /// `""` exactly like an absent key.
 pub(crate) fn non_empty(value: Option<&String>) -> Option<&str> {
@@ -317,11 +397,69 @@ impl ServerConfig {
         non_empty(self.cluster_auth_mode.as_ref()).unwrap_or("passthrough")
     }
 
-    /// Whether the server would exchange the user's token (`token_exchange_strategy` or
-    /// `sts_audience` set), the server's own definition.
-    pub fn has_token_exchange(&self) -> bool {
+    /// Whether token exchange is configured in the flat keys of v0.0.66 and older
+    /// (`token_exchange_strategy` or `sts_audience` set, the server's own definition).
+    pub fn has_legacy_token_exchange(&self) -> bool {
         non_empty(self.token_exchange_strategy.as_ref()).is_some()
             || non_empty(self.sts_audience.as_ref()).is_some()
+    }
+
+    /// The flat token-exchange keys that are set, with where v0.0.67 wants each one.
+    pub fn legacy_token_exchange_keys(&self) -> Vec<(&'static str, &'static str)> {
+        let set = |v: Option<&String>| non_empty(v).is_some();
+        [
+            (
+                "token_exchange_strategy",
+                set(self.token_exchange_strategy.as_ref()),
+            ),
+            ("sts_audience", set(self.sts_audience.as_ref())),
+            ("sts_scopes", self.sts_scopes.is_some()),
+            ("sts_client_id", set(self.sts_client_id.as_ref())),
+            ("sts_client_secret", set(self.sts_client_secret.as_ref())),
+            ("sts_auth_style", set(self.sts_auth_style.as_ref())),
+            (
+                "sts_client_cert_file",
+                set(self.sts_client_cert_file.as_ref()),
+            ),
+            (
+                "sts_client_key_file",
+                set(self.sts_client_key_file.as_ref()),
+            ),
+            (
+                "sts_federated_token_file",
+                set(self.sts_federated_token_file.as_ref()),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, is_set)| *is_set)
+        .filter_map(|(key, _)| legacy_replacement(key).map(|to| (key, to)))
+        .collect()
+    }
+
+    /// Move the flat `sts_*` / `token_exchange_strategy` keys into `[token_exchange]`, the form
+    /// v0.0.67 reads (and mapping `sts_auth_style` values to `client_auth.method`).
+    pub fn migrate_legacy_token_exchange(&mut self) {
+        let mut exchange = self.token_exchange.take().unwrap_or_default();
+        let mut auth = exchange.client_auth.take().unwrap_or_default();
+        move_if_set(&mut self.token_exchange_strategy, &mut exchange.strategy);
+        move_if_set(&mut self.sts_audience, &mut exchange.audience);
+        if let Some(scopes) = self.sts_scopes.take() {
+            exchange.scopes = Some(scopes);
+        }
+        move_if_set(&mut self.sts_client_id, &mut auth.client_id);
+        move_if_set(&mut self.sts_client_secret, &mut auth.client_secret);
+        move_if_set(&mut self.sts_client_cert_file, &mut auth.certificate_file);
+        move_if_set(&mut self.sts_client_key_file, &mut auth.private_key_file);
+        move_if_set(&mut self.sts_federated_token_file, &mut auth.token_file);
+        if let Some(style) = self.sts_auth_style.take() {
+            auth.method = Some(auth_method_for_style(&style).unwrap_or(&style).to_owned());
+        }
+        if auth != TokenExchangeClientAuth::default() {
+            exchange.client_auth = Some(auth);
+        }
+        if exchange != TokenExchange::default() {
+            self.token_exchange = Some(exchange);
+        }
     }
 
     /// Render as TOML the server reads: only the keys that are set, in a fixed order.

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use super::finding::{Finding, Rule, Severity};
 use super::lint::{LintContext, is_secret_key, lint_effective, secret_findings};
 use super::model::ServerConfig;
-use super::schema::{self, KeyPath, SchemaIssue};
+use super::model::legacy_replacement;
+use super::schema::{self, KeyPath, SchemaIssue, Segment};
+use super::version::Feature;
 
 /// The drop-in directory the server uses when `--config-dir` is not given.
 pub const DEFAULT_CONFIG_DIR: &str = "conf.d";
@@ -197,12 +199,46 @@ impl ParsedConfig {
     pub fn lint(&self, context: &LintContext) -> Vec<Finding> {
         let mut out = self.findings.clone();
         out.extend(lint_effective(&self.config, context));
+        if context.server_version.supports(Feature::TokenExchangeTable) {
+            nested_legacy_keys(&self.merged, "", &mut out);
+        }
         if context.main_file_in_configmap
             && let Some(main) = self.layers.iter().find(|l| l.is_main)
         {
             out.extend(secret_findings(&main.table, &main.name));
         }
         out
+    }
+}
+
+/// v0.0.67 refuses a removed token-exchange key at any depth (measured with
+/// `[toolset_configs.helm] sts_audience`); top-level ones are reported by the typed rules.
+fn nested_legacy_keys(table: &toml::Table, prefix: &str, out: &mut Vec<Finding>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if !prefix.is_empty()
+            && let Some(replacement) = legacy_replacement(key)
+        {
+            out.push(Finding::error(
+                Rule::StartupRefused,
+                Some(&path),
+                format!(
+                    "`{path}`: {key} was removed in {}, and the server refuses to start when it \
+                     finds it anywhere",
+                    Feature::TokenExchangeTable.since()
+                ),
+                format!("remove it (token exchange is configured in {replacement})"),
+            ));
+        }
+        if let toml::Value::Table(inner) = value
+            && key != "token_exchange"
+        {
+            nested_legacy_keys(inner, &path, out);
+        }
     }
 }
 
@@ -296,7 +332,15 @@ fn issue_to_finding(issue: &SchemaIssue, layers: &[Layer]) -> Finding {
         } => {
             let key = path.to_string();
             let from = origin(path, layers).map_or_else(String::new, |f| format!(" in {f}"));
-            let mut message = format!("unknown key `{key}`{from}: the server ignores it silently");
+            // v0.0.67 checks the keys under [token_exchange] and exits on unknown ones (measured);
+            // everywhere else unknown keys are dropped without a word.
+            let consequence = if matches!(path.0.first(), Some(Segment::Key(k)) if k == "token_exchange")
+            {
+                "the server refuses to start (\"unknown token exchange configuration keys\")"
+            } else {
+                "the server ignores it silently"
+            };
+            let mut message = format!("unknown key `{key}`{from}: {consequence}");
             if let Some(why) = retired_because {
                 let _ = write!(message, " ({why})");
             }

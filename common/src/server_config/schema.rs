@@ -95,6 +95,24 @@ const PROMPT: &[Field] = &[
     f("messages", Kind::TableList(PROMPT_MESSAGE)),
 ];
 
+const TOKEN_EXCHANGE_CLIENT_AUTH: &[Field] = &[
+    f("method", Kind::Str),
+    f("client_id", Kind::Str),
+    f("client_secret", Kind::Str),
+    f("certificate_file", Kind::Str),
+    f("private_key_file", Kind::Str),
+    f("token_file", Kind::Str),
+];
+
+const TOKEN_EXCHANGE: &[Field] = &[
+    f("strategy", Kind::Str),
+    f("audience", Kind::Str),
+    f("scopes", Kind::StrList),
+    f("subject_token_type", Kind::Str),
+    f("requested_token_type", Kind::Str),
+    f("client_auth", Kind::Table(TOKEN_EXCHANGE_CLIENT_AUTH)),
+];
+
 const CONFIRMATION_RULE: &[Field] = &[
     f("tool", Kind::Str),
     f("destructive", Kind::Bool),
@@ -113,6 +131,7 @@ pub(crate) const TOP_LEVEL: &[Field] = &[
     f("log_file", Kind::Str),
     f("port", Kind::Str),
     f("bind_address", Kind::Str),
+    f("metrics_port", Kind::Str),
     f("sse_base_url", Kind::Str),
     f("kubeconfig", Kind::Str),
     f("list_output", Kind::Str),
@@ -160,6 +179,7 @@ pub(crate) const TOP_LEVEL: &[Field] = &[
     f("tool_overrides", Kind::Map(&Kind::Table(TOOL_OVERRIDE))),
     f("http", Kind::Table(HTTP)),
     f("telemetry", Kind::Table(TELEMETRY)),
+    f("token_exchange", Kind::Table(TOKEN_EXCHANGE)),
     f("cluster_provider_configs", Kind::RawTables),
     f("toolset_configs", Kind::RawTables),
 ];

@@ -52,6 +52,9 @@ fn good_configs_have_no_findings() {
         let findings = lint(&config, &strict());
         assert!(findings.is_empty(), "{name}: {findings:#?}");
     }
+    // With the secret merged in from its drop-in, linted as the effective config.
+    let findings = lint(&entra_obo(), &not_configmap());
+    assert!(findings.is_empty(), "entra-obo: {findings:#?}");
     let none = ServerConfig::without_auth(DEFAULT_TOOLSETS);
     let findings = lint(&none, &LintContext::new(ServerVersion::TESTED).internal());
     assert!(findings.is_empty(), "none: {findings:#?}");
@@ -65,6 +68,50 @@ struct Case {
     rule: Rule,
     key: &'static str,
     severity: Severity,
+}
+
+/// v0.0.66: the flat `sts_*` keys, before `[token_exchange]`.
+fn legacy() -> LintContext {
+    LintContext::new(v("v0.0.66"))
+        .in_configmap()
+        .public_route(HOST)
+}
+
+fn legacy_internal() -> LintContext {
+    LintContext::new(v("v0.0.66")).internal()
+}
+
+fn exchange() -> TokenExchange {
+    TokenExchange {
+        strategy: s("entra-obo"),
+        scopes: Some(vec!["api://downstream/.default".into()]),
+        client_auth: Some(TokenExchangeClientAuth {
+            method: s("client_secret_post"),
+            client_id: s(CLIENT),
+            client_secret: s("s3cr3t-value"),
+            ..TokenExchangeClientAuth::default()
+        }),
+        ..TokenExchange::default()
+    }
+}
+
+/// Entra with on-behalf-of exchange, secret included (lint it without the ConfigMap flag).
+fn entra_obo() -> ServerConfig {
+    ServerConfig {
+        token_exchange: Some(exchange()),
+        ..entra()
+    }
+}
+
+fn not_configmap() -> LintContext {
+    LintContext::new(ServerVersion::TESTED).public_route(HOST)
+}
+
+fn auth_mut(c: &mut ServerConfig) -> &mut TokenExchangeClientAuth {
+    c.token_exchange
+        .get_or_insert_with(TokenExchange::default)
+        .client_auth
+        .get_or_insert_with(TokenExchangeClientAuth::default)
 }
 
 fn internal() -> LintContext {
@@ -232,62 +279,62 @@ fn cases() -> Vec<Case> {
             severity: E,
         },
         Case {
-            name: "kubeconfig with token exchange",
+            name: "kubeconfig with token exchange (v0.0.66)",
             base: no_auth,
             change: |c| {
                 c.cluster_auth_mode = s("kubeconfig");
                 c.sts_audience = s("openshift");
             },
-            context: internal,
+            context: legacy_internal,
             rule: R::StartupRefused,
             key: "cluster_auth_mode",
             severity: E,
         },
         Case {
-            name: "token exchange without require_oauth",
+            name: "token exchange without require_oauth (v0.0.66)",
             base: no_auth,
             change: |c| c.token_exchange_strategy = s("rfc8693"),
-            context: internal,
+            context: legacy_internal,
             rule: R::StartupRefused,
             key: "token_exchange_strategy",
             severity: E,
         },
         Case {
-            name: "unknown token exchange strategy",
+            name: "unknown token exchange strategy (v0.0.66)",
             base: entra,
             change: |c| {
                 c.token_exchange_strategy = s("magic");
                 c.sts_client_id = s(CLIENT);
                 c.sts_audience = s("api://x");
             },
-            context: strict,
+            context: legacy,
             rule: R::StartupRefused,
             key: "token_exchange_strategy",
             severity: E,
         },
         Case {
-            name: "assertion without certificate",
+            name: "assertion without certificate (v0.0.66)",
             base: entra,
             change: |c| c.sts_auth_style = s("assertion"),
-            context: strict,
+            context: legacy,
             rule: R::StartupRefused,
             key: "sts_client_cert_file",
             severity: E,
         },
         Case {
-            name: "federated without token file",
+            name: "federated without token file (v0.0.66)",
             base: entra,
             change: |c| c.sts_auth_style = s("federated"),
-            context: strict,
+            context: legacy,
             rule: R::StartupRefused,
             key: "sts_federated_token_file",
             severity: E,
         },
         Case {
-            name: "unknown sts_auth_style",
+            name: "unknown sts_auth_style (v0.0.66)",
             base: entra,
             change: |c| c.sts_auth_style = s("basic"),
-            context: strict,
+            context: legacy,
             rule: R::StartupRefused,
             key: "sts_auth_style",
             severity: E,
@@ -427,37 +474,235 @@ fn cases() -> Vec<Case> {
             severity: E,
         },
         Case {
-            name: "sts_* without audience or strategy",
+            name: "sts_* without audience or strategy (v0.0.66)",
             base: entra,
             change: |c| c.sts_client_id = s(CLIENT),
-            context: strict,
+            context: legacy,
             rule: R::TokenExchangeIncomplete,
             key: "sts_client_id",
             severity: W,
         },
         Case {
-            name: "sts_audience without strategy",
+            name: "sts_audience without strategy (v0.0.66)",
             base: entra,
             change: |c| {
                 c.sts_client_id = s(CLIENT);
                 c.sts_audience = s("openshift");
             },
-            context: strict,
+            context: legacy,
             rule: R::TokenExchangeIncomplete,
             key: "sts_audience",
             severity: W,
         },
         Case {
-            name: "strategy without client",
+            name: "strategy without client (v0.0.66)",
             base: entra,
             change: |c| {
                 c.token_exchange_strategy = s("entra-obo");
                 c.sts_scopes = Some(vec!["api://downstream/.default".into()]);
             },
-            context: strict,
+            context: legacy,
             rule: R::TokenExchangeIncomplete,
             key: "sts_client_id",
             severity: W,
+        },
+        Case {
+            name: "flat sts key refused from v0.0.67",
+            base: entra,
+            change: |c| c.sts_client_id = s(CLIENT),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "sts_client_id",
+            severity: E,
+        },
+        Case {
+            name: "token_exchange table ignored before v0.0.67",
+            base: entra,
+            change: |c| c.token_exchange = Some(exchange()),
+            context: legacy_internal,
+            rule: R::VersionSupport,
+            key: "token_exchange",
+            severity: E,
+        },
+        Case {
+            name: "token_exchange without authorization_url",
+            base: openshift,
+            change: |c| c.token_exchange = Some(exchange()),
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange",
+            severity: E,
+        },
+        Case {
+            name: "token_exchange with kubeconfig",
+            base: no_auth,
+            change: |c| {
+                c.cluster_auth_mode = s("kubeconfig");
+                c.token_exchange = Some(exchange());
+            },
+            context: internal,
+            rule: R::StartupRefused,
+            key: "cluster_auth_mode",
+            severity: E,
+        },
+        Case {
+            name: "token_exchange without require_oauth",
+            base: no_auth,
+            change: |c| c.token_exchange = Some(exchange()),
+            context: internal,
+            rule: R::StartupRefused,
+            key: "token_exchange",
+            severity: E,
+        },
+        Case {
+            name: "token_exchange strategy missing",
+            base: entra_obo,
+            change: |c| {
+                if let Some(e) = c.token_exchange.as_mut() {
+                    e.strategy = None;
+                }
+            },
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange.strategy",
+            severity: E,
+        },
+        Case {
+            name: "client credentials without method",
+            base: entra_obo,
+            change: |c| auth_mut(c).method = None,
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange.client_auth.method",
+            severity: E,
+        },
+        Case {
+            name: "unknown client auth method",
+            base: entra_obo,
+            change: |c| auth_mut(c).method = s("mtls"),
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange.client_auth.method",
+            severity: E,
+        },
+        Case {
+            name: "client auth method without client_id",
+            base: entra_obo,
+            change: |c| auth_mut(c).client_id = None,
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange.client_auth.client_id",
+            severity: E,
+        },
+        Case {
+            name: "client_secret_post without the secret",
+            base: entra_obo,
+            change: |c| auth_mut(c).client_secret = None,
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange.client_auth.client_secret",
+            severity: E,
+        },
+        Case {
+            name: "private_key_jwt without key file",
+            base: entra_obo,
+            change: |c| {
+                let auth = auth_mut(c);
+                auth.method = s("private_key_jwt");
+                auth.client_secret = None;
+                auth.certificate_file = s("/certs/tls.crt");
+            },
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange.client_auth.private_key_file",
+            severity: E,
+        },
+        Case {
+            name: "jwt_file without token file",
+            base: entra_obo,
+            change: |c| {
+                let auth = auth_mut(c);
+                auth.method = s("jwt_file");
+                auth.client_secret = None;
+            },
+            context: not_configmap,
+            rule: R::StartupRefused,
+            key: "token_exchange.client_auth.token_file",
+            severity: E,
+        },
+        Case {
+            name: "token_exchange without audience or scopes",
+            base: entra_obo,
+            change: |c| {
+                if let Some(e) = c.token_exchange.as_mut() {
+                    e.scopes = None;
+                }
+            },
+            context: not_configmap,
+            rule: R::TokenExchangeIncomplete,
+            key: "token_exchange",
+            severity: W,
+        },
+        Case {
+            name: "token_exchange without client",
+            base: entra_obo,
+            change: |c| {
+                if let Some(e) = c.token_exchange.as_mut() {
+                    e.client_auth = None;
+                }
+            },
+            context: not_configmap,
+            rule: R::TokenExchangeIncomplete,
+            key: "token_exchange.client_auth.client_id",
+            severity: W,
+        },
+        Case {
+            name: "token_exchange client secret in the ConfigMap",
+            base: entra,
+            change: |c| c.token_exchange = Some(exchange()),
+            context: strict,
+            rule: R::SecretInConfigMap,
+            key: "token_exchange.client_auth.client_secret",
+            severity: E,
+        },
+        Case {
+            name: "metrics_port equal to port",
+            base: openshift,
+            change: |c| c.metrics_port = s("8080"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "metrics_port",
+            severity: E,
+        },
+        Case {
+            name: "metrics_port without port",
+            base: openshift,
+            change: |c| {
+                c.metrics_port = s("9090");
+                c.port = None;
+            },
+            context: strict,
+            rule: R::StartupRefused,
+            key: "metrics_port",
+            severity: E,
+        },
+        Case {
+            name: "metrics_port not a number",
+            base: openshift,
+            change: |c| c.metrics_port = s("metrics"),
+            context: strict,
+            rule: R::StartupRefused,
+            key: "metrics_port",
+            severity: E,
+        },
+        Case {
+            name: "metrics_port before v0.0.67",
+            base: openshift,
+            change: |c| c.metrics_port = s("9090"),
+            context: legacy,
+            rule: R::VersionSupport,
+            key: "metrics_port",
+            severity: E,
         },
         Case {
             name: "read_only false, internal",
@@ -657,11 +902,9 @@ fn each_rule_is_quiet_on_the_good_config_in_the_same_context() {
 
 #[test]
 fn secrets_are_errors_only_for_a_configmap() {
-    let mut config = entra();
-    config.sts_client_secret = s("s3cr3t-value");
-    let not_configmap = LintContext::new(ServerVersion::TESTED).public_route(HOST);
+    let config = entra_obo();
     assert!(
-        lint(&config, &not_configmap)
+        lint(&config, &not_configmap())
             .iter()
             .all(|f| f.rule != Rule::SecretInConfigMap)
     );
@@ -870,28 +1113,102 @@ fn drop_ins_merge_like_the_server() {
 
 #[test]
 fn secret_in_drop_in_is_fine_secret_in_main_is_not() {
-    let mut main_config = entra();
-    main_config.token_exchange_strategy = s("entra-obo");
-    main_config.sts_client_id = s(CLIENT);
-    main_config.sts_scopes = Some(vec!["api://downstream/.default".into()]);
-    let main = ConfigText::new("config.toml", main_config.to_toml_string());
-    let secret = ConfigText::new("oauth.toml", "sts_client_secret = \"s3cr3t-value\"\n");
-    let parsed = ParsedConfig::parse_files(&main, &[secret]).expect("valid TOML");
-    assert_eq!(
-        parsed.config.sts_client_secret.as_deref(),
-        Some("s3cr3t-value")
-    );
-    let findings = parsed.lint(&strict());
-    assert!(findings.is_empty(), "{findings:#?}");
+    // Both layouts: [token_exchange] from v0.0.67, the flat sts_* keys on v0.0.66.
+    for version in [ServerVersion::TESTED, v("v0.0.66")] {
+        let context = LintContext::new(version).in_configmap().public_route(HOST);
+        let settings = TokenExchangeSettings::entra_obo(CLIENT, &["api://downstream/.default"]);
+        let main_config = entra().with_token_exchange(&settings, version);
+        let drop_in = ServerConfig::client_secret_drop_in("s3cr3t-value", version);
+        let main = ConfigText::new("config.toml", main_config.to_toml_string());
+        let secret = ConfigText::new("oauth.toml", drop_in.to_toml_string());
+        let parsed = ParsedConfig::parse_files(&main, &[secret]).expect("valid TOML");
+        let merged_secret = parsed.config.sts_client_secret.clone().or_else(|| {
+            parsed
+                .config
+                .token_exchange
+                .as_ref()
+                .and_then(|e| e.client_auth.as_ref())
+                .and_then(|a| a.client_secret.clone())
+        });
+        assert_eq!(merged_secret.as_deref(), Some("s3cr3t-value"), "{version}");
+        let findings = parsed.lint(&context);
+        assert!(findings.is_empty(), "{version}: {findings:#?}");
 
-    let mut leaked = main_config.clone();
-    leaked.sts_client_secret = s("s3cr3t-value");
-    let parsed = ParsedConfig::parse(&leaked.to_toml_string()).expect("valid TOML");
-    let findings = parsed.lint(&strict());
-    assert_eq!(findings.len(), 1, "{findings:#?}");
-    assert_eq!(findings[0].rule, Rule::SecretInConfigMap);
-    assert!(findings[0].message.contains("config.toml"));
-    assert!(!findings[0].to_string().contains("s3cr3t"));
+        // The same secret written into the main file is caught, without echoing it.
+        let mut merged = main_config.to_table();
+        merge_into(&mut merged, drop_in.to_table());
+        let leaked = toml::to_string(&merged).expect("serialises");
+        let parsed = ParsedConfig::parse(&leaked).expect("valid TOML");
+        let findings = parsed.lint(&context);
+        assert_eq!(findings.len(), 1, "{version}: {findings:#?}");
+        assert_eq!(findings[0].rule, Rule::SecretInConfigMap);
+        assert!(findings[0].message.contains("config.toml"));
+        assert!(!findings[0].to_string().contains("s3cr3t"));
+    }
+}
+
+#[test]
+fn token_exchange_renders_per_version_and_migrates() {
+    let settings = TokenExchangeSettings::entra_obo(CLIENT, &["api://downstream/.default"]);
+    let new = ServerConfig::default().with_token_exchange(&settings, ServerVersion::TESTED);
+    assert_eq!(
+        new.to_toml_string(),
+        format!(
+            "[token_exchange]\n\
+             strategy = \"entra-obo\"\n\
+             scopes = [\"api://downstream/.default\"]\n\
+             \n\
+             [token_exchange.client_auth]\n\
+             method = \"client_secret_post\"\n\
+             client_id = \"{CLIENT}\"\n"
+        )
+    );
+    let mut old = ServerConfig::default().with_token_exchange(&settings, v("v0.0.66"));
+    assert_eq!(old.sts_auth_style.as_deref(), Some("params"));
+    assert_eq!(old.token_exchange, None);
+    old.sts_client_secret = s("x");
+    assert_eq!(old.legacy_token_exchange_keys().len(), 5);
+    old.migrate_legacy_token_exchange();
+    assert!(old.legacy_token_exchange_keys().is_empty());
+    let mut expected = new.clone();
+    auth_mut(&mut expected).client_secret = s("x");
+    assert_eq!(old, expected);
+}
+
+#[test]
+fn removed_keys_are_refused_at_any_depth_from_v0_0_67() {
+    let parsed = parse(
+        "port = \"8080\"\n\
+         sts_audience = \"openshift\"\n\
+         [toolset_configs.helm]\n\
+         sts_audience = \"x\"\n\
+         [token_exchange]\n\
+         strategy = \"rfc8693\"\n\
+         grant = \"x\"\n",
+    );
+    let findings = parsed.lint(&LintContext::new(ServerVersion::TESTED));
+    let refused: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule == Rule::StartupRefused)
+        .filter_map(|f| f.key.as_deref())
+        .collect();
+    assert!(refused.contains(&"sts_audience"), "{findings:#?}");
+    assert!(
+        refused.contains(&"toolset_configs.helm.sts_audience"),
+        "{findings:#?}"
+    );
+    let unknown = findings
+        .iter()
+        .find(|f| f.key.as_deref() == Some("token_exchange.grant"))
+        .expect("unknown key under token_exchange");
+    assert!(unknown.message.contains("refuses to start"), "{unknown}");
+    // v0.0.66 knows nothing of these rules.
+    let old = parsed.lint(&LintContext::new(v("v0.0.66")));
+    assert!(
+        old.iter()
+            .all(|f| f.key.as_deref() != Some("toolset_configs.helm.sts_audience")),
+        "{old:#?}"
+    );
 }
 
 #[test]
@@ -946,6 +1263,7 @@ fn full_config() -> ServerConfig {
         log_file: s("stderr"),
         port: s("8080"),
         bind_address: s("0.0.0.0"),
+        metrics_port: s("9090"),
         sse_base_url: s("https://x"),
         kubeconfig: s("/kube/config"),
         list_output: s("yaml"),
@@ -1026,6 +1344,12 @@ fn full_config() -> ServerConfig {
             protocol: s("grpc"),
             traces_sampler: s("always_on"),
             traces_sampler_arg: Some(0.5),
+        }),
+        token_exchange: Some(TokenExchange {
+            subject_token_type: s("urn:ietf:params:oauth:token-type:access_token"),
+            requested_token_type: s("urn:ietf:params:oauth:token-type:access_token"),
+            audience: s("openshift"),
+            ..exchange()
         }),
         cluster_provider_configs: Some(BTreeMap::from([("kcp".into(), table.clone())])),
         toolset_configs: Some(BTreeMap::from([("helm".into(), table)])),

@@ -122,6 +122,11 @@ pub enum Feature {
     EmptyAudienceAccepted,
     /// The SSE transport and `sse_base_url` are gone (after v0.0.66, #1376).
     SseRemoved,
+    /// `[token_exchange]` replaces the flat `sts_*` / `token_exchange_strategy` keys, and the
+    /// server refuses to start when it finds the old keys anywhere (measured on v0.0.67).
+    TokenExchangeTable,
+    /// `metrics_port` exists (measured on v0.0.67).
+    MetricsPort,
 }
 
 impl Feature {
@@ -133,7 +138,10 @@ impl Feature {
             Self::OpaqueTokenPassthrough => ServerVersion::release(0, 0, 63),
             // Both landed on main after the v0.0.66 tag; v0.0.67 has them (its --help has no
             // --sse-base-url, real-peers.md 1.2).
-            Self::EmptyAudienceAccepted | Self::SseRemoved => ServerVersion::release(0, 0, 67),
+            Self::EmptyAudienceAccepted
+            | Self::SseRemoved
+            | Self::TokenExchangeTable
+            | Self::MetricsPort => ServerVersion::release(0, 0, 67),
         }
     }
 }
