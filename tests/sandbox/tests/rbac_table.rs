@@ -608,3 +608,44 @@ async fn escalation_is_prevented() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn openshift_groups_feed_rbac() {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let outsider = sb.client_for("outsider").await.expect("outsider");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(outsider.clone(), "default");
+    assert!(
+        pods.list(&kube::api::ListParams::default()).await.is_err(),
+        "no access yet"
+    );
+    sb.with_store(|s| {
+        cluster_role(s, "pod-lister", json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]));
+        crb(s, "ops-pods", "pod-lister", group("ops"));
+        let def = oc_mcp_sandbox::resources::find("user.openshift.io", "v1", "groups").expect("served");
+        s.create(Key::new(def, "", "ops"), json!({"apiVersion": "user.openshift.io/v1", "kind": "Group", "metadata": {"name": "ops"}, "users": ["outsider"]}))
+            .expect("group");
+    });
+    pods.list(&kube::api::ListParams::default())
+        .await
+        .expect("a Group object's members get its bindings");
+    let user_ar = kube::core::ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("user.openshift.io", "v1", "User"),
+        "users",
+    );
+    let me = kube::Api::<kube::core::DynamicObject>::all_with(outsider, &user_ar)
+        .get("~")
+        .await
+        .expect("users/~");
+    assert!(
+        me.data["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .any(|g| g == "ops"),
+        "{:?}",
+        me.data
+    );
+}
