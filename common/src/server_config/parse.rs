@@ -162,18 +162,29 @@ impl ParsedConfig {
         for layer in &layers {
             merge_into(&mut merged, layer.table.clone());
         }
+        // The server decodes every file on its own before merging (v0.0.67: "failed to decode
+        // config <file>"), so a wrong type is fatal even when a later file overrides the key:
+        // check each layer, and name the file.
+        for layer in &layers {
+            let mut issues = Vec::new();
+            schema::check_table(
+                &mut layer.table.clone(),
+                schema::TOP_LEVEL,
+                &KeyPath::default(),
+                true,
+                &mut issues,
+            );
+            findings.extend(issues.iter().map(|i| issue_to_finding(i, &layer.name)));
+        }
+        // The merged table is checked only to strip what the typed model cannot hold.
         let mut known = merged.clone();
-        let mut issues = Vec::new();
         schema::check_table(
             &mut known,
             schema::TOP_LEVEL,
             &KeyPath::default(),
             true,
-            &mut issues,
+            &mut Vec::new(),
         );
-        for issue in &issues {
-            findings.push(issue_to_finding(issue, &layers));
-        }
         let config = deserialize_known(known, &mut findings);
         Self {
             config,
@@ -314,16 +325,7 @@ fn ignored_drop_in(name: &str) -> Finding {
     )
 }
 
-/// The file the value at `path` comes from: the last layer that sets it.
-fn origin<'a>(path: &KeyPath, layers: &'a [Layer]) -> Option<&'a str> {
-    layers
-        .iter()
-        .rev()
-        .find(|l| path.exists_in(&l.table))
-        .map(|l| l.name.as_str())
-}
-
-fn issue_to_finding(issue: &SchemaIssue, layers: &[Layer]) -> Finding {
+fn issue_to_finding(issue: &SchemaIssue, file: &str) -> Finding {
     match issue {
         SchemaIssue::Unknown {
             path,
@@ -331,7 +333,7 @@ fn issue_to_finding(issue: &SchemaIssue, layers: &[Layer]) -> Finding {
             retired_because,
         } => {
             let key = path.to_string();
-            let from = origin(path, layers).map_or_else(String::new, |f| format!(" in {f}"));
+            let from = format!(" in {file}");
             // v0.0.67 checks the keys under [token_exchange] and exits on unknown ones (measured);
             // everywhere else unknown keys are dropped without a word.
             let consequence = if matches!(path.0.first(), Some(Segment::Key(k)) if k == "token_exchange")
@@ -359,7 +361,7 @@ fn issue_to_finding(issue: &SchemaIssue, layers: &[Layer]) -> Finding {
             found,
         } => {
             let key = path.to_string();
-            let from = origin(path, layers).map_or_else(String::new, |f| format!(" in {f}"));
+            let from = format!(" in {file}");
             let secret = is_secret_key(path.leaf_key());
             // Never echo a secret's value, even a mistyped one.
             let shown = if secret {
@@ -367,15 +369,18 @@ fn issue_to_finding(issue: &SchemaIssue, layers: &[Layer]) -> Finding {
             } else {
                 found.to_string()
             };
-            let what = match (expected, found) {
+            let (what, server_says) = match (expected, found) {
                 (schema::Kind::Duration, toml::Value::String(_)) => {
-                    "is not a Go duration".to_owned()
+                    ("is not a Go duration".to_owned(), "invalid duration")
                 }
-                _ => format!("is {} {shown}", article(found.type_str())),
+                _ => (
+                    format!("is {} {shown}", article(found.type_str())),
+                    "incompatible types",
+                ),
             };
             let message = format!(
                 "`{key}`{from} {what} but the server expects {}; the server refuses to start \
-                 (\"incompatible types\")",
+                 (\"{server_says}\")",
                 expected.describe()
             );
             let fix = match (secret, corrected(*expected, found)) {

@@ -235,29 +235,6 @@ impl KeyPath {
             })
             .unwrap_or("")
     }
-
-    /// Whether `table` holds a value at this path.
-    pub(crate) fn exists_in(&self, table: &toml::Table) -> bool {
-        let mut segments = self.0.iter();
-        let Some(Segment::Key(first)) = segments.next() else {
-            return false;
-        };
-        let Some(mut value) = table.get(first) else {
-            return false;
-        };
-        for segment in segments {
-            let next = match (segment, value) {
-                (Segment::Key(k), toml::Value::Table(t)) => t.get(k),
-                (Segment::Index(i), toml::Value::Array(a)) => a.get(*i),
-                _ => None,
-            };
-            match next {
-                Some(v) => value = v,
-                None => return false,
-            }
-        }
-        true
-    }
 }
 
 impl fmt::Display for KeyPath {
@@ -488,9 +465,5 @@ mod tests {
             .child("kind");
         assert_eq!(p.to_string(), "denied_resources[0].kind");
         assert_eq!(p.leaf_key(), "kind");
-        let table: toml::Table =
-            toml::from_str("[[denied_resources]]\nkind = \"Secret\"\n").expect("valid TOML");
-        assert!(p.exists_in(&table));
-        assert!(!KeyPath::default().child("port").exists_in(&table));
     }
 }

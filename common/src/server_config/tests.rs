@@ -1112,6 +1112,21 @@ fn drop_ins_merge_like_the_server() {
 }
 
 #[test]
+fn a_wrong_type_in_any_file_is_reported_even_when_overridden() {
+    // The server decodes each file alone before merging, so the later string does not save it.
+    let main = ConfigText::new("config.toml", "port = 8080\n");
+    let fix = ConfigText::new("90-port.toml", "port = \"8080\"\n");
+    let parsed = ParsedConfig::parse_files(&main, &[fix]).expect("valid TOML");
+    assert_eq!(parsed.config.port.as_deref(), Some("8080"));
+    let mismatch = parsed
+        .findings()
+        .iter()
+        .find(|f| f.rule == Rule::TypeMismatch)
+        .expect("mismatch in config.toml");
+    assert!(mismatch.message.contains("in config.toml"), "{mismatch}");
+}
+
+#[test]
 fn secret_in_drop_in_is_fine_secret_in_main_is_not() {
     // Both layouts: [token_exchange] from v0.0.67, the flat sts_* keys on v0.0.66.
     for version in [ServerVersion::TESTED, v("v0.0.66")] {
