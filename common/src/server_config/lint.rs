@@ -112,7 +112,6 @@ pub fn lint(config: &ServerConfig, context: &LintContext) -> Vec<Finding> {
 }
 
 /// Every rule that looks at the effective (merged) config; secrets are checked per file.
-#[allow(clippy::too_many_lines)] // a flat list of rule groups
 pub(crate) fn lint_effective(c: &ServerConfig, ctx: &LintContext) -> Vec<Finding> {
     let mut out = Vec::new();
     startup_values(c, ctx, &mut out);
