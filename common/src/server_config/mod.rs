@@ -25,8 +25,8 @@ mod version;
 
 pub use finding::{Finding, Rule, Severity, has_errors};
 pub use lint::{
-    CLUSTER_PROVIDER_STRATEGIES, Exposure, KNOWN_TOOLSETS, LintContext, STS_AUTH_STYLES,
-    TOKEN_EXCHANGE_STRATEGIES, lint,
+    CLIENT_AUTH_METHODS, CLUSTER_PROVIDER_STRATEGIES, Exposure, KNOWN_TOOLSETS, LintContext,
+    STS_AUTH_STYLES, TOKEN_EXCHANGE_STRATEGIES, lint,
 };
 pub use mode::{
     AuthMode, DEFAULT_PORT, DEFAULT_TOOLSETS, MissingOidcSettings, OidcSettings,
@@ -38,7 +38,7 @@ pub use model::{
     auth_method_for_style, legacy_replacement,
 };
 pub use parse::{
-    ConfigText, DEFAULT_CONFIG_DIR, LoadError, ParsedConfig, SyntaxError, drop_in_order,
+    ConfigText, DEFAULT_CONFIG_DIR, Layer, LoadError, ParsedConfig, SyntaxError, drop_in_order,
     is_read_as_drop_in, merge_into, resolve_config_dir,
 };
 pub use version::{Feature, ServerVersion, VersionParseError};
