@@ -527,9 +527,9 @@ mod tests {
     }
 
     #[test]
-    fn permissions_cover_create_and_patch_once() {
+    fn permissions_cover_get_create_and_patch_once() {
         let perms = plan().required_permissions();
-        assert_eq!(perms.len(), 4);
+        assert_eq!(perms.len(), 6);
         assert!(perms.iter().any(|p| p.verb == "create"
             && p.resource == "configmaps"
             && p.namespace.as_deref() == Some("mcp-server")));
