@@ -11,6 +11,7 @@ pub mod openshift;
 pub mod output;
 pub mod plan;
 pub mod preflight;
+pub mod secret_input;
 pub mod server_config;
 
 pub use cli::{CompletionArgs, GlobalArgs, Plugin};
