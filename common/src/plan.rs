@@ -139,6 +139,8 @@ pub enum Outcome {
     Created,
     Configured,
     Unchanged,
+    /// Removed (uninstall, or pruned because the plan no longer contains it).
+    Deleted,
     /// Not attempted because an earlier object failed.
     NotApplied,
     Failed,
@@ -150,6 +152,7 @@ impl Outcome {
             Self::Created => "created",
             Self::Configured => "configured",
             Self::Unchanged => "unchanged",
+            Self::Deleted => "deleted",
             Self::NotApplied => "not applied",
             Self::Failed => "failed",
         }
@@ -185,9 +188,12 @@ impl ApplyReport {
     }
 
     pub fn changed(&self) -> bool {
-        self.objects
-            .iter()
-            .any(|o| matches!(o.outcome, Outcome::Created | Outcome::Configured))
+        self.objects.iter().any(|o| {
+            matches!(
+                o.outcome,
+                Outcome::Created | Outcome::Configured | Outcome::Deleted
+            )
+        })
     }
 
     /// Print the report: kubectl-style lines for people, the report itself for machines.

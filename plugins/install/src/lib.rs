@@ -1,30 +1,77 @@
-//! `oc mcp-install`: install the Kubernetes MCP Server: project, values overlay, Helm or manifests, TLS route.
+//! `oc mcp-install`: install the Kubernetes MCP Server (guide steps 2 and 8-11).
 //!
 //! The binary is `kubectl-mcp_install`; `oc` and `kubectl` find it as `mcp-install`.
+//! flags + cluster facts -> a checked [`plan::InstallPlan`] -> render (values overlay or
+//! manifests) or apply (project, helm or server-side apply) -> wait -> report.
+
+pub mod apply;
+pub mod args;
+pub mod helm;
+pub mod plan;
+pub mod render;
+pub mod wait;
+
+use std::io::Write;
 
 use clap::{Parser, Subcommand};
-use oc_mcp_common::{CompletionArgs, ExitCode, GlobalArgs, Plugin, Result, cli};
+use oc_mcp_common::{
+    CompletionArgs, DryRun, Error, ExitCode, GlobalArgs, Plan, Plugin, Result, cli, defaults,
+    output::OutputFormat,
+    plan::{ApplyReport, Outcome},
+    preflight::require_permissions,
+};
+
+use crate::{
+    args::{Engine, InstallArgs},
+    plan::{ClusterFacts, InstallPlan},
+};
 
 const LONG_ABOUT: &str =
     "Install the Kubernetes MCP Server: project, values overlay, Helm or manifests, TLS route.
 
-Guide steps 2 and 8-11 of \"OpenShift MCP Server Deployment on ARO\": create the project, render a
-checked values overlay, install with Helm or plain manifests, and expose the server on a TLS route
-(or keep it internal).";
+Guide steps 2 and 8-11 of \"OpenShift MCP Server Deployment on ARO\", without the guide's mistakes:
+the route host is derived from the cluster's apps domain, the service account token stays mounted,
+no secret goes into the ConfigMap or onto helm's command line, the image is pinned, and every
+config key is checked before anything is written.
+
+Examples:
+  oc mcp-install --wait                          # openshift mode, helm, public TLS route
+  oc mcp-install --engine manifests --wait       # the same resources without helm
+  oc mcp-install render --values-out values-aro-mcp.yaml
+  oc mcp-install --auth none --internal          # no route; oc mcp-verify --port-forward
+  oc mcp-install uninstall";
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Install the Kubernetes MCP Server: project, values overlay, Helm or manifests, TLS route", long_about = LONG_ABOUT, arg_required_else_help = true)]
+#[command(
+    version,
+    about = "Install the Kubernetes MCP Server: project, values overlay, Helm or manifests, TLS route",
+    long_about = LONG_ABOUT,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub install: InstallArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the values overlay (helm engine) or the manifests (manifests engine); change nothing
+    Render(Box<InstallArgs>),
+    /// Remove what the install made (the release's objects); RBAC and OAuth objects stay
+    Uninstall(UninstallArgs),
     /// Print a shell completion script for this plugin's binary
     Completion(CompletionArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UninstallArgs {
+    /// The release to remove
+    #[arg(long, value_name = "NAME", default_value = defaults::RELEASE)]
+    pub release: String,
 }
 
 impl Plugin for Cli {
@@ -35,11 +82,223 @@ impl Plugin for Cli {
     }
 
     async fn run(self) -> Result<ExitCode> {
-        match self.command {
-            Command::Completion(args) => Ok(cli::print_completion::<Self>(
+        match &self.command {
+            None => install(&self.global, &self.install).await,
+            Some(Command::Render(args)) => render(&self.global, args).await,
+            Some(Command::Uninstall(args)) => uninstall(&self.global, args).await,
+            Some(Command::Completion(args)) => Ok(cli::print_completion::<Self>(
                 args.shell,
                 &mut std::io::stdout(),
             )),
         }
     }
+}
+
+/// Resolve the plan from flags and what the cluster says; print lint warnings.
+async fn plan(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, InstallPlan)> {
+    args.validate()?;
+    let config = global.kube.config().await?;
+    let namespace = global
+        .kube
+        .namespace_or(&config, defaults::NAMESPACE)
+        .to_owned();
+    let client = global.kube.client().await?;
+    let facts = ClusterFacts::gather(&client, &namespace).await?;
+    let extra = args.extra_config_text()?;
+    let plan = plan::resolve(args, &namespace, &facts, extra.as_deref())?;
+    for warning in &plan.warnings {
+        cli::warn(warning);
+    }
+    Ok((client, plan))
+}
+
+fn write_values_out(args: &InstallArgs, plan: &InstallPlan) -> Result<()> {
+    if let Some(path) = &args.values_out {
+        let text = render::values_yaml(plan)?;
+        std::fs::write(path, text)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        cli::warn(&format!(
+            "wrote the values overlay to {} (it holds no secret)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `oc mcp-install render`
+async fn render(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
+    let (_, plan) = plan(global, args).await?;
+    write_values_out(args, &plan)?;
+    let text = match (plan.engine, global.output.output) {
+        (Engine::Helm, OutputFormat::Json) => serde_json::to_string_pretty(&render::values(&plan))
+            .map(|t| t + "\n")
+            .map_err(|e| Error::failed(format!("cannot encode the overlay: {e}")))?,
+        (Engine::Helm, _) => render::values_yaml(&plan)?,
+        (Engine::Manifests, format) => {
+            let mut manifests = Plan::new();
+            for object in render::manifests(&plan)? {
+                manifests.push(object);
+            }
+            let format = if format == OutputFormat::Json {
+                format
+            } else {
+                OutputFormat::Yaml
+            };
+            manifests.render(format)?
+        }
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("writing output", e))?;
+    Ok(ExitCode::Ok)
+}
+
+/// `oc mcp-install`
+async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
+    if args.engine == Engine::Helm && global.output.dry_run != DryRun::Client {
+        // Refuse flags helm cannot take safely before talking to the cluster.
+        helm::connection_args(&global.kube, defaults::NAMESPACE)?;
+    }
+    let (client, plan) = plan(global, args).await?;
+    write_values_out(args, &plan)?;
+    let output = &global.output;
+    if output.dry_run == DryRun::Client {
+        return render(global, args).await;
+    }
+    let helm = match plan.engine {
+        Engine::Helm => {
+            helm::connection_args(&global.kube, &plan.namespace)?;
+            Some(helm::find_helm().await?)
+        }
+        Engine::Manifests => None,
+    };
+    let mut objects = Plan::new();
+    if plan.engine == Engine::Manifests {
+        for object in render::manifests(&plan)? {
+            objects.push(object);
+        }
+    }
+    require_permissions(&client, &apply::permissions(&plan, &objects)).await?;
+
+    let mut report = ApplyReport {
+        dry_run: output.dry_run == DryRun::Server,
+        objects: vec![apply::ensure_project(&client, &plan, output.dry_run).await?],
+    };
+    match &helm {
+        Some((helm, version)) => {
+            tracing::info!("using {} ({version})", helm.display());
+            let values = render::values_yaml(&plan)?;
+            helm::upgrade_install(
+                helm,
+                &plan,
+                &values,
+                &global.kube,
+                output.dry_run == DryRun::Server,
+            )
+            .await?;
+            report.objects.push(oc_mcp_common::plan::ObjectResult {
+                api_version: "helm.sh/v3".into(),
+                kind: "Release".into(),
+                name: plan.release.clone(),
+                namespace: Some(plan.namespace.clone()),
+                outcome: Outcome::Configured,
+                error: None,
+            });
+        }
+        None => report
+            .objects
+            .extend(apply::apply_manifests(&client, &plan, output.dry_run).await?),
+    }
+    report.print(output.output)?;
+    if !report.succeeded() {
+        return Err(Error::failed(
+            "not every object was applied; the report above says which (re-run to converge)",
+        ));
+    }
+    if !report.changed() && output.output == OutputFormat::Table {
+        cli::warn("nothing to change: the cluster already matches");
+    }
+    if args.wait && output.dry_run == DryRun::None {
+        wait::wait_ready(&client, &plan, args.timeout()).await?;
+    }
+    if !output.output.is_machine() && output.dry_run == DryRun::None {
+        next_steps(&plan);
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn next_steps(plan: &InstallPlan) {
+    let mut stderr = std::io::stderr().lock();
+    match plan.url() {
+        Some(url) => {
+            let _ = writeln!(stderr, "MCP endpoint: {url}");
+            let _ = writeln!(stderr, "next: oc mcp-verify -n {}", plan.namespace);
+        }
+        None => {
+            let _ = writeln!(
+                stderr,
+                "no route (--internal): reach it with `oc mcp-verify -n {} --port-forward`",
+                plan.namespace
+            );
+        }
+    }
+}
+
+/// `oc mcp-install uninstall`
+async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode> {
+    args::validate_dns_label(&args.release, "--release")?;
+    let config = global.kube.config().await?;
+    let namespace = global
+        .kube
+        .namespace_or(&config, defaults::NAMESPACE)
+        .to_owned();
+    let client = global.kube.client().await?;
+    let output = &global.output;
+    let helm_release = helm_release_exists(&client, &namespace, &args.release).await?;
+    let objects = if helm_release {
+        let (helm, _) = helm::find_helm().await?;
+        if output.dry_run != DryRun::Client {
+            helm::uninstall(
+                &helm,
+                &args.release,
+                &namespace,
+                &global.kube,
+                output.dry_run == DryRun::Server,
+            )
+            .await?;
+        }
+        vec![oc_mcp_common::plan::ObjectResult {
+            api_version: "helm.sh/v3".into(),
+            kind: "Release".into(),
+            name: args.release.clone(),
+            namespace: Some(namespace.clone()),
+            outcome: Outcome::Deleted,
+            error: None,
+        }]
+    } else {
+        apply::delete_release_objects(&client, &namespace, &args.release, output.dry_run).await?
+    };
+    let report = ApplyReport {
+        dry_run: output.dry_run != DryRun::None,
+        objects,
+    };
+    report.print(output.output)?;
+    Ok(ExitCode::Ok)
+}
+
+/// Helm keeps each release revision in a Secret labelled `owner=helm,name=<release>`.
+async fn helm_release_exists(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<bool> {
+    use k8s_openapi::api::core::v1::Secret;
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), namespace);
+    let selector = format!("owner=helm,name={release}");
+    Ok(!secrets
+        .list_metadata(&kube::api::ListParams::default().labels(&selector))
+        .await?
+        .items
+        .is_empty())
 }

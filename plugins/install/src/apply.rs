@@ -1,0 +1,230 @@
+//! Carry an install plan out: the project, then helm or the manifests (with pruning).
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount},
+    networking::v1::Ingress,
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{DeleteParams, ListParams, ObjectMeta, PostParams},
+};
+use oc_mcp_common::{
+    ApplyMode, DryRun, Error, Plan, PlannedObject, Result,
+    openshift::ProjectRequest,
+    plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectResult, Outcome},
+    preflight::{Permission, require_permissions},
+};
+use serde::de::DeserializeOwned;
+
+use crate::{
+    plan::InstallPlan,
+    render::{INSTANCE_LABEL, manifests},
+};
+
+/// Create the project (OpenShift) or namespace if it does not exist.
+pub async fn ensure_project(
+    client: &Client,
+    plan: &InstallPlan,
+    dry_run: DryRun,
+) -> Result<ObjectResult> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let mut result = ObjectResult {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        name: plan.namespace.clone(),
+        namespace: None,
+        outcome: Outcome::Unchanged,
+        error: None,
+    };
+    // Reading the namespace may be forbidden for a project admin; treat that as "exists".
+    match namespaces.get_opt(&plan.namespace).await {
+        Ok(Some(_)) | Err(kube::Error::Api(_)) => return Ok(result),
+        Ok(None) => {}
+        Err(e) => return Err(e.into()),
+    }
+    result.outcome = Outcome::Created;
+    if dry_run == DryRun::Client {
+        return Ok(result);
+    }
+    let params = PostParams {
+        dry_run: dry_run == DryRun::Server,
+        field_manager: Some(oc_mcp_common::plan::FIELD_MANAGER.into()),
+    };
+    if plan.openshift {
+        // `oc new-project`: a ProjectRequest makes the namespace with the project template.
+        let mut request = ProjectRequest::named(&plan.namespace);
+        request.display_name = Some("Kubernetes MCP Server".into());
+        let api: Api<ProjectRequest> = Api::all(client.clone());
+        api.create(&params, &request).await?;
+        result.api_version = "project.openshift.io/v1".into();
+        result.kind = "Project".into();
+    } else {
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(plan.namespace.clone()),
+                labels: Some([(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        namespaces.create(&params, &namespace).await?;
+    }
+    Ok(result)
+}
+
+/// What the install may need to do, asked before anything is written.
+pub fn permissions(plan: &InstallPlan, objects: &Plan) -> Vec<Permission> {
+    let mut wanted = vec![if plan.openshift {
+        Permission::new("create", "project.openshift.io", "projectrequests")
+    } else {
+        Permission::new("create", "", "namespaces")
+    }];
+    wanted.extend(objects.required_permissions());
+    for (group, resource) in PRUNED {
+        wanted.push(Permission::new("list", group, resource).in_namespace(&plan.namespace));
+        wanted.push(Permission::new("delete", group, resource).in_namespace(&plan.namespace));
+    }
+    wanted.dedup_by_key(|p| p.key());
+    wanted
+}
+
+/// The kinds a manifests install owns and prunes, in delete order.
+const PRUNED: [(&str, &str); 6] = [
+    ("networking.k8s.io", "ingresses"),
+    ("", "services"),
+    ("apps", "deployments"),
+    ("", "configmaps"),
+    ("", "secrets"),
+    ("", "serviceaccounts"),
+];
+
+/// Apply the manifests, then delete what an earlier run made and this one no longer needs.
+pub async fn apply_manifests(
+    client: &Client,
+    plan: &InstallPlan,
+    dry_run: DryRun,
+) -> Result<Vec<ObjectResult>> {
+    let mut objects = Plan::new();
+    for object in manifests(plan)? {
+        objects.push(object);
+    }
+    let mode = if dry_run == DryRun::Server {
+        ApplyMode::ServerDryRun
+    } else {
+        ApplyMode::Apply
+    };
+    let report = objects.apply_preflighted(client, mode).await?;
+    let mut results = report.objects.clone();
+    if !report.succeeded() {
+        return Ok(results);
+    }
+    results.extend(prune(client, plan, &objects, dry_run == DryRun::Server).await?);
+    Ok(results)
+}
+
+async fn prune(
+    client: &Client,
+    plan: &InstallPlan,
+    keep: &Plan,
+    dry_run: bool,
+) -> Result<Vec<ObjectResult>> {
+    let keep: Vec<(String, String)> = keep
+        .objects
+        .iter()
+        .map(|o: &PlannedObject| (o.kind().to_owned(), o.name()))
+        .collect();
+    let mode = if dry_run {
+        DryRun::Server
+    } else {
+        DryRun::None
+    };
+    delete_labeled(client, &plan.namespace, &plan.release, &keep, mode).await
+}
+
+/// Delete everything a manifests install made for the release (not RBAC, not OAuth objects).
+pub async fn delete_release_objects(
+    client: &Client,
+    namespace: &str,
+    release: &str,
+    dry_run: DryRun,
+) -> Result<Vec<ObjectResult>> {
+    let mut wanted = Vec::new();
+    for (group, resource) in PRUNED {
+        wanted.push(Permission::new("list", group, resource).in_namespace(namespace));
+        wanted.push(Permission::new("delete", group, resource).in_namespace(namespace));
+    }
+    if dry_run != DryRun::Client {
+        require_permissions(client, &wanted).await?;
+    }
+    let results = delete_labeled(client, namespace, release, &[], dry_run).await?;
+    if results.is_empty() {
+        return Err(Error::Failed {
+            message: format!(
+                "no objects of release {release} made by oc-mcp in namespace {namespace}"
+            ),
+            hint: Some("check --release and -n".into()),
+        });
+    }
+    Ok(results)
+}
+
+/// Delete the release's objects (by label) except those in `keep`, kind by kind.
+async fn delete_labeled(
+    client: &Client,
+    namespace: &str,
+    release: &str,
+    keep: &[(String, String)],
+    dry_run: DryRun,
+) -> Result<Vec<ObjectResult>> {
+    let selector = format!("{INSTANCE_LABEL}={release},{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let mut results = Vec::new();
+    results.extend(delete_kind::<Ingress>(client, namespace, &selector, keep, dry_run).await?);
+    results.extend(delete_kind::<Service>(client, namespace, &selector, keep, dry_run).await?);
+    results.extend(delete_kind::<Deployment>(client, namespace, &selector, keep, dry_run).await?);
+    results.extend(delete_kind::<ConfigMap>(client, namespace, &selector, keep, dry_run).await?);
+    results.extend(delete_kind::<Secret>(client, namespace, &selector, keep, dry_run).await?);
+    results
+        .extend(delete_kind::<ServiceAccount>(client, namespace, &selector, keep, dry_run).await?);
+    Ok(results)
+}
+
+async fn delete_kind<K>(
+    client: &Client,
+    namespace: &str,
+    selector: &str,
+    keep: &[(String, String)],
+    dry_run: DryRun,
+) -> Result<Vec<ObjectResult>>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let kind = K::kind(&()).to_string();
+    let mut results = Vec::new();
+    for object in api.list(&ListParams::default().labels(selector)).await? {
+        let name = object.name_any();
+        if keep.iter().any(|(k, n)| k == &kind && n == &name) {
+            continue;
+        }
+        if dry_run != DryRun::Client {
+            let params = DeleteParams {
+                dry_run: dry_run == DryRun::Server,
+                ..DeleteParams::default()
+            };
+            api.delete(&name, &params).await?;
+        }
+        results.push(ObjectResult {
+            api_version: K::api_version(&()).to_string(),
+            kind: kind.clone(),
+            name,
+            namespace: Some(namespace.to_owned()),
+            outcome: Outcome::Deleted,
+            error: None,
+        });
+    }
+    Ok(results)
+}

@@ -1,0 +1,317 @@
+//! The flags of `oc mcp-install` and `oc mcp-install render`, and their syntax checks.
+
+use std::{path::PathBuf, time::Duration};
+
+use oc_mcp_common::{
+    Error, Result, defaults,
+    kube_args::{RequestTimeout, parse_request_timeout},
+    server_config::{AuthMode, KNOWN_TOOLSETS},
+};
+
+/// The chart the guide installs, as published by upstream.
+pub const DEFAULT_CHART: &str = "oci://ghcr.io/containers/charts/kubernetes-mcp-server";
+/// The image tag every test of this project runs against (design.md section 4.7: pin it).
+pub const DEFAULT_IMAGE: &str = "quay.io/containers/kubernetes_mcp_server:v0.0.67";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// `helm upgrade --install` of the chart with a checked values overlay
+    Helm,
+    /// The same resources rendered natively and applied with server-side apply
+    Manifests,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct InstallArgs {
+    /// How clients authenticate (default: openshift, opaque OpenShift tokens passed through)
+    #[arg(long, value_name = "MODE", value_parser = parse_auth_mode)]
+    pub auth: Option<AuthMode>,
+
+    /// The OIDC issuer URL (oidc mode), exactly as its tokens' `iss`
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// The Entra ID tenant (entra mode; default: the `mcp-oauth-settings` ConfigMap)
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+
+    /// The OAuth client ID (entra/oidc; default: the `mcp-oauth-settings` ConfigMap)
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// The audience tokens must carry (default: the client ID)
+    #[arg(long, value_name = "AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// OAuth scopes advertised to clients, comma separated
+    #[arg(long, value_name = "SCOPE,...", value_delimiter = ',')]
+    pub scopes: Vec<String>,
+
+    /// Public host name of the route (default: kubernetes-mcp-server-<namespace>.<apps domain>)
+    #[arg(long, value_name = "HOST", conflicts_with = "internal")]
+    pub host: Option<String>,
+
+    /// No route: reachable only inside the cluster or by port-forward
+    #[arg(long)]
+    pub internal: bool,
+
+    /// How to install
+    #[arg(long, value_enum, default_value_t = Engine::Helm)]
+    pub engine: Engine,
+
+    /// The chart (helm engine): an OCI reference or a local directory
+    #[arg(long, value_name = "REF", default_value = DEFAULT_CHART)]
+    pub chart: String,
+
+    /// The chart version (helm engine)
+    #[arg(long, value_name = "VERSION")]
+    pub chart_version: Option<String>,
+
+    /// The server image, pinned by tag or digest
+    #[arg(long, value_name = "REF", default_value = DEFAULT_IMAGE)]
+    pub image: String,
+
+    /// Server toolsets, comma separated
+    #[arg(
+        long,
+        value_name = "SET,...",
+        value_delimiter = ',',
+        default_value = "core,config"
+    )]
+    pub toolsets: Vec<String>,
+
+    /// Helm release name; also names the objects
+    #[arg(long, value_name = "NAME", default_value = defaults::RELEASE)]
+    pub release: String,
+
+    /// More server settings (TOML) merged over what the mode sets, e.g. `list_output`,
+    /// `denied_resources`; every key is checked, typos and wrong types are refused
+    #[arg(long, value_name = "FILE")]
+    pub extra_config: Option<PathBuf>,
+
+    /// Also write the values overlay (no secrets in it) to this file, for review or GitOps
+    #[arg(long, value_name = "FILE")]
+    pub values_out: Option<PathBuf>,
+
+    /// Wait until the Deployment is available and the Route admitted
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_request_timeout)]
+    pub timeout: RequestTimeout,
+}
+
+fn parse_auth_mode(text: &str) -> std::result::Result<AuthMode, String> {
+    text.parse::<AuthMode>().map_err(|e| e.to_string())
+}
+
+impl InstallArgs {
+    /// The `--extra-config` file's text (small files only).
+    pub fn extra_config_text(&self) -> Result<Option<String>> {
+        const LIMIT: u64 = 1024 * 1024;
+        let Some(path) = &self.extra_config else {
+            return Ok(None);
+        };
+        let unreadable = |e: std::io::Error| {
+            Error::usage_with_hint(
+                format!("cannot read --extra-config {}: {e}", path.display()),
+                "pass a readable TOML file",
+            )
+        };
+        let size = std::fs::metadata(path).map_err(unreadable)?.len();
+        if size > LIMIT {
+            return Err(Error::usage(format!(
+                "--extra-config {} is {size} bytes; a server config is far smaller",
+                path.display()
+            )));
+        }
+        std::fs::read_to_string(path).map(Some).map_err(unreadable)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout.0.unwrap_or(Duration::from_secs(24 * 3600))
+    }
+
+    /// Checks that need no cluster: names, hosts, URLs, toolsets, image.
+    pub fn validate(&self) -> Result<()> {
+        validate_dns_label(&self.release, "--release")?;
+        if let Some(host) = &self.host {
+            validate_host(host)?;
+        }
+        for toolset in &self.toolsets {
+            if !KNOWN_TOOLSETS.contains(&toolset.as_str()) {
+                return Err(Error::usage_with_hint(
+                    format!("unknown toolset {toolset:?}"),
+                    format!("use some of: {}", KNOWN_TOOLSETS.join(", ")),
+                ));
+            }
+        }
+        if let Some(issuer) = &self.issuer {
+            validate_https_url(issuer, "--issuer")?;
+        }
+        if let Some(tenant) = &self.tenant {
+            validate_tenant(tenant)?;
+        }
+        for (flag, value) in [
+            ("--client-id", &self.client_id),
+            ("--audience", &self.audience),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.trim().is_empty() || v.contains(char::is_whitespace))
+            {
+                return Err(Error::usage(format!(
+                    "{flag} must be a non-empty value without spaces"
+                )));
+            }
+        }
+        image_tag(&self.image)?;
+        if self.chart.trim().is_empty() {
+            return Err(Error::usage("--chart must name a chart"));
+        }
+        Ok(())
+    }
+}
+
+/// The tag (or `sha256:` digest) of an image reference.
+pub fn image_tag(image: &str) -> Result<&str> {
+    let bad = || {
+        Error::usage_with_hint(
+            format!("--image {image:?} is not an image reference with a tag or digest"),
+            format!("pin a tested version, e.g. --image {DEFAULT_IMAGE}"),
+        )
+    };
+    if image.contains(char::is_whitespace) || image.is_empty() {
+        return Err(bad());
+    }
+    if let Some((_, digest)) = image.split_once('@') {
+        return if digest.starts_with("sha256:") && digest.len() == 71 {
+            Ok(digest)
+        } else {
+            Err(bad())
+        };
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((name, tag)) if !name.is_empty() && !tag.is_empty() => Ok(tag),
+        _ => Err(bad()),
+    }
+}
+
+/// RFC 1035 label: what Helm and Kubernetes accept for release and service names.
+pub fn validate_dns_label(name: &str, flag: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 53
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("{flag} {name:?} is not a valid name"),
+            "use at most 53 lower-case letters, digits and '-', starting with a letter",
+        ))
+    }
+}
+
+/// A host name a Route can carry: lower-case DNS labels, at least two.
+pub fn validate_host(host: &str) -> Result<()> {
+    let labels: Vec<&str> = host.split('.').collect();
+    let ok = host.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("--host {host:?} is not a valid host name"),
+            "pass a lower-case DNS name such as mcp.apps.example.com (no scheme, port or path)",
+        ))
+    }
+}
+
+pub fn validate_https_url(url: &str, flag: &str) -> Result<()> {
+    let rest = url.strip_prefix("https://").ok_or_else(|| {
+        Error::usage_with_hint(
+            format!("{flag} {url:?} must be an https:// URL"),
+            "tokens are only safe over TLS; pass the issuer's https URL",
+        )
+    })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || url.contains(char::is_whitespace) {
+        return Err(Error::usage(format!("{flag} {url:?} has no host")));
+    }
+    Ok(())
+}
+
+/// An Entra tenant: a GUID or a domain name.
+pub fn validate_tenant(tenant: &str) -> Result<()> {
+    let guid = tenant.len() == 36
+        && tenant.chars().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let domain = tenant.contains('.') && validate_host(&tenant.to_ascii_lowercase()).is_ok();
+    if guid || domain {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("--tenant {tenant:?} is neither a tenant ID (GUID) nor a domain"),
+            "pass the directory (tenant) ID from the Entra portal, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_need_a_tag_or_digest() {
+        assert_eq!(image_tag(DEFAULT_IMAGE).expect("tag"), "v0.0.67");
+        assert_eq!(image_tag("localhost:5000/mcp:v1").expect("tag"), "v1");
+        let digest = format!("quay.io/x/y@sha256:{}", "a".repeat(64));
+        assert!(image_tag(&digest).is_ok());
+        for bad in [
+            "",
+            "quay.io/x/y",
+            "localhost:5000/mcp",
+            "x:",
+            "a b:1",
+            "x@sha256:abc",
+        ] {
+            assert!(image_tag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_hosts_and_urls() {
+        assert!(validate_dns_label("kubernetes-mcp-server", "--release").is_ok());
+        for bad in ["", "Kube", "1abc", "a_b", "abc-"] {
+            assert!(validate_dns_label(bad, "--release").is_err(), "{bad}");
+        }
+        assert!(validate_host("mcp.apps.example.com").is_ok());
+        for bad in ["localhost", "https://x.y", "x.y:443", "X.y", "x..y", "-x.y"] {
+            assert!(validate_host(bad).is_err(), "{bad}");
+        }
+        assert!(validate_https_url("https://login.microsoftonline.com/t/v2.0", "--issuer").is_ok());
+        assert!(validate_https_url("http://issuer", "--issuer").is_err());
+        assert!(validate_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
+        assert!(validate_tenant("contoso.onmicrosoft.com").is_ok());
+        assert!(validate_tenant("contoso").is_err());
+    }
+}

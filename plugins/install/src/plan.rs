@@ -1,0 +1,537 @@
+//! From flags and cluster facts to a validated install plan, refusing what cannot work.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::{Api, Client};
+use oc_mcp_common::{
+    Error, Result,
+    openshift::{self, AuthenticationConfig, IngressConfig},
+    server_config::{
+        AuthMode, Finding, LintContext, OidcSettings, ParsedConfig, ServerConfig, ServerVersion,
+        has_errors, lint, merge_into,
+    },
+};
+use serde::Serialize;
+
+use crate::args::{Engine, InstallArgs, image_tag, validate_host};
+
+/// The chart's name; object names derive from it as the chart's `fullname` helper does.
+pub const CHART_NAME: &str = "kubernetes-mcp-server";
+/// ConfigMap written by `oc mcp-oauth register entra`.
+pub const OAUTH_SETTINGS: &str = "mcp-oauth-settings";
+
+/// What the cluster says, read once before planning.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFacts {
+    pub openshift: bool,
+    /// `ingresses.config.openshift.io/cluster` `.spec.domain`.
+    pub apps_domain: Option<String>,
+    /// `authentications.config.openshift.io/cluster`, when the cluster serves it.
+    pub authentication: Option<AuthenticationConfig>,
+    /// The `mcp-oauth-settings` ConfigMap's data, when present.
+    pub oauth_settings: BTreeMap<String, String>,
+}
+
+impl ClusterFacts {
+    pub async fn gather(client: &Client, namespace: &str) -> Result<Self> {
+        let flavor = openshift::detect(client).await?;
+        let mut facts = Self {
+            openshift: flavor.openshift,
+            ..Self::default()
+        };
+        if flavor.openshift_config {
+            let ingresses: Api<IngressConfig> = Api::all(client.clone());
+            facts.apps_domain = ingresses
+                .get_opt("cluster")
+                .await?
+                .and_then(|i| i.spec.domain);
+            let auths: Api<AuthenticationConfig> = Api::all(client.clone());
+            facts.authentication = auths.get_opt("cluster").await?;
+        }
+        let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+        // The settings are optional: a missing namespace or ConfigMap just means none.
+        if let Ok(Some(cm)) = config_maps.get_opt(OAUTH_SETTINGS).await {
+            facts.oauth_settings = cm.data.unwrap_or_default();
+        }
+        Ok(facts)
+    }
+
+    fn setting(&self, keys: &[&str]) -> Option<String> {
+        keys.iter()
+            .find_map(|k| self.oauth_settings.get(*k))
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    }
+}
+
+/// How the server is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum Exposure {
+    Internal,
+    Route { host: String },
+}
+
+/// Everything an install does, decided before anything is written.
+#[derive(Debug, Clone)]
+pub struct InstallPlan {
+    pub namespace: String,
+    pub release: String,
+    /// Name of the Deployment, Service, ConfigMap, ServiceAccount and Ingress.
+    pub fullname: String,
+    pub mode: AuthMode,
+    pub exposure: Exposure,
+    pub image: String,
+    pub server_version: ServerVersion,
+    pub config: ServerConfig,
+    /// Lint warnings (errors refuse the plan).
+    pub warnings: Vec<String>,
+    pub engine: Engine,
+    pub chart: String,
+    pub chart_version: Option<String>,
+    pub openshift: bool,
+}
+
+impl InstallPlan {
+    pub fn host(&self) -> Option<&str> {
+        match &self.exposure {
+            Exposure::Route { host } => Some(host),
+            Exposure::Internal => None,
+        }
+    }
+
+    pub fn url(&self) -> Option<String> {
+        self.host().map(|h| format!("https://{h}/mcp"))
+    }
+}
+
+/// The chart's `fullname`: the release name if it contains the chart name, else both.
+pub fn fullname(release: &str) -> String {
+    let name = if release.contains(CHART_NAME) {
+        release.to_owned()
+    } else {
+        format!("{release}-{CHART_NAME}")
+    };
+    name.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// Decide the plan; every refusal is a usage error naming the reason (exit 2).
+/// `extra_config` is the text of `--extra-config`, merged over the mode's settings.
+pub fn resolve(
+    args: &InstallArgs,
+    namespace: &str,
+    facts: &ClusterFacts,
+    extra_config: Option<&str>,
+) -> Result<InstallPlan> {
+    args.validate()?;
+    let mode = args.auth.unwrap_or(AuthMode::OpenShift);
+    let fullname = fullname(&args.release);
+    let exposure = exposure(args, namespace, facts, &fullname)?;
+    if mode == AuthMode::None && exposure != Exposure::Internal {
+        return Err(Error::usage_with_hint(
+            "--auth none on a public route would let anyone use the server's cluster access",
+            "add --internal (no route; reach it with `oc mcp-verify --port-forward`), or choose --auth openshift",
+        ));
+    }
+    let server_version = server_version(&args.image)?;
+    if let Some(minimum) = mode.minimum_server_version()
+        && server_version < minimum
+    {
+        return Err(Error::usage_with_hint(
+            format!(
+                "--auth {mode} needs kubernetes-mcp-server {minimum} or later; --image is {server_version}"
+            ),
+            format!("use --image {}", crate::args::DEFAULT_IMAGE),
+        ));
+    }
+    let oidc = oidc_settings(args, mode, facts, &exposure)?;
+    if let Some(settings) = &oidc {
+        check_issuer_trust(settings, facts)?;
+    }
+    let base = ServerConfig::for_mode(mode, oidc.as_ref(), &args.toolsets)
+        .map_err(|e| Error::usage(e.to_string()))?;
+    let context = match &exposure {
+        Exposure::Internal => LintContext::new(server_version).in_configmap().internal(),
+        Exposure::Route { host } => LintContext::new(server_version)
+            .in_configmap()
+            .public_route(host.clone()),
+    };
+    let (config, findings) = match extra_config {
+        None => {
+            let findings = lint(&base, &context);
+            (base, findings)
+        }
+        Some(text) => merge_extra(&base, text, &context)?,
+    };
+    refuse_lint_errors(&findings)?;
+    Ok(InstallPlan {
+        namespace: namespace.to_owned(),
+        release: args.release.clone(),
+        fullname,
+        mode,
+        exposure,
+        image: args.image.clone(),
+        server_version,
+        config,
+        warnings: findings.iter().map(ToString::to_string).collect(),
+        engine: args.engine,
+        chart: args.chart.clone(),
+        chart_version: args.chart_version.clone(),
+        openshift: facts.openshift,
+    })
+}
+
+/// Merge `--extra-config` over the mode's config and lint the result as the server will read
+/// it: unknown keys and wrong types from the file are findings, not silently dropped.
+fn merge_extra(
+    base: &ServerConfig,
+    text: &str,
+    context: &LintContext,
+) -> Result<(ServerConfig, Vec<Finding>)> {
+    let extra: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        Error::usage_with_hint(
+            format!("--extra-config is not valid TOML: {}", e.message()),
+            "fix the file's syntax (it is a kubernetes-mcp-server config.toml fragment)",
+        )
+    })?;
+    let mut merged = base.to_table();
+    merge_into(&mut merged, extra);
+    let text = toml::to_string(&merged)
+        .map_err(|e| Error::failed(format!("cannot encode the config: {e}")))?;
+    let parsed =
+        ParsedConfig::parse(&text).map_err(|e| Error::usage(format!("--extra-config: {e}")))?;
+    let findings = parsed.lint(context);
+    Ok((parsed.config, findings))
+}
+
+/// Refuse a config with lint errors, listing them all.
+pub fn refuse_lint_errors(findings: &[Finding]) -> Result<()> {
+    if !has_errors(findings) {
+        return Ok(());
+    }
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(ToString::to_string)
+        .collect();
+    Err(Error::usage_with_hint(
+        format!(
+            "the server config would be rejected:\n  {}",
+            errors.join("\n  ")
+        ),
+        "fix the flags named above; nothing was changed",
+    ))
+}
+
+fn exposure(
+    args: &InstallArgs,
+    namespace: &str,
+    facts: &ClusterFacts,
+    fullname: &str,
+) -> Result<Exposure> {
+    if args.internal {
+        return Ok(Exposure::Internal);
+    }
+    if let Some(host) = &args.host {
+        return Ok(Exposure::Route { host: host.clone() });
+    }
+    // The guide's `host: ""` fails `helm install`; OpenShift's own default is <route>-<ns>.<domain>.
+    match &facts.apps_domain {
+        Some(domain) => {
+            let host = format!("{fullname}-{namespace}.{domain}");
+            validate_host(&host)?;
+            Ok(Exposure::Route { host })
+        }
+        None => Err(Error::usage_with_hint(
+            "no route host: the cluster has no OpenShift apps domain (ingresses.config.openshift.io/cluster)",
+            "pass --host HOST for the public name, or --internal for no route",
+        )),
+    }
+}
+
+fn server_version(image: &str) -> Result<ServerVersion> {
+    let tag = image_tag(image)?;
+    if tag.starts_with("sha256:") {
+        return Ok(ServerVersion::Latest);
+    }
+    Ok(tag
+        .parse::<ServerVersion>()
+        .unwrap_or(ServerVersion::Latest))
+}
+
+fn oidc_settings(
+    args: &InstallArgs,
+    mode: AuthMode,
+    facts: &ClusterFacts,
+    exposure: &Exposure,
+) -> Result<Option<OidcSettings>> {
+    let client_id = || {
+        args.client_id
+            .clone()
+            .or_else(|| facts.setting(&["clientId", "client-id", "client_id"]))
+    };
+    let mut settings = match mode {
+        AuthMode::OpenShift | AuthMode::None => {
+            if args.issuer.is_some() || args.tenant.is_some() || args.client_id.is_some() {
+                return Err(Error::usage_with_hint(
+                    format!("--issuer, --tenant and --client-id do not apply to --auth {mode}"),
+                    "drop them, or choose --auth entra or --auth oidc",
+                ));
+            }
+            return Ok(None);
+        }
+        AuthMode::Entra => {
+            let tenant = args
+                .tenant
+                .clone()
+                .or_else(|| facts.setting(&["tenant", "tenantId", "tenant-id"]));
+            let (Some(tenant), Some(client_id)) = (tenant, client_id()) else {
+                return Err(Error::usage_with_hint(
+                    "--auth entra needs the tenant and the app's client ID",
+                    "run `oc mcp-oauth register entra` first (it stores them in mcp-oauth-settings), or pass --tenant and --client-id",
+                ));
+            };
+            crate::args::validate_tenant(&tenant)?;
+            OidcSettings::entra(&tenant, client_id)
+        }
+        AuthMode::Oidc => {
+            let issuer = args.issuer.clone().or_else(|| facts.setting(&["issuer"]));
+            let (Some(issuer), Some(client_id)) = (issuer, client_id()) else {
+                return Err(Error::usage_with_hint(
+                    "--auth oidc needs the issuer and the client ID",
+                    "pass --issuer URL and --client-id ID",
+                ));
+            };
+            crate::args::validate_https_url(&issuer, "--issuer")?;
+            OidcSettings::new(issuer, client_id)
+        }
+    };
+    if let Some(audience) = args
+        .audience
+        .clone()
+        .or_else(|| facts.setting(&["audience"]))
+    {
+        settings.audience = audience;
+    }
+    if !args.scopes.is_empty() {
+        settings = settings.with_scopes(&args.scopes);
+    }
+    if let Exposure::Route { host } = exposure {
+        settings = settings.with_route_host(host.clone());
+    }
+    Ok(Some(settings))
+}
+
+/// Design section 3: JWT modes only work when the API server accepts the same tokens.
+fn check_issuer_trust(settings: &OidcSettings, facts: &ClusterFacts) -> Result<()> {
+    match &facts.authentication {
+        Some(auth) if auth.trusts_issuer(&settings.issuer, &settings.audience) => Ok(()),
+        Some(_) => Err(Error::usage_with_hint(
+            format!(
+                "the cluster's API server does not accept tokens from {} for audience {:?} \
+                 (authentications.config.openshift.io/cluster has no such OIDC provider): \
+                 the server would pass tokens the cluster rejects",
+                settings.issuer, settings.audience
+            ),
+            "on classic ARO use --auth openshift (OpenShift OAuth tokens), or configure the cluster for \
+             external OIDC with this issuer first",
+        )),
+        // Not OpenShift: the trust cannot be read; the user owns this check.
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use oc_mcp_common::server_config::entra_issuer;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: InstallArgs,
+    }
+
+    fn args(extra: &[&str]) -> InstallArgs {
+        let mut argv = vec!["install"];
+        argv.extend_from_slice(extra);
+        Wrapper::parse_from(argv).args
+    }
+
+    fn openshift() -> ClusterFacts {
+        ClusterFacts {
+            openshift: true,
+            apps_domain: Some("apps.aro.example.com".into()),
+            authentication: Some(AuthenticationConfig::default()),
+            oauth_settings: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn openshift_defaults_follow_the_guide_without_its_mistakes() {
+        let plan = resolve(&args(&[]), "mcp-server", &openshift(), None).expect("plan");
+        assert_eq!(plan.mode, AuthMode::OpenShift);
+        assert_eq!(plan.fullname, "kubernetes-mcp-server");
+        assert_eq!(
+            plan.host(),
+            Some("kubernetes-mcp-server-mcp-server.apps.aro.example.com")
+        );
+        assert_eq!(plan.server_version, ServerVersion::release(0, 0, 67));
+        assert_eq!(plan.config.read_only, Some(true));
+        assert_eq!(plan.config.skip_jwt_verification, Some(true));
+        assert_eq!(plan.config.authorization_url, None);
+    }
+
+    #[test]
+    fn guardrails_refuse_what_cannot_work() {
+        let facts = openshift();
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["--auth", "none"], "--auth none on a public route"),
+            (
+                vec!["--auth", "entra"],
+                "needs the tenant and the app's client ID",
+            ),
+            (
+                vec![
+                    "--auth",
+                    "oidc",
+                    "--issuer",
+                    "https://idp.example.com",
+                    "--client-id",
+                    "mcp",
+                ],
+                "does not accept tokens from https://idp.example.com",
+            ),
+            (
+                vec![
+                    "--image",
+                    "quay.io/containers/kubernetes_mcp_server:v0.0.60",
+                ],
+                "needs kubernetes-mcp-server v0.0.63",
+            ),
+            (
+                vec!["--issuer", "https://idp.example.com"],
+                "do not apply to --auth openshift",
+            ),
+            (
+                vec!["--toolsets", "core,shell"],
+                "unknown toolset \"shell\"",
+            ),
+            (
+                vec!["--host", "https://x.example.com"],
+                "is not a valid host name",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let err = resolve(&args(&extra), "mcp-server", &facts, None).expect_err(expected);
+            assert_eq!(err.exit_code().code(), 2, "{extra:?}");
+            assert!(err.to_string().contains(expected), "{extra:?}: {err}");
+        }
+        let plain = ClusterFacts::default();
+        let err = resolve(&args(&[]), "mcp-server", &plain, None).expect_err("no domain");
+        assert!(err.to_string().contains("no route host"), "{err}");
+        assert!(
+            resolve(
+                &args(&["--auth", "none", "--internal"]),
+                "mcp-server",
+                &plain,
+                None
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn oidc_mode_when_the_cluster_trusts_the_issuer() {
+        let mut facts = openshift();
+        facts.authentication = Some(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "cluster"},
+                "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
+                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
+            }))
+            .expect("auth"),
+        );
+        let plan = resolve(
+            &args(&[
+                "--auth",
+                "oidc",
+                "--issuer",
+                "https://idp.example.com",
+                "--client-id",
+                "mcp",
+            ]),
+            "mcp-server",
+            &facts,
+            None,
+        )
+        .expect("plan");
+        assert_eq!(
+            plan.config.authorization_url.as_deref(),
+            Some("https://idp.example.com")
+        );
+        assert_eq!(plan.config.oauth_audience.as_deref(), Some("mcp"));
+        assert_eq!(
+            plan.config.server_url.as_deref(),
+            Some("https://kubernetes-mcp-server-mcp-server.apps.aro.example.com")
+        );
+    }
+
+    #[test]
+    fn entra_settings_come_from_the_oauth_settings_configmap() {
+        let mut facts = openshift();
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        facts.oauth_settings = [
+            ("tenant".to_owned(), tenant.to_owned()),
+            ("clientId".to_owned(), "app-1".to_owned()),
+        ]
+        .into();
+        facts.authentication = Some(
+            serde_json::from_value(serde_json::json!({
+                "spec": {"type": "OIDC", "oidcProviders": [{"name": "entra",
+                    "issuer": {"issuerURL": entra_issuer(tenant), "audiences": ["app-1"]}}]}
+            }))
+            .expect("auth"),
+        );
+        let plan = resolve(&args(&["--auth", "entra"]), "mcp-server", &facts, None).expect("plan");
+        assert_eq!(plan.config.authorization_url, Some(entra_issuer(tenant)));
+        assert_eq!(plan.config.oauth_audience.as_deref(), Some("app-1"));
+    }
+
+    #[test]
+    fn extra_config_is_merged_and_checked_key_by_key() {
+        let facts = openshift();
+        let plan = resolve(
+            &args(&[]),
+            "mcp-server",
+            &facts,
+            Some("list_output = \"yaml\"\nlog_level = 3\n"),
+        )
+        .expect("plan");
+        assert_eq!(plan.config.list_output.as_deref(), Some("yaml"));
+        assert_eq!(plan.config.read_only, Some(true));
+        for (text, expected) in [
+            ("requre_oauth = true\n", "did you mean `require_oauth`"),
+            ("port = 8080\n", "port"),
+            ("require_oauth = false\n", "public"),
+            ("read_only = [\n", "not valid TOML"),
+        ] {
+            let err = resolve(&args(&[]), "mcp-server", &facts, Some(text)).expect_err(text);
+            assert_eq!(err.exit_code().code(), 2);
+            assert!(err.to_string().contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn fullname_follows_the_chart_helper() {
+        assert_eq!(fullname("kubernetes-mcp-server"), "kubernetes-mcp-server");
+        assert_eq!(fullname("prod"), "prod-kubernetes-mcp-server");
+    }
+}

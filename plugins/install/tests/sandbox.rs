@@ -1,0 +1,626 @@
+//! `oc mcp-install` against the sandbox: render per mode, the manifests engine, the helm
+//! engine with the real helm 3, guardrails, re-runs and uninstall.
+
+// Story tests read top to bottom like the guide; splitting them would hide the order.
+#![allow(clippy::too_many_lines)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{ConfigMap, Namespace},
+    networking::v1::Ingress,
+    rbac::v1::ClusterRole,
+};
+use kube::{
+    Api,
+    api::{ObjectMeta, Patch, PatchParams, PostParams},
+};
+use oc_mcp_common::{
+    openshift::AuthenticationConfig,
+    server_config::{LintContext, ParsedConfig, ServerVersion},
+};
+use oc_mcp_sandbox::{Sandbox, SandboxConfig};
+
+const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
+
+struct Cluster {
+    sandbox: Sandbox,
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        Self {
+            sandbox: Sandbox::start(SandboxConfig::default())
+                .await
+                .expect("sandbox"),
+        }
+    }
+
+    fn command(&self, user: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_install"));
+        cmd.args(args)
+            .arg("--kubeconfig")
+            .arg(self.sandbox.kubeconfig_path(user).expect("kubeconfig"))
+            .env_remove("KUBECONFIG");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command("admin", args)
+            .output()
+            .expect("run kubectl-mcp_install")
+    }
+
+    async fn admin(&self) -> kube::Client {
+        self.sandbox.client_for("admin").await.expect("client")
+    }
+
+    /// Writes other than access reviews, from the audit log.
+    fn writes(&self) -> Vec<String> {
+        self.sandbox
+            .audit()
+            .into_iter()
+            .filter(|e| matches!(e.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
+            .filter(|e| {
+                e.api_group != "authorization.k8s.io" && e.api_group != "authentication.k8s.io"
+            })
+            .map(|e| format!("{} {}", e.method, e.request_uri))
+            .collect()
+    }
+
+    /// Make the API server trust an OIDC issuer, as a cluster admin configures external OIDC.
+    async fn trust_issuer(&self, issuer: &str, audience: &str) {
+        let auths: Api<AuthenticationConfig> = Api::all(self.admin().await);
+        let patch = serde_json::json!({
+            "apiVersion": "config.openshift.io/v1", "kind": "Authentication",
+            "metadata": {"name": "cluster"},
+            "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
+                "issuer": {"issuerURL": issuer, "audiences": [audience]}}]}
+        });
+        auths
+            .patch(
+                "cluster",
+                &PatchParams::apply("cluster-admin").force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .expect("configure external OIDC");
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+impl Cluster {
+    /// Run `render` and check that it wrote nothing to the cluster.
+    fn render(&self, args: &[&str]) -> String {
+        let before = self.writes().len();
+        let mut full = vec!["render"];
+        full.extend_from_slice(args);
+        let text = ok(&self.run(&full));
+        assert_eq!(self.writes().len(), before, "render must not write");
+        text
+    }
+}
+
+#[tokio::test]
+async fn render_shows_the_overlay_of_each_auth_mode() {
+    let cluster = Cluster::start().await;
+    insta::assert_snapshot!("render_openshift", cluster.render(&[]));
+    insta::assert_snapshot!(
+        "render_none_internal",
+        cluster.render(&["--auth", "none", "--internal"])
+    );
+    cluster
+        .trust_issuer("https://idp.example.com/realms/ops", "mcp-server")
+        .await;
+    insta::assert_snapshot!(
+        "render_oidc",
+        cluster.render(&[
+            "--auth",
+            "oidc",
+            "--issuer",
+            "https://idp.example.com/realms/ops",
+            "--client-id",
+            "mcp-server",
+            "--scopes",
+            "openid,profile",
+        ])
+    );
+    // entra: tenant and client id come from the ConfigMap `oc mcp-oauth register entra` writes.
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let namespaces: Api<Namespace> = Api::all(cluster.admin().await);
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some("mcp-server".into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+    let settings: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "mcp-oauth-settings", "namespace": "mcp-server"},
+        "data": {"tenant": tenant, "clientId": "0f3c-app"}
+    }))
+    .expect("cm");
+    Api::namespaced(cluster.admin().await, "mcp-server")
+        .create(&PostParams::default(), &settings)
+        .await
+        .expect("settings");
+    cluster
+        .trust_issuer(
+            &format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            "0f3c-app",
+        )
+        .await;
+    insta::assert_snapshot!("render_entra", cluster.render(&["--auth", "entra"]));
+    insta::assert_snapshot!(
+        "render_manifests_openshift",
+        cluster.render(&["--engine", "manifests"])
+    );
+}
+
+#[tokio::test]
+async fn the_rendered_config_is_accepted_by_the_real_server() {
+    let cluster = Cluster::start().await;
+    let out = ok(&cluster.run(&["render", "--engine", "manifests", "-o", "json"]));
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let config = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap")
+        .and_then(|cm| cm["data"]["config.toml"].as_str())
+        .expect("config.toml")
+        .to_owned();
+    // The same linter verify uses finds nothing wrong with it in a ConfigMap behind a route.
+    let parsed = ParsedConfig::parse(&config).expect("toml");
+    let findings = parsed.lint(
+        &LintContext::new(ServerVersion::TESTED)
+            .in_configmap()
+            .public_route(HOST),
+    );
+    assert!(findings.iter().all(|f| !f.is_error()), "{findings:?}");
+
+    // The real server starts with it (plus a listen address for the test) and demands a token.
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let config = config.replace(
+        "port = \"8080\"",
+        &format!("port = \"{port}\"\nbind_address = \"127.0.0.1\""),
+    );
+    let kubeconfig = cluster
+        .sandbox
+        .kubeconfig_path("outsider")
+        .expect("kubeconfig");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("kubeconfig = \"{}\"\n{config}", kubeconfig.display()),
+    )
+    .expect("write");
+    let bin = oc_mcp_sandbox::tools::mcp_server().unwrap_or_else(|e| panic!("{e}"));
+    let mut server = Command::new(bin)
+        .arg("--config")
+        .arg(dir.path().join("config.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start server");
+    let status = probe_unauthenticated(port);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        status,
+        Some(401),
+        "POST /mcp without a token must be refused"
+    );
+}
+
+/// POST an initialize without a token; the HTTP status, or None if the server never answered.
+fn probe_unauthenticated(port: u16) -> Option<u16> {
+    use std::io::{Read, Write};
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    for _ in 0..100 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let request = format!(
+                "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n\
+                 Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(request.as_bytes()).ok()?;
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply).ok()?;
+            return reply.split_whitespace().nth(1).and_then(|c| c.parse().ok());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
+#[tokio::test]
+async fn manifests_engine_installs_reruns_upgrades_and_uninstalls() {
+    let cluster = Cluster::start().await;
+    let out = ok(&cluster.run(&["--engine", "manifests"]));
+    assert_eq!(
+        out,
+        "project.project.openshift.io/mcp-server created\n\
+         serviceaccount/kubernetes-mcp-server created\n\
+         configmap/kubernetes-mcp-server created\n\
+         deployment.apps/kubernetes-mcp-server created\n\
+         service/kubernetes-mcp-server created\n\
+         ingress.networking.k8s.io/kubernetes-mcp-server created\n"
+    );
+    let client = cluster.admin().await;
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "mcp-server");
+    let cm = config_maps
+        .get("kubernetes-mcp-server")
+        .await
+        .expect("configmap");
+    let toml = cm.data.expect("data")["config.toml"].clone();
+    assert!(
+        toml.contains("require_oauth = true")
+            && toml.contains("cluster_auth_mode = \"passthrough\""),
+        "{toml}"
+    );
+    assert!(
+        !toml.to_lowercase().contains("secret"),
+        "the ConfigMap must hold no secret: {toml}"
+    );
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "mcp-server");
+    let ingress = ingresses
+        .get("kubernetes-mcp-server")
+        .await
+        .expect("ingress");
+    assert_eq!(
+        ingress.metadata.annotations.expect("annotations")["route.openshift.io/termination"],
+        "edge"
+    );
+    assert_eq!(
+        ingress.spec.expect("spec").rules.expect("rules")[0]
+            .host
+            .as_deref(),
+        Some(HOST)
+    );
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "mcp-server");
+    let deployment = deployments
+        .get("kubernetes-mcp-server")
+        .await
+        .expect("deployment");
+    let pod = deployment.spec.template.spec.clone().expect("pod spec");
+    assert_eq!(
+        pod.automount_service_account_token,
+        Some(true),
+        "design.md 4.2: keep the token mounted"
+    );
+    let checksum = |d: &Deployment| {
+        d.spec
+            .template
+            .metadata
+            .clone()
+            .expect("meta")
+            .annotations
+            .expect("ann")["checksum/config"]
+            .clone()
+    };
+    let first_checksum = checksum(&deployment);
+
+    // A re-run changes nothing and says so.
+    let out = cluster.run(&["--engine", "manifests"]);
+    let text = ok(&out);
+    assert!(text.lines().all(|l| l.ends_with(" unchanged")), "{text}");
+    assert!(
+        stderr(&out).contains("nothing to change"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Changing the toolsets changes the config, so the pod template's checksum rolls it.
+    let text = ok(&cluster.run(&["--engine", "manifests", "--toolsets", "core,config,helm"]));
+    assert!(
+        text.contains("configmap/kubernetes-mcp-server configured"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deployment.apps/kubernetes-mcp-server configured"),
+        "{text}"
+    );
+    let rolled = deployments
+        .get("kubernetes-mcp-server")
+        .await
+        .expect("deployment");
+    assert_ne!(checksum(&rolled), first_checksum);
+
+    // Going internal prunes the Ingress the earlier run made.
+    let text = ok(&cluster.run(&[
+        "--engine",
+        "manifests",
+        "--toolsets",
+        "core,config,helm",
+        "--internal",
+    ]));
+    assert!(
+        text.contains("ingress.networking.k8s.io/kubernetes-mcp-server deleted"),
+        "{text}"
+    );
+    assert!(
+        ingresses
+            .get_opt("kubernetes-mcp-server")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    // uninstall removes what install made and leaves RBAC (and OAuth) objects alone.
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let role = ClusterRole {
+        metadata: ObjectMeta {
+            name: Some("mcp-readonly".into()),
+            ..ObjectMeta::default()
+        },
+        ..ClusterRole::default()
+    };
+    roles
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role");
+    let text = ok(&cluster.run(&["uninstall"]));
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.lines().all(|l| l.ends_with(" deleted")), "{text}");
+    assert!(
+        deployments
+            .get_opt("kubernetes-mcp-server")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(roles.get_opt("mcp-readonly").await.expect("get").is_some());
+    let out = cluster.run(&["uninstall"]);
+    assert_eq!(out.status.code(), Some(1), "nothing left to uninstall");
+}
+
+#[tokio::test]
+async fn guardrails_refuse_with_exit_2_and_change_nothing() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "requre_oauth = true\n").expect("write");
+    let integer_port = dir.path().join("port.toml");
+    std::fs::write(&integer_port, "port = 8080\n").expect("write");
+    let open = dir.path().join("open.toml");
+    std::fs::write(&open, "require_oauth = false\n").expect("write");
+    let path = |p: &Path| p.display().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--auth".into(), "none".into()],
+            "--auth none on a public route",
+        ),
+        (
+            vec![
+                "--auth".into(),
+                "oidc".into(),
+                "--issuer".into(),
+                "https://idp.example.com".into(),
+                "--client-id".into(),
+                "mcp".into(),
+            ],
+            "does not accept tokens from https://idp.example.com",
+        ),
+        (
+            vec!["--auth".into(), "entra".into()],
+            "needs the tenant and the app's client ID",
+        ),
+        (
+            vec![
+                "--image".into(),
+                "quay.io/containers/kubernetes_mcp_server:v0.0.60".into(),
+            ],
+            "needs kubernetes-mcp-server v0.0.63",
+        ),
+        (
+            vec![
+                "--image".into(),
+                "quay.io/containers/kubernetes_mcp_server".into(),
+            ],
+            "with a tag or digest",
+        ),
+        (
+            vec!["--extra-config".into(), path(&typo)],
+            "did you mean `require_oauth`",
+        ),
+        (vec!["--extra-config".into(), path(&integer_port)], "port"),
+        (vec!["--extra-config".into(), path(&open)], "public"),
+        (
+            vec!["--host".into(), "https://mcp.example.com".into()],
+            "is not a valid host name",
+        ),
+        (
+            vec!["--toolsets".into(), "core,kubectl".into()],
+            "unknown toolset",
+        ),
+        (
+            vec!["--release".into(), "MCP".into()],
+            "is not a valid name",
+        ),
+        (
+            vec!["--auth".into(), "ldap".into()],
+            "unknown auth mode \"ldap\"",
+        ),
+        (
+            vec!["--token".into(), "sha256~abc".into()],
+            "--token cannot be handed to helm",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = cluster.run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(expected),
+            "{args:?}: {err:?} lacks {expected:?}"
+        );
+        assert!(!err.contains("sha256~abc"), "a token must never be echoed");
+    }
+    assert_eq!(
+        cluster.writes(),
+        Vec::<String>::new(),
+        "refusals change nothing"
+    );
+}
+
+/// A `helm` on PATH that records its arguments and the mode of any values file, then runs
+/// the real helm.
+fn helm_wrapper(dir: &Path) -> PathBuf {
+    let real = oc_mcp_sandbox::tools::helm().unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.join("helm-argv.log");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{log}'\nfor a in \"$@\"; do case \"$a\" in *values.yaml) stat -c 'values-mode %a' \"$a\" >> '{log}';; esac; done\nexec '{real}' \"$@\"\n",
+        log = log.display(),
+        real = real.display()
+    );
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let path = bin.join("helm");
+    std::fs::write(&path, script).expect("wrapper");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    bin
+}
+
+#[tokio::test]
+async fn helm_engine_installs_the_chart_with_the_overlay_and_no_secret_in_argv() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let bin = helm_wrapper(dir.path());
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-chart");
+    let helm_home = dir.path().join("helm-home");
+    let path = std::env::join_paths([
+        bin.clone(),
+        PathBuf::from("/usr/bin"),
+        PathBuf::from("/bin"),
+    ])
+    .expect("PATH");
+    let install = |extra: &[&str]| {
+        let mut args = vec!["--chart", chart];
+        args.extend_from_slice(extra);
+        cluster
+            .command("admin", &args)
+            .env("PATH", &path)
+            .env("HELM_CONFIG_HOME", &helm_home)
+            .env("HELM_CACHE_HOME", &helm_home)
+            .env("HELM_DATA_HOME", &helm_home)
+            .output()
+            .expect("run")
+    };
+    let text = ok(&install(&[]));
+    assert!(
+        text.contains("project.project.openshift.io/mcp-server created"),
+        "{text}"
+    );
+    assert!(
+        text.contains("release.helm.sh/kubernetes-mcp-server configured"),
+        "{text}"
+    );
+
+    // The release exists with the values of the overlay.
+    let real_helm = oc_mcp_sandbox::tools::helm().unwrap_or_else(|e| panic!("{e}"));
+    let values = Command::new(&real_helm)
+        .args([
+            "get",
+            "values",
+            "kubernetes-mcp-server",
+            "-n",
+            "mcp-server",
+            "-o",
+            "json",
+            "--kubeconfig",
+        ])
+        .arg(
+            cluster
+                .sandbox
+                .kubeconfig_path("admin")
+                .expect("kubeconfig"),
+        )
+        .env("HELM_CONFIG_HOME", &helm_home)
+        .env("HELM_CACHE_HOME", &helm_home)
+        .output()
+        .expect("helm get values");
+    let values: serde_json::Value = serde_json::from_slice(&values.stdout).expect("values json");
+    assert_eq!(values["openshift"], true);
+    assert_eq!(values["ingress"]["host"], HOST);
+    assert_eq!(values["serviceAccount"]["automountToken"], true);
+    assert_eq!(values["rbac"]["create"], false);
+    assert_eq!(values["image"]["version"], "v0.0.67");
+    assert_eq!(values["config"]["read_only"], true);
+    assert_eq!(values["config"]["port"], "8080");
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.admin().await, "mcp-server");
+    let cm = config_maps
+        .get("kubernetes-mcp-server")
+        .await
+        .expect("the chart's ConfigMap");
+    assert!(cm.data.expect("data")["config.toml"].contains("skip_jwt_verification = true"));
+
+    // helm saw no token and no secret; the values file was private and is gone.
+    let log = std::fs::read_to_string(dir.path().join("helm-argv.log")).expect("argv log");
+    let token = cluster.sandbox.token("admin").expect("token");
+    assert!(!log.contains(&token), "the API token reached helm's argv");
+    assert!(
+        !log.contains("--set"),
+        "no value may travel on helm's command line: {log}"
+    );
+    assert!(log.contains("values-mode 600"), "{log}");
+    let values_file = log
+        .lines()
+        .find(|l| l.starts_with("upgrade"))
+        .and_then(|l| l.split_whitespace().find(|a| a.ends_with("values.yaml")))
+        .expect("values file in argv")
+        .to_owned();
+    assert!(
+        !Path::new(&values_file).exists(),
+        "the values file must be removed afterwards"
+    );
+
+    // uninstall goes through helm for a helm release.
+    let text = ok(&cluster
+        .command("admin", &["uninstall"])
+        .env("PATH", &path)
+        .env("HELM_CONFIG_HOME", &helm_home)
+        .env("HELM_CACHE_HOME", &helm_home)
+        .output()
+        .expect("run"));
+    assert_eq!(text, "release.helm.sh/kubernetes-mcp-server deleted\n");
+    assert!(
+        config_maps
+            .get_opt("kubernetes-mcp-server")
+            .await
+            .expect("get")
+            .is_none()
+    );
+}
