@@ -1,0 +1,137 @@
+//! Names, the connection, and the namespace every command works in.
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use oc_mcp_common::{Error, GlobalArgs, Result, defaults};
+
+/// The Secret key the server's drop-in config reads (design.md section 1).
+pub const SECRET_KEY: &str = defaults::OAUTH_SECRET_KEY;
+
+/// A client and the namespace the command works in (`-n`, the context's, else `mcp-server`).
+#[derive(Clone)]
+pub struct Target {
+    pub client: kube::Client,
+    pub namespace: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Build the client from the kubectl flags; no request is made yet.
+pub async fn connect(global: &GlobalArgs) -> Result<Target> {
+    let config = global.kube.config().await?;
+    let namespace = global
+        .kube
+        .namespace_or(&config, defaults::NAMESPACE)
+        .to_owned();
+    validate_dns_label(&namespace, "namespace")?;
+    let client = kube::Client::try_from(config).map_err(|e| Error::Kubeconfig {
+        message: oc_mcp_common::error::describe_chain(&e),
+        hint: Some("check the certificate and credential fields of your kubeconfig".into()),
+    })?;
+    Ok(Target { client, namespace })
+}
+
+/// Fail before any write when the namespace is missing (guide step 2 comes first).
+/// Without permission to read namespaces the check is skipped: the writes will tell.
+pub async fn require_namespace(target: &Target) -> Result<()> {
+    let api: Api<Namespace> = Api::all(target.client.clone());
+    match api.get_opt(&target.namespace).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Error::Failed {
+            message: format!("namespace {} does not exist", target.namespace),
+            hint: Some(format!(
+                "create it first (guide step 2): `oc new-project {0}` or `oc mcp-install`, or pass -n NAMESPACE",
+                target.namespace
+            )),
+        }),
+        Err(kube::Error::Api(status)) if status.code == 403 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A Kubernetes object name (DNS subdomain): OAuthClient, Secret, ConfigMap names.
+pub fn validate_object_name(name: &str, flag: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("{flag} {name:?} is not a valid object name"),
+            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+        ))
+    }
+}
+
+/// A DNS label: namespaces and Helm release names (they become host name parts).
+pub fn validate_dns_label(name: &str, flag: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("{flag} {name:?} is not a valid DNS label"),
+            "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+        ))
+    }
+}
+
+/// `--release` and `--secret-name`, shared by the commands that touch both.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeploymentArgs {
+    /// The Helm release (and Service) of the MCP server: its Route gives the redirect host
+    #[arg(long, default_value = defaults::RELEASE, value_name = "NAME")]
+    pub release: String,
+
+    /// The Secret that holds the client secret (key `sts_client_secret`)
+    #[arg(long, default_value = defaults::OAUTH_SECRET, value_name = "NAME")]
+    pub secret_name: String,
+}
+
+impl DeploymentArgs {
+    pub fn validate(&self) -> Result<()> {
+        validate_dns_label(&self.release, "--release")?;
+        validate_object_name(&self.secret_name, "--secret-name")
+    }
+}
+
+/// Write a short note for people on stderr (stdout carries only the result).
+pub fn note(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_kubernetes_rules() {
+        assert!(validate_object_name("kubernetes-mcp-server", "--name").is_ok());
+        assert!(validate_object_name("a.b", "--name").is_ok());
+        for bad in ["", "Upper", "-x", "x-", "a b", "a/b"] {
+            let err = validate_object_name(bad, "--name").expect_err(bad);
+            assert_eq!(err.exit_code().code(), 2);
+        }
+        assert!(validate_dns_label("mcp-server", "namespace").is_ok());
+        assert!(validate_dns_label("a.b", "namespace").is_err());
+        assert!(validate_dns_label(&"a".repeat(64), "namespace").is_err());
+    }
+}
