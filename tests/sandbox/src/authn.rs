@@ -82,6 +82,12 @@ impl TokenTable {
         }
     }
 
+    pub fn remove(&self, token: &str) {
+        if let Ok(mut t) = self.tokens.write() {
+            t.remove(token);
+        }
+    }
+
     pub fn lookup(&self, token: &str) -> Option<UserInfo> {
         self.tokens.read().ok()?.get(token).cloned()
     }

@@ -414,6 +414,17 @@ pub fn create_object(
         require_namespace(state, &ctx.info.namespace)?;
     }
     crate::escalation::check(state, ctx, def, &obj)?;
+    if def.kind == "Pod" && def.group.is_empty() {
+        // Pod admission: defaults, the service account, the token volume.
+        let store = state.store();
+        crate::controllers::admit_pod(&store, &mut obj).map_err(|why| {
+            ApiError::new(
+                403,
+                "Forbidden",
+                format!("pods \"{name}\" is forbidden: {why}"),
+            )
+        })?;
+    }
     validation::apply_defaults(def, &mut obj, &state.apps_domain, || state.alloc_ip());
     patch::track_update(
         None,
@@ -433,7 +444,7 @@ pub fn create_object(
     }
     let created = store.create(k, obj).map_err(|e| map_store(e, def, &name))?;
     if def.kind == "Namespace" && def.group.is_empty() {
-        crate::seed::namespace_contents(&mut store, &name);
+        crate::seed::namespace_contents(&mut store, &name, &state.ca_pem);
     }
     Ok((created, warnings))
 }
@@ -867,12 +878,31 @@ fn subresource(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Resu
                     ctx.info.name
                 )));
             }
-            let log = obj
-                .pointer("/metadata/annotations/sandbox.oc-mcp.io~1log")
+            let container = if container.is_empty() {
+                containers.first().cloned().unwrap_or_default()
+            } else {
+                container.to_string()
+            };
+            let uid = obj
+                .pointer("/metadata/uid")
                 .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            Ok(text_response(200, log))
+                .unwrap_or("");
+            let previous = ctx.q("previous") == "true";
+            match state
+                .kubelet
+                .log(uid, &ctx.info.name, &container, previous)
+                .map_err(ApiError::bad_request)?
+            {
+                Some(buf) => Ok(log_response(ctx, &buf)),
+                None => {
+                    let log = obj
+                        .pointer("/metadata/annotations/sandbox.oc-mcp.io~1log")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    Ok(text_response(200, log))
+                }
+            }
         }
         "deployments/scale" => {
             let scale = |o: &Value| {
@@ -915,6 +945,86 @@ fn subresource(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Resu
         }
         _ => Err(ApiError::not_found_path()),
     }
+}
+
+/// A process's output with `tailLines`, `timestamps`, `limitBytes`, `sinceSeconds`, and
+/// `follow` (streams new lines until the run ends).
+fn log_response(ctx: &Ctx, buf: &crate::kubelet::SharedLog) -> Resp {
+    let tail: Option<usize> = ctx.q("tailLines").parse().ok();
+    let timestamps = ctx.q("timestamps") == "true";
+    let limit: Option<usize> = ctx.q("limitBytes").parse().ok();
+    let since: Option<i64> = ctx.q("sinceSeconds").parse().ok();
+    let follow = ctx.q("follow") == "true";
+    let (mut lines, next) = buf
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .since(0);
+    if let Some(secs) = since {
+        let cutoff = k8s_openapi::jiff::Timestamp::now().as_second() - secs;
+        lines.retain(|(ts, _)| {
+            ts.parse::<k8s_openapi::jiff::Timestamp>()
+                .is_ok_and(|t| t.as_second() >= cutoff)
+        });
+    }
+    if let Some(n) = tail {
+        let skip = lines.len().saturating_sub(n);
+        lines.drain(..skip);
+    }
+    let render = move |lines: Vec<(String, String)>| -> String {
+        lines
+            .into_iter()
+            .map(|(ts, l)| {
+                if timestamps {
+                    format!("{ts} {l}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect()
+    };
+    let mut text = render(lines);
+    if let Some(n) = limit
+        && text.len() > n
+    {
+        let mut cut = n;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    if !follow {
+        return text_response(200, text);
+    }
+    let buf = buf.clone();
+    let first = futures::stream::once(async move {
+        Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(text))
+    });
+    let rest = futures::stream::unfold((buf, next), move |(buf, mut pos)| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+        loop {
+            let (lines, next, closed) = {
+                let b = buf
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let (l, n) = b.since(pos);
+                (l, n, b.is_closed())
+            };
+            if !lines.is_empty() {
+                pos = next;
+                return Some((Ok(axum::body::Bytes::from(render(lines))), (buf, pos)));
+            }
+            if closed || tokio::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut r = http::Response::new(Body::from_stream(futures::StreamExt::chain(first, rest)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    r
 }
 
 /// Used by watchers of other modules (kept here so event names stay in one place).

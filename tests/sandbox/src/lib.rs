@@ -24,11 +24,14 @@
 
 pub mod audit;
 pub mod authn;
+pub mod controllers;
 pub mod discovery;
 mod escalation;
+pub mod events;
 pub mod handlers;
 mod httpc;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod openapi;
 pub mod openshift;
 pub mod patch;

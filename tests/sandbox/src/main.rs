@@ -29,6 +29,10 @@ enum Cmd {
         /// The cluster apps domain.
         #[arg(long, default_value = "apps.sandbox.example.com")]
         apps_domain: String,
+        /// The kubernetes-mcp-server binary run for pods of its image (default:
+        /// target/tools/kubernetes-mcp-server, or $OC_MCP_SERVER_BIN).
+        #[arg(long, value_name = "PATH")]
+        mcp_server_bin: Option<PathBuf>,
     },
 }
 
@@ -43,6 +47,7 @@ fn main() -> anyhow::Result<()> {
             dir,
             port,
             apps_domain,
+            mcp_server_bin,
         } => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -53,7 +58,8 @@ fn main() -> anyhow::Result<()> {
                     dir: Some(dir.clone()),
                     port,
                     apps_domain,
-                    oidc: None,
+                    mcp_server_bin,
+                    ..SandboxConfig::default()
                 };
                 let sb = Sandbox::start(cfg).await?;
                 oc_mcp_sandbox::sandbox_write_private(

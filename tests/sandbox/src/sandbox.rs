@@ -1,8 +1,10 @@
 //! The `Sandbox` handle: starts the server on its own runtime thread (so tests may block
 //! on child processes without starving it), and hands out kubeconfigs and clients.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 
@@ -20,6 +22,16 @@ pub struct SandboxConfig {
     /// The cluster's apps domain (`ingresses.config.openshift.io/cluster` spec.domain).
     pub apps_domain: String,
     pub oidc: Option<OidcConfig>,
+    /// The kubernetes-mcp-server binary pods of its image run; `None`: `tools::mcp_server()`.
+    pub mcp_server_bin: Option<PathBuf>,
+    /// Repository globs of images run as the kubernetes-mcp-server
+    /// (default: [`crate::kubelet::DEFAULT_MCP_IMAGES`]).
+    pub mcp_images: Vec<String>,
+    /// Where pod processes listen; `None`: this host's non-loopback address when it has one
+    /// (see [`crate::kubelet::KubeletConfig::pod_network`]), else 127.0.0.1.
+    pub pod_network: Option<IpAddr>,
+    /// The kubelet's first restart back-off (10 s, doubling up to 5 min).
+    pub crash_backoff: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -29,6 +41,13 @@ impl Default for SandboxConfig {
             port: 0,
             apps_domain: "apps.sandbox.example.com".into(),
             oidc: None,
+            mcp_server_bin: None,
+            mcp_images: crate::kubelet::DEFAULT_MCP_IMAGES
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            pod_network: None,
+            crash_backoff: Duration::from_secs(10),
         }
     }
 }
@@ -104,7 +123,7 @@ impl Sandbox {
         let audit =
             AuditLog::create(&dir.join("audit.jsonl")).map_err(io("opening audit.jsonl"))?;
         let mut store = Store::new();
-        crate::seed::seed(&mut store, &config.apps_domain);
+        crate::seed::seed_with_ca(&mut store, &config.apps_domain, &pki.ca_pem);
         let tokens = TokenTable::default();
         let mut users = Vec::new();
         for (name, groups) in crate::seed::SEED_USERS {
@@ -119,6 +138,17 @@ impl Sandbox {
             server_address: addr.to_string(),
             apps_domain: config.apps_domain.clone(),
             next_ip: Mutex::new(256),
+            api_url: format!("https://{addr}"),
+            ca_pem: pki.ca_pem.clone(),
+            kubelet: crate::kubelet::Kubelet::new(
+                crate::kubelet::KubeletConfig {
+                    mcp_images: config.mcp_images.clone(),
+                    server_bin: config.mcp_server_bin.clone(),
+                    pod_network: config.pod_network.unwrap_or_else(pod_network),
+                    backoff: config.crash_backoff,
+                },
+                dir.join("pods"),
+            ),
         });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
@@ -141,7 +171,12 @@ impl Sandbox {
                         return;
                     };
                     let _ = ready_tx.send(true);
-                    serve(listener, tls, st, stop_rx).await;
+                    let controllers = tokio::spawn(crate::controllers::run(st.clone()));
+                    let kubelet = tokio::spawn(crate::kubelet::run(st.clone()));
+                    serve(listener, tls, st.clone(), stop_rx).await;
+                    controllers.abort();
+                    kubelet.abort();
+                    st.kubelet.shutdown();
                 });
                 // Open watch streams would otherwise keep the runtime alive.
                 rt.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -165,6 +200,11 @@ impl Sandbox {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The cluster's apps domain (Route hosts live under it).
+    pub fn apps_domain(&self) -> &str {
+        &self.state.apps_domain
     }
 
     pub fn ca_pem(&self) -> &str {
@@ -272,6 +312,22 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop_now();
     }
+}
+
+/// This host's address for pod processes: the source address of its default route when that
+/// is not loopback and can be bound, else 127.0.0.1.
+fn pod_network() -> IpAddr {
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let probe = || -> Option<IpAddr> {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+        // No packet is sent: connecting a UDP socket only picks the route.
+        s.connect("203.0.113.1:9").ok()?;
+        let ip = s.local_addr().ok()?.ip();
+        (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+    };
+    probe()
+        .filter(|ip| std::net::TcpListener::bind((*ip, 0)).is_ok())
+        .unwrap_or(loopback)
 }
 
 /// Write a file only the owner can read (kubeconfigs hold tokens).

@@ -31,7 +31,7 @@ fn put(store: &mut Store, group: &str, resource: &str, obj: Value) {
 }
 
 /// Objects the namespace controllers create in every new namespace.
-pub fn namespace_contents(store: &mut Store, ns: &str) {
+pub fn namespace_contents(store: &mut Store, ns: &str, ca_pem: &str) {
     put(
         store,
         "",
@@ -44,11 +44,16 @@ pub fn namespace_contents(store: &mut Store, ns: &str) {
         "configmaps",
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": ns,
         "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
-        "data": {"ca.crt": ""}}),
+        "data": {"ca.crt": ca_pem}}),
     );
 }
 
 pub fn seed(store: &mut Store, apps_domain: &str) {
+    seed_with_ca(store, apps_domain, "");
+}
+
+/// `seed`, with the cluster CA in every namespace's `kube-root-ca.crt`.
+pub fn seed_with_ca(store: &mut Store, apps_domain: &str, ca_pem: &str) {
     for ns in [
         "default",
         "kube-system",
@@ -66,7 +71,7 @@ pub fn seed(store: &mut Store, apps_domain: &str) {
             "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
         );
-        namespace_contents(store, ns);
+        namespace_contents(store, ns, ca_pem);
     }
     put(
         store,

@@ -27,6 +27,10 @@ pub struct State {
     pub server_address: String,
     pub apps_domain: String,
     pub next_ip: Mutex<u32>,
+    /// `https://127.0.0.1:<port>`: what pods' kubeconfigs point at.
+    pub api_url: String,
+    pub ca_pem: String,
+    pub kubelet: crate::kubelet::Kubelet,
 }
 
 impl State {

@@ -136,9 +136,16 @@ fn columns_and_row(def: &ResourceDef, o: &Value) -> (Vec<Col>, Row) {
                 .count();
             let restarts: i64 = statuses.iter().map(|c| n(c, "/restartCount")).sum();
             let phase = s(o, "/status/phase");
+            // kubectl's printer: a waiting reason, else a terminated reason, else the phase.
             let status = statuses
                 .iter()
                 .find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str))
+                .or_else(|| {
+                    statuses.iter().find_map(|c| {
+                        c.pointer("/state/terminated/reason")
+                            .and_then(Value::as_str)
+                    })
+                })
                 .unwrap_or(if phase.is_empty() { "Pending" } else { phase });
             let status = if o.pointer("/metadata/deletionTimestamp").is_some() {
                 "Terminating"

@@ -110,3 +110,24 @@ pub fn header(table: &str) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+pub mod mcp;
+
+/// Poll `f` every 100 ms until it yields a value; panic naming `what` after `limit`.
+pub async fn wait_for<T, F, Fut>(mut f: F, limit: Duration, what: &str) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
