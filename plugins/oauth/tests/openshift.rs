@@ -93,7 +93,7 @@ async fn rotate_keeps_the_old_secret_in_additional_secrets_until_dropped() {
     let new = after.secret.clone().expect("secret");
     assert_ne!(new, old);
     assert_eq!(new.len(), 64);
-    assert_eq!(after.additional_secrets, [old.clone()]);
+    assert_eq!(after.additional_secrets, vec![old]);
     assert_eq!(stored_value(&secret), new);
     // Everything else stays as registered.
     assert_eq!(after.redirect_uris, before.redirect_uris);
@@ -102,7 +102,7 @@ async fn rotate_keeps_the_old_secret_in_additional_secrets_until_dropped() {
     // A second rotation keeps only the one before it.
     ok(&cluster.run(&["rotate", "-o", "json"]));
     let (third, _) = client_and_secret(&cluster).await;
-    assert_eq!(third.additional_secrets, [new.clone()]);
+    assert_eq!(third.additional_secrets, vec![new]);
 
     // Finishing the rotation drops the previous secret and keeps the current one.
     let report: serde_json::Value = serde_json::from_str(&ok(&cluster.run(&[

@@ -16,11 +16,15 @@ use kube::{
 };
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
+pub mod graph;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-mcp_oauth");
 pub const NAMESPACE: &str = "mcp-server";
 
 pub struct Cluster {
     pub sandbox: Sandbox,
+    /// Audit entries made while setting the cluster up (not by the command under test).
+    baseline: usize,
 }
 
 /// How to run the binary.
@@ -48,7 +52,10 @@ impl Cluster {
             .create(&PostParams::default(), &ns)
             .await
             .expect("create namespace");
-        cluster
+        Self {
+            baseline: cluster.sandbox.audit().len(),
+            ..cluster
+        }
     }
 
     /// A sandbox as it starts (no `mcp-server` namespace).
@@ -56,7 +63,10 @@ impl Cluster {
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("sandbox");
-        Self { sandbox }
+        Self {
+            sandbox,
+            baseline: 0,
+        }
     }
 
     pub fn kubeconfig(&self, user: &str) -> PathBuf {
@@ -103,11 +113,12 @@ impl Cluster {
         child.wait_with_output().expect("wait")
     }
 
-    /// Writes (anything but reads and access reviews) recorded by the audit log.
+    /// Writes (anything but reads and access reviews) recorded by the audit log since setup.
     pub fn writes(&self) -> Vec<String> {
         self.sandbox
             .audit()
             .into_iter()
+            .skip(self.baseline)
             .filter(|e| matches!(e.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
             .filter(|e| {
                 e.api_group != "authorization.k8s.io" && e.api_group != "authentication.k8s.io"
