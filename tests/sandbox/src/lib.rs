@@ -39,6 +39,7 @@ pub mod protobuf;
 pub mod rbac;
 pub mod resources;
 pub mod reviews;
+pub mod router;
 pub mod seed;
 pub mod selectors;
 pub mod server;

@@ -1,7 +1,7 @@
 //! The `Sandbox` handle: starts the server on its own runtime thread (so tests may block
 //! on child processes without starving it), and hands out kubeconfigs and clients.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,6 +119,16 @@ impl Sandbox {
         let addr = listener
             .local_addr()
             .map_err(io("reading the bound address"))?;
+        let bind = |what: &str| -> Result<(std::net::TcpListener, SocketAddr), SandboxError> {
+            let l = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .map_err(io(format!("binding the {what} listener")))?;
+            l.set_nonblocking(true)
+                .map_err(io(format!("configuring the {what} listener")))?;
+            let a = l.local_addr().map_err(io("reading the bound address"))?;
+            Ok((l, a))
+        };
+        let (router_https, router_https_addr) = bind("router HTTPS")?;
+        let (router_http, router_http_addr) = bind("router HTTP")?;
         std::fs::write(dir.join("ca.crt"), &pki.ca_pem).map_err(io("writing ca.crt"))?;
         let audit =
             AuditLog::create(&dir.join("audit.jsonl")).map_err(io("opening audit.jsonl"))?;
@@ -149,7 +159,13 @@ impl Sandbox {
                 },
                 dir.join("pods"),
             ),
+            router: crate::router::RouterInfo {
+                https: router_https_addr,
+                http: router_http_addr,
+            },
         });
+        let router_tls = crate::router::tls_config(state.clone(), pki.ca.clone())?;
+        let resolve_path = dir.join("resolve");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
         let st = state.clone();
@@ -170,12 +186,29 @@ impl Sandbox {
                         let _ = ready_tx.send(false);
                         return;
                     };
+                    let (Ok(router_https), Ok(router_http)) = (
+                        tokio::net::TcpListener::from_std(router_https),
+                        tokio::net::TcpListener::from_std(router_http),
+                    ) else {
+                        let _ = ready_tx.send(false);
+                        return;
+                    };
                     let _ = ready_tx.send(true);
-                    let controllers = tokio::spawn(crate::controllers::run(st.clone()));
-                    let kubelet = tokio::spawn(crate::kubelet::run(st.clone()));
+                    let tasks = [
+                        tokio::spawn(crate::controllers::run(st.clone())),
+                        tokio::spawn(crate::kubelet::run(st.clone())),
+                        tokio::spawn(crate::router::serve(
+                            router_https,
+                            Some(router_tls),
+                            st.clone(),
+                        )),
+                        tokio::spawn(crate::router::serve(router_http, None, st.clone())),
+                        tokio::spawn(crate::router::write_resolve(st.clone(), resolve_path)),
+                    ];
                     serve(listener, tls, st.clone(), stop_rx).await;
-                    controllers.abort();
-                    kubelet.abort();
+                    for t in &tasks {
+                        t.abort();
+                    }
                     st.kubelet.shutdown();
                 });
                 // Open watch streams would otherwise keep the runtime alive.
@@ -200,6 +233,55 @@ impl Sandbox {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The router's HTTPS address (127.0.0.1 and a free port): every admitted Route's host
+    /// is served here with a certificate signed by the sandbox CA.
+    pub fn router_https_addr(&self) -> SocketAddr {
+        self.state.router.https
+    }
+
+    pub fn router_https_port(&self) -> u16 {
+        self.state.router.https.port()
+    }
+
+    /// The router's plain HTTP address (redirects to HTTPS or serves, per Route).
+    pub fn router_http_addr(&self) -> SocketAddr {
+        self.state.router.http
+    }
+
+    pub fn router_http_port(&self) -> u16 {
+        self.state.router.http.port()
+    }
+
+    /// Where a Route host is served (the router's HTTPS address) when an admitted Route has
+    /// that host; no DNS serves the apps domain, so clients connect here (reqwest's
+    /// `ClientBuilder::resolve`, curl's `--resolve`).
+    pub fn resolve(&self, host: &str) -> Option<SocketAddr> {
+        crate::router::admitted_routes(&self.state)
+            .iter()
+            .any(|r| {
+                r.pointer("/spec/host")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|h| h.eq_ignore_ascii_case(host))
+            })
+            .then_some(self.state.router.https)
+    }
+
+    /// `https://<host>:<router https port>`: the URL of a Route host through the router.
+    pub fn route_url(&self, host: &str) -> String {
+        format!("https://{host}:{}", self.state.router.https.port())
+    }
+
+    /// The lines of `DIR/resolve`: `host:port:127.0.0.1` for the HTTPS and HTTP ports of every
+    /// admitted Route host.
+    pub fn resolve_lines(&self) -> Vec<String> {
+        crate::router::resolve_lines(&self.state)
+    }
+
+    /// `DIR/resolve` (kept current as Routes change).
+    pub fn resolve_path(&self) -> PathBuf {
+        self.dir.join("resolve")
     }
 
     /// The cluster's apps domain (Route hosts live under it).

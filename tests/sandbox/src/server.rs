@@ -31,6 +31,7 @@ pub struct State {
     pub api_url: String,
     pub ca_pem: String,
     pub kubelet: crate::kubelet::Kubelet,
+    pub router: crate::router::RouterInfo,
 }
 
 impl State {

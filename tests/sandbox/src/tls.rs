@@ -24,6 +24,83 @@ pub struct Pki {
     pub leaf_pem: String,
     pub leaf_key_pem: String,
     pub server_config: Arc<rustls::ServerConfig>,
+    /// The CA, to sign more serving certificates (router, OIDC issuer).
+    pub ca: Arc<Ca>,
+}
+
+/// The sandbox CA's signing half.
+pub struct Ca {
+    issuer: rcgen::Issuer<'static, KeyPair>,
+    der: Vec<u8>,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca").finish_non_exhaustive()
+    }
+}
+
+impl Ca {
+    /// A serving certificate (chain: leaf, CA) for DNS names and IP addresses.
+    pub fn certified_key(
+        &self,
+        names: &[String],
+    ) -> Result<Arc<rustls::sign::CertifiedKey>, TlsError> {
+        let (chain, key) = self.leaf(names)?;
+        let provider = rustls::crypto::ring::default_provider();
+        let signing = provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(TlsError::Rustls)?;
+        Ok(Arc::new(rustls::sign::CertifiedKey::new(chain, signing)))
+    }
+
+    fn leaf(
+        &self,
+        names: &[String],
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+        let mut dns = Vec::new();
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        for n in names {
+            match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => params.subject_alt_names.push(SanType::IpAddress(ip)),
+                Err(_) => dns.push(n.clone()),
+            }
+        }
+        for d in &dns {
+            params
+                .subject_alt_names
+                .push(SanType::DnsName(d.clone().try_into()?));
+        }
+        params.distinguished_name = dn(names.first().map_or("oc-mcp-sandbox", String::as_str));
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok((
+            vec![
+                CertificateDer::from(cert.der().to_vec()),
+                CertificateDer::from(self.der.clone()),
+            ],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        ))
+    }
+
+    /// A rustls server configuration for `names` (HTTP/1.1).
+    pub fn server_config(&self, names: &[String]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let (chain, key) = self.leaf(names)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(cfg))
+    }
 }
 
 fn dn(cn: &str) -> DistinguishedName {
@@ -41,7 +118,9 @@ pub fn generate() -> Result<Pki, TlsError> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
+    let ca_key = KeyPair::generate()?;
+    let ca_key_pem = ca_key.serialize_pem();
+    let ca = CertifiedIssuer::self_signed(ca_params.clone(), ca_key)?;
 
     let mut leaf_params = CertificateParams::new(vec!["localhost".to_string()])?;
     leaf_params
@@ -69,10 +148,15 @@ pub fn generate() -> Result<Pki, TlsError> {
         .with_single_cert(chain, key)?;
     // HTTP/1.1 only: every client here speaks it, and it keeps watch streaming simple.
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let signer = Ca {
+        issuer: rcgen::Issuer::new(ca_params, KeyPair::from_pem(&ca_key_pem)?),
+        der: ca.der().to_vec(),
+    };
     Ok(Pki {
         ca_pem: ca.pem(),
         leaf_pem: leaf.pem(),
         leaf_key_pem: leaf_key.serialize_pem(),
         server_config: Arc::new(cfg),
+        ca: Arc::new(signer),
     })
 }

@@ -111,6 +111,7 @@ pub fn header(table: &str) -> Vec<String> {
         .collect()
 }
 
+pub mod https;
 pub mod mcp;
 
 /// Poll `f` every 100 ms until it yields a value; panic naming `what` after `limit`.

@@ -1,0 +1,492 @@
+//! The OpenShift router: one loopback HTTPS listener terminating TLS for every admitted
+//! Route (a `*.<apps domain>` certificate signed by the sandbox CA; other hosts get a
+//! certificate minted for their SNI, Routes with their own certificate use it), choosing the
+//! Route by Host and path, and forwarding to a ready pod process of the Route's Service; plus
+//! a plain HTTP listener that redirects or allows per `insecureEdgeTerminationPolicy`.
+//! `DIR/resolve` lists `host:port:127.0.0.1` for every admitted host (the curl `--resolve`
+//! format), because no DNS serves the apps domain.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use crate::server::State;
+use crate::tls::Ca;
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Where the router listens.
+#[derive(Debug, Clone, Copy)]
+pub struct RouterInfo {
+    pub https: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// Hop-by-hop headers a proxy must not forward.
+const HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+const NOT_AVAILABLE: &str = "<html>\n  <head>\n    <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n    <title>Application is not available</title>\n  </head>\n  <body>\n    <h1>Application is not available</h1>\n    <p>The application is currently not serving requests at this endpoint. It may not have been started or is still starting.</p>\n  </body>\n</html>\n";
+
+fn not_available() -> Response<Body> {
+    let mut r = Response::new(Body::from(NOT_AVAILABLE));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=0, no-cache, no-store"),
+    );
+    h.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn is_admitted(route: &Value) -> bool {
+    route
+        .pointer("/status/ingress")
+        .and_then(Value::as_array)
+        .is_some_and(|ings| {
+            ings.iter().any(|i| {
+                i.get("conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| s(c, "/type") == "Admitted" && s(c, "/status") == "True")
+                    })
+            })
+        })
+}
+
+/// Every admitted Route.
+pub fn admitted_routes(state: &State) -> Vec<Value> {
+    state
+        .store()
+        .list("route.openshift.io/routes", None)
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| is_admitted(r))
+        .cloned()
+        .collect()
+}
+
+/// The admitted Route for a host and path: exact host, longest matching path prefix.
+pub fn find_route(state: &State, host: &str, path: &str) -> Option<Value> {
+    admitted_routes(state)
+        .into_iter()
+        .filter(|r| s(r, "/spec/host").eq_ignore_ascii_case(host))
+        .filter(|r| {
+            let p = s(r, "/spec/path");
+            p.is_empty()
+                || p == "/"
+                || path == p
+                || path.starts_with(&format!("{}/", p.trim_end_matches('/')))
+        })
+        .max_by_key(|r| s(r, "/spec/path").len())
+}
+
+/// A ready backend address for a Route: its Service's Endpoints, the Route's target port,
+/// then the kubelet's process for that pod.
+pub fn backend(state: &State, route: &Value) -> Option<SocketAddr> {
+    let ns = s(route, "/metadata/namespace");
+    let svc = s(route, "/spec/to/name");
+    let def = crate::resources::find("", "v1", "endpoints")?;
+    let ep = state
+        .store()
+        .get(&crate::store::Key::new(def, ns, svc))
+        .cloned()?;
+    let target = route.pointer("/spec/port/targetPort");
+    let mut candidates = Vec::new();
+    for subset in ep
+        .get("subsets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let ports: Vec<&Value> = subset
+            .get("ports")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let port = match target {
+            Some(Value::String(name)) => ports.iter().find(|p| s(p, "/name") == name),
+            Some(Value::Number(n)) => ports
+                .iter()
+                .find(|p| p.get("port").and_then(Value::as_i64) == n.as_i64()),
+            _ => ports.first(),
+        }
+        .and_then(|p| p.get("port").and_then(Value::as_u64))
+        .and_then(|p| u16::try_from(p).ok());
+        let Some(port) = port else { continue };
+        for a in subset
+            .get("addresses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            candidates.push((s(a, "/targetRef/uid").to_string(), port));
+        }
+    }
+    if candidates.is_empty() {
+        return None;
+    }
+    let start = rand::random_range(0..candidates.len());
+    candidates
+        .iter()
+        .cycle()
+        .skip(start)
+        .take(candidates.len())
+        .find_map(|(uid, port)| state.kubelet.address(uid, *port))
+}
+
+/// Chooses the serving certificate by SNI.
+struct SniResolver {
+    state: Arc<State>,
+    ca: Arc<Ca>,
+    default: Arc<rustls::sign::CertifiedKey>,
+    cache: Mutex<HashMap<String, Arc<rustls::sign::CertifiedKey>>>,
+}
+
+impl std::fmt::Debug for SniResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SniResolver").finish_non_exhaustive()
+    }
+}
+
+fn route_key(route: &Value) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    use rustls::pki_types::pem::PemObject as _;
+    let cert = s(route, "/spec/tls/certificate");
+    let key = s(route, "/spec/tls/key");
+    if cert.is_empty() || key.is_empty() {
+        return None;
+    }
+    let chain: Vec<rustls::pki_types::CertificateDer<'static>> =
+        rustls::pki_types::CertificateDer::pem_slice_iter(cert.as_bytes())
+            .filter_map(Result::ok)
+            .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).ok()?;
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(key)
+        .ok()?;
+    Some(Arc::new(rustls::sign::CertifiedKey::new(chain, signing)))
+}
+
+impl rustls::server::ResolvesServerCert for SniResolver {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let Some(sni) = hello.server_name().map(str::to_ascii_lowercase) else {
+            return Some(self.default.clone());
+        };
+        if let Some(k) = admitted_routes(&self.state)
+            .iter()
+            .find(|r| s(r, "/spec/host").eq_ignore_ascii_case(&sni))
+            .and_then(route_key)
+        {
+            return Some(k);
+        }
+        let domain = self.state.apps_domain.to_ascii_lowercase();
+        if sni
+            .strip_suffix(&format!(".{domain}"))
+            .is_some_and(|label| !label.contains('.'))
+        {
+            return Some(self.default.clone());
+        }
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(k) = cache.get(&sni) {
+            return Some(k.clone());
+        }
+        let k = self.ca.certified_key(std::slice::from_ref(&sni)).ok()?;
+        cache.insert(sni, k.clone());
+        Some(k)
+    }
+}
+
+/// The router's TLS configuration.
+pub fn tls_config(
+    state: Arc<State>,
+    ca: Arc<Ca>,
+) -> Result<Arc<rustls::ServerConfig>, crate::tls::TlsError> {
+    let domain = state.apps_domain.clone();
+    let default = ca.certified_key(&[
+        format!("*.{domain}"),
+        domain,
+        "localhost".into(),
+        "127.0.0.1".into(),
+    ])?;
+    let resolver = SniResolver {
+        state,
+        ca,
+        default,
+        cache: Mutex::new(HashMap::new()),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Serve the HTTPS (`tls: Some`) or HTTP listener (until the task is aborted).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: Arc<State>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("router accept failed: {e}");
+                continue;
+            }
+        };
+        let state = state.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let https = acceptor.is_some();
+            let svc = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, req, https, peer).await) }
+            });
+            let builder = hyper::server::conn::http1::Builder::new();
+            let result = match acceptor {
+                Some(a) => match a.accept(tcp).await {
+                    Ok(stream) => builder.serve_connection(TokioIo::new(stream), svc).await,
+                    Err(_) => return,
+                },
+                None => builder.serve_connection(TokioIo::new(tcp), svc).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!("router connection ended: {e}");
+            }
+        });
+    }
+}
+
+async fn handle(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    https: bool,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let host_header = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(http::uri::Authority::as_str))
+        .unwrap_or("")
+        .to_string();
+    let host = host_header
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host_header.as_str(), |(h, _)| h)
+        .to_ascii_lowercase();
+    let path = req.uri().path().to_string();
+    let Some(route) = find_route(state, &host, &path) else {
+        return not_available();
+    };
+    let tls = route.pointer("/spec/tls").filter(|t| t.is_object());
+    let termination = tls.map_or("", |t| s(t, "/termination"));
+    if !https && tls.is_some() {
+        match s(&route, "/spec/tls/insecureEdgeTerminationPolicy") {
+            "Redirect" => {
+                let pq = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", http::uri::PathAndQuery::as_str);
+                let location = format!("https://{host}:{}{pq}", state.router.https.port());
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::FOUND;
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    r.headers_mut().insert(http::header::LOCATION, v);
+                }
+                r.headers_mut().insert(
+                    http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                );
+                return r;
+            }
+            "Allow" if termination == "edge" => {}
+            _ => return not_available(),
+        }
+    }
+    if https && (tls.is_none() || termination == "passthrough") {
+        // Passthrough is decided before TLS termination on a real router; plain Routes are not
+        // served on 443 at all.
+        return not_available();
+    }
+    let Some(addr) = backend(state, &route) else {
+        return not_available();
+    };
+    forward(state, req, addr, https, peer, &host_header).await
+}
+
+async fn forward(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    addr: SocketAddr,
+    https: bool,
+    peer: SocketAddr,
+    host_header: &str,
+) -> Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    for h in HOP {
+        parts.headers.remove(*h);
+    }
+    let port = if https {
+        state.router.https.port()
+    } else {
+        state.router.http.port()
+    };
+    let proto = if https { "https" } else { "http" };
+    let host_only = host_header.split(':').next().unwrap_or(host_header);
+    let xff = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prev) => format!("{prev}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    let set = |parts: &mut http::request::Parts, k: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            parts.headers.insert(k, v);
+        }
+    };
+    set(&mut parts, "x-forwarded-host", host_header.to_string());
+    set(&mut parts, "x-forwarded-port", port.to_string());
+    set(&mut parts, "x-forwarded-proto", proto.to_string());
+    set(&mut parts, "x-forwarded-for", xff);
+    set(
+        &mut parts,
+        "forwarded",
+        format!("for={};host={host_only};proto={proto}", peer.ip()),
+    );
+    if state.kubelet.config.pod_network.is_loopback() {
+        // A loopback listener would refuse a foreign Host (DNS-rebinding guard); see
+        // KubeletConfig::pod_network. X-Forwarded-Host still carries the route host.
+        set(&mut parts, "host", addr.to_string());
+    }
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+        .to_string();
+    parts.uri = match pq.parse() {
+        Ok(u) => u,
+        Err(_) => return not_available(),
+    };
+    let Ok(Ok(tcp)) =
+        tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await
+    else {
+        return not_available();
+    };
+    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await
+    else {
+        return not_available();
+    };
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let upstream = Request::from_parts(parts, Body::new(body));
+    match sender.send_request(upstream).await {
+        Ok(resp) => {
+            let (mut parts, body) = resp.into_parts();
+            for h in HOP {
+                parts.headers.remove(*h);
+            }
+            Response::from_parts(parts, Body::new(body))
+        }
+        Err(e) => {
+            tracing::debug!("router upstream {addr} failed: {e}");
+            let mut r = Response::new(Body::from(
+                "upstream connect error or disconnect/reset before headers\n",
+            ));
+            *r.status_mut() = StatusCode::BAD_GATEWAY;
+            r
+        }
+    }
+}
+
+/// `host:port:127.0.0.1` for the HTTPS and HTTP ports of every admitted host, sorted.
+pub fn resolve_lines(state: &State) -> Vec<String> {
+    let mut hosts: Vec<String> = admitted_routes(state)
+        .iter()
+        .map(|r| s(r, "/spec/host").to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    let mut out = Vec::new();
+    for h in hosts {
+        out.push(format!(
+            "{h}:{}:{}",
+            state.router.https.port(),
+            state.router.https.ip()
+        ));
+        out.push(format!(
+            "{h}:{}:{}",
+            state.router.http.port(),
+            state.router.http.ip()
+        ));
+    }
+    out
+}
+
+/// Keep `path` (DIR/resolve) in step with the admitted Routes.
+pub async fn write_resolve(state: Arc<State>, path: PathBuf) {
+    let mut rx = state.store().subscribe();
+    let mut last: Option<Vec<String>> = None;
+    loop {
+        let lines = resolve_lines(&state);
+        if last.as_ref() != Some(&lines) {
+            let mut text = lines.join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+            last = Some(lines);
+        }
+        match rx.recv().await {
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                while rx.try_recv().is_ok() {}
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
