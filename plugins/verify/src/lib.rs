@@ -1,23 +1,72 @@
 //! `oc mcp-verify`: prove a Kubernetes MCP Server deployment works and is safe.
 //!
 //! The binary is `kubectl-mcp_verify`; `oc` and `kubectl` find it as `mcp-verify`.
+//! One run goes flags -> cluster facts (Deployment, pods, logs, config, Route, OAuthClient) ->
+//! endpoint probes (TLS, 401s, discovery, an MCP session, passthrough) -> a report with one row
+//! per check -> exit code.
+
+pub mod args;
+pub mod checks;
+pub mod cluster;
+pub mod cluster_rows;
+pub mod http;
+pub mod portforward;
+pub mod probes;
+pub mod report;
+pub mod run;
+pub mod session;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 use oc_mcp_common::{CompletionArgs, ExitCode, GlobalArgs, Plugin, Result, cli};
 
 const LONG_ABOUT: &str = "Prove a Kubernetes MCP Server deployment works and is safe.
 
-Guide steps 12-14 of \"OpenShift MCP Server Deployment on ARO\": pods, route, TLS, 401 without a
-token, 200 with one, read-only tools only, and per-user passthrough, each as a report row with
-its evidence and a fix.";
+Guide steps 12-14 of \"OpenShift MCP Server Deployment on ARO\", and more than a person checks by
+hand: the Deployment and its pods, the server's log and config, the Route, the endpoint's TLS,
+401 without a token, OAuth discovery as the auth mode expects, 200 with a token, read-only tools
+only, and that the cluster sees the caller's identity. Each check is a report row with its
+evidence and a fix. Nothing in the cluster is changed.
+
+The endpoint is the Route's https://<host>/mcp unless --url or --port-forward says otherwise.
+The token for it is the kubeconfig user's (what `oc whoami -t` prints, exec plugins included)
+unless --token-stdin, --token-env or --token-file gives one; a token is never a command-line
+value and never printed. --endpoint-ca and --endpoint-insecure are for the MCP endpoint;
+--certificate-authority and --insecure-skip-tls-verify stay the API server's, as in kubectl.
+
+Examples:
+  oc mcp-verify                                   # the release in mcp-server, through its Route
+  oc mcp-verify --port-forward                    # an internal deployment (no Route)
+  oc mcp-verify --endpoint-ca router-ca.crt --junit verify.xml -o json
+  oc whoami -t | oc mcp-verify --token-stdin --denied-token-file outsider.token
+  oc mcp-verify --url https://mcp.example.com/mcp --resolve mcp.example.com:443:10.0.0.5";
+
+fn after_long_help() -> String {
+    format!(
+        "Checks: GROUP NAME..., each id is GROUP.NAME; --only and --skip take ids or groups:\n{}\n\
+         Exit codes: 0 every check passed (warnings allowed unless --strict), 1 a check failed,\n\
+         2 usage, 3 the token was rejected, 4 the cluster or the endpoint could not be reached.\n\
+         -o json|yaml prints a report with apiVersion {}.",
+        checks::catalogue(),
+        report::API_VERSION
+    )
+}
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Prove a Kubernetes MCP Server deployment works and is safe", long_about = LONG_ABOUT, arg_required_else_help = true)]
+#[command(
+    version,
+    about = "Prove a Kubernetes MCP Server deployment works and is safe",
+    long_about = LONG_ABOUT,
+    after_long_help = after_long_help(),
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub verify: args::VerifyArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,11 +83,12 @@ impl Plugin for Cli {
     }
 
     async fn run(self) -> Result<ExitCode> {
-        match self.command {
-            Command::Completion(args) => Ok(cli::print_completion::<Self>(
+        match &self.command {
+            Some(Command::Completion(args)) => Ok(cli::print_completion::<Self>(
                 args.shell,
                 &mut std::io::stdout(),
             )),
+            None => Box::pin(run::run(&self.global, &self.verify)).await,
         }
     }
 }
