@@ -190,8 +190,10 @@ fn result_of(out: &Output, check: &str) -> (String, String) {
     checks(out)
         .into_iter()
         .find(|(c, _, _)| c == check)
-        .map(|(_, r, d)| (r, d))
-        .unwrap_or_else(|| panic!("no {check} row: {}", stdout(out)))
+        .map_or_else(
+            || panic!("no {check} row: {}", stdout(out)),
+            |(_, r, d)| (r, d),
+        )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
