@@ -1,6 +1,9 @@
 //! Bad input: exit 2, a message naming the problem, nothing on stdout, and no write in the
 //! sandbox's audit log. Missing permissions: exit 3, every one listed, no write.
 
+// One table of cases reads best as one list.
+#![allow(clippy::too_many_lines)]
+
 mod common;
 
 use common::{Cluster, Run, stderr, stdout};
