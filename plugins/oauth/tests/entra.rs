@@ -378,3 +378,75 @@ async fn a_token_for_another_tenant_or_a_rejected_token_stops_before_any_write()
     assert!(!stderr(&out).contains("an-expired-token"));
     assert_eq!(cluster.writes(), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_sync_updates_the_entra_app_and_status_shows_the_settings() {
+    use oc_mcp_common::openshift::{Route, RouteSpec, RouteTargetReference};
+
+    let cluster = Cluster::start().await;
+    let graph = FakeGraph::start(TOKEN).await;
+    ok(&run_entra(&cluster, &graph, &["--tenant", TENANT]));
+    let app = graph.app("kubernetes-mcp-server").expect("app");
+    let object_id = app["id"].as_str().expect("id").to_owned();
+
+    let mut route = Route::named("kubernetes-mcp-server");
+    route.metadata.namespace = Some(NAMESPACE.into());
+    route.spec = RouteSpec {
+        host: Some("mcp.apps.sandbox.example.com".into()),
+        to: RouteTargetReference {
+            kind: "Service".into(),
+            name: "kubernetes-mcp-server".into(),
+            weight: None,
+        },
+        ..RouteSpec::default()
+    };
+    Api::<Route>::namespaced(cluster.admin_client().await, NAMESPACE)
+        .create(&kube::api::PostParams::default(), &route)
+        .await
+        .expect("route");
+
+    graph.clear();
+    let out = cluster.run_with(
+        &["redirect", "sync", "--graph-token-stdin", "-o", "json"],
+        &Run {
+            stdin: Some(TOKEN.as_bytes()),
+            env: vec![("OC_MCP_GRAPH_URL", graph.url.clone())],
+            ..Run::default()
+        },
+    );
+    let report: Value = serde_json::from_str(&ok(&out)).expect("json");
+    assert_eq!(report["provider"], "entra");
+    assert_eq!(report["changed"], true);
+    assert_eq!(
+        graph.lines(),
+        [
+            format!("GET /applications/{object_id}?$select=id,appId,web"),
+            format!("PATCH /applications/{object_id}"),
+        ]
+    );
+    assert_eq!(
+        graph.seen()[1].body,
+        Some(
+            json!({"web": {"redirectUris": ["https://mcp.apps.sandbox.example.com/oauth/callback"]}})
+        )
+    );
+    assert_eq!(
+        graph.app("kubernetes-mcp-server").expect("app")["web"]["redirectUris"],
+        json!(["https://mcp.apps.sandbox.example.com/oauth/callback"])
+    );
+    // The loopback redirects are public-client ones and stay as they were.
+    assert_eq!(
+        graph.app("kubernetes-mcp-server").expect("app")["publicClient"]["redirectUris"],
+        json!([
+            "http://127.0.0.1/oauth/callback",
+            "http://localhost/oauth/callback"
+        ])
+    );
+
+    let status: Value =
+        serde_json::from_str(&ok(&cluster.run(&["status", "-o", "json"]))).expect("json");
+    assert_eq!(status["entra"]["tenantId"], TENANT);
+    assert_eq!(status["entra"]["clientId"], app["appId"]);
+    assert_eq!(status["secret"]["present"], true);
+    assert_eq!(status["route"]["host"], "mcp.apps.sandbox.example.com");
+}

@@ -3,6 +3,9 @@
 //! first on PATH), or in any file the commands write (HOME, TMPDIR and the working directory
 //! point into one empty directory that is searched afterwards).
 
+// One session of commands, then one search over everything they left.
+#![allow(clippy::too_many_lines)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
