@@ -92,6 +92,12 @@ impl TokenTable {
         self.tokens.read().ok()?.get(token).cloned()
     }
 
+    /// A known user by name (its groups as registered).
+    pub fn user(&self, name: &str) -> Option<UserInfo> {
+        let t = self.tokens.read().ok()?;
+        t.values().find(|u| u.name == name).cloned()
+    }
+
     /// The (first) token of a user, for building kubeconfigs.
     pub fn token_of(&self, user: &str) -> Option<String> {
         let t = self.tokens.read().ok()?;

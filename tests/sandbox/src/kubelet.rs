@@ -956,19 +956,7 @@ fn prepare(
         }
     }
     mounts.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
-    let rewrite_text = |text: &str| -> String {
-        let mut out = text.to_string();
-        for (m, host) in &mounts {
-            if m.is_empty() {
-                continue;
-            }
-            let h = host.display().to_string();
-            for end in ["/", "\"", "'"] {
-                out = out.replace(&format!("{m}{end}"), &format!("{h}{end}"));
-            }
-        }
-        out
-    };
+    let rewrite_text = |text: &str| rewrite_paths(text, &mounts);
     let mut identity = false;
     for vol in arr(pod, "/spec/volumes") {
         let vname = s(vol, "/name");
@@ -1155,6 +1143,39 @@ fn prepare(
     ports.sort_unstable();
     ports.dedup();
     Ok(Launch { args, env, ports })
+}
+
+/// Replace mount paths that start a path in `text` (after a quote, `=`, whitespace or the
+/// start, and ending in `/`, a quote or the end) by their host directories, in one pass so a
+/// replacement is never rewritten again. `mounts` is sorted longest first.
+pub fn rewrite_paths(text: &str, mounts: &[(String, PathBuf)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    'outer: while i < text.len() {
+        let starts_path = i == 0
+            || matches!(
+                bytes[i - 1],
+                b'"' | b'\'' | b'=' | b' ' | b'\t' | b'\n' | b',' | b'['
+            );
+        if starts_path && bytes[i] == b'/' {
+            for (m, host) in mounts {
+                if m.is_empty() || !text[i..].starts_with(m.as_str()) {
+                    continue;
+                }
+                let end = i + m.len();
+                if end == text.len() || matches!(bytes[end], b'/' | b'"' | b'\'' | b'\n' | b' ') {
+                    out.push_str(&host.display().to_string());
+                    i = end;
+                    continue 'outer;
+                }
+            }
+        }
+        let ch = text[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
 }
 
 /// The port the server would listen on: `--port`, else `port` in the `--config` file.
@@ -1610,5 +1631,19 @@ mod tests {
         assert_eq!(backoff(Duration::from_secs(10), 2), Duration::from_secs(10));
         assert_eq!(backoff(Duration::from_secs(10), 4), Duration::from_secs(40));
         assert_eq!(backoff(Duration::from_secs(10), 30), MAX_BACKOFF);
+        let mounts = vec![
+            (
+                "/etc/mcp-ca".to_string(),
+                PathBuf::from("/tmp/x/volumes/ca"),
+            ),
+            ("/tmp".to_string(), PathBuf::from("/tmp/x/volumes/tmp")),
+        ];
+        assert_eq!(
+            rewrite_paths(
+                "certificate_authority = \"/etc/mcp-ca/ca.crt\"\nlog = \"/tmp\"\nx = \"/var/tmp/a\"",
+                &mounts
+            ),
+            "certificate_authority = \"/tmp/x/volumes/ca/ca.crt\"\nlog = \"/tmp/x/volumes/tmp\"\nx = \"/var/tmp/a\""
+        );
     }
 }

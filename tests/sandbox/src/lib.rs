@@ -30,6 +30,7 @@ mod escalation;
 pub mod events;
 pub mod handlers;
 mod httpc;
+pub mod issuer;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod openapi;

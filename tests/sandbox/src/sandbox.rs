@@ -32,6 +32,13 @@ pub struct SandboxConfig {
     pub pod_network: Option<IpAddr>,
     /// The kubelet's first restart back-off (10 s, doubling up to 5 min).
     pub crash_backoff: Duration,
+    /// Whether the API server accepts JWTs from the sandbox's own OIDC issuer (the "cluster
+    /// accepts OIDC tokens" case); `false` is classic ARO (OpenShift OAuth tokens only).
+    /// Ignored when `oidc` names another issuer.
+    pub trust_issuer: bool,
+    /// The audience of the issuer's access tokens by default, and the one the API server
+    /// expects when it trusts the issuer.
+    pub oidc_audience: String,
 }
 
 impl Default for SandboxConfig {
@@ -48,6 +55,8 @@ impl Default for SandboxConfig {
                 .collect(),
             pod_network: None,
             crash_backoff: Duration::from_secs(10),
+            trust_issuer: false,
+            oidc_audience: crate::issuer::DEFAULT_AUDIENCE.into(),
         }
     }
 }
@@ -67,6 +76,8 @@ pub enum SandboxError {
     Client(String),
     #[error("the sandbox server thread failed to start")]
     Start,
+    #[error("the sandbox OIDC issuer failed: {0}")]
+    Issuer(String),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
@@ -129,6 +140,22 @@ impl Sandbox {
         };
         let (router_https, router_https_addr) = bind("router HTTPS")?;
         let (router_http, router_http_addr) = bind("router HTTP")?;
+        let (issuer_listener, issuer_addr) = bind("OIDC issuer")?;
+        let issuer_url = format!("https://{issuer_addr}");
+        crate::issuer::warm_up();
+        std::fs::write(dir.join("issuer"), format!("{issuer_url}\n"))
+            .map_err(io("writing issuer"))?;
+        std::fs::write(dir.join("apps-domain"), format!("{}\n", config.apps_domain))
+            .map_err(io("writing apps-domain"))?;
+        let oidc = match (&config.oidc, config.trust_issuer) {
+            (Some(o), _) => Some(o.clone()),
+            (None, true) => {
+                let mut o = OidcConfig::new(&issuer_url, &config.oidc_audience);
+                o.ca_pem = Some(pki.ca_pem.clone());
+                Some(o)
+            }
+            (None, false) => None,
+        };
         std::fs::write(dir.join("ca.crt"), &pki.ca_pem).map_err(io("writing ca.crt"))?;
         let audit =
             AuditLog::create(&dir.join("audit.jsonl")).map_err(io("opening audit.jsonl"))?;
@@ -143,7 +170,7 @@ impl Sandbox {
         let state = Arc::new(State {
             store: Mutex::new(store),
             tokens,
-            oidc: config.oidc.clone().map(OidcVerifier::new),
+            oidc: oidc.map(OidcVerifier::new),
             audit,
             server_address: addr.to_string(),
             apps_domain: config.apps_domain.clone(),
@@ -163,6 +190,10 @@ impl Sandbox {
                 https: router_https_addr,
                 http: router_http_addr,
             },
+            issuer: Arc::new(crate::issuer::Issuer::new(
+                issuer_url,
+                config.oidc_audience.clone(),
+            )),
         });
         let router_tls = crate::router::tls_config(state.clone(), pki.ca.clone())?;
         let resolve_path = dir.join("resolve");
@@ -170,6 +201,7 @@ impl Sandbox {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
         let st = state.clone();
         let tls = pki.server_config.clone();
+        let issuer_tls = pki.server_config.clone();
         let thread = std::thread::Builder::new()
             .name("oc-mcp-sandbox".into())
             .spawn(move || {
@@ -186,9 +218,10 @@ impl Sandbox {
                         let _ = ready_tx.send(false);
                         return;
                     };
-                    let (Ok(router_https), Ok(router_http)) = (
+                    let (Ok(router_https), Ok(router_http), Ok(issuer_listener)) = (
                         tokio::net::TcpListener::from_std(router_https),
                         tokio::net::TcpListener::from_std(router_http),
+                        tokio::net::TcpListener::from_std(issuer_listener),
                     ) else {
                         let _ = ready_tx.send(false);
                         return;
@@ -204,6 +237,11 @@ impl Sandbox {
                         )),
                         tokio::spawn(crate::router::serve(router_http, None, st.clone())),
                         tokio::spawn(crate::router::write_resolve(st.clone(), resolve_path)),
+                        tokio::spawn(crate::issuer::serve(
+                            issuer_listener,
+                            issuer_tls,
+                            st.clone(),
+                        )),
                     ];
                     serve(listener, tls, st.clone(), stop_rx).await;
                     for t in &tasks {
@@ -282,6 +320,52 @@ impl Sandbox {
     /// `DIR/resolve` (kept current as Routes change).
     pub fn resolve_path(&self) -> PathBuf {
         self.dir.join("resolve")
+    }
+
+    /// The sandbox OIDC issuer's URL (`https://127.0.0.1:<port>`, certificate from the
+    /// sandbox CA); also in `DIR/issuer`.
+    pub fn issuer_url(&self) -> &str {
+        &self.state.issuer.url
+    }
+
+    /// The issuer's default token audience (and the API server's, when it trusts it).
+    pub fn oidc_audience(&self) -> &str {
+        &self.state.issuer.audience
+    }
+
+    /// An RS256 access token from the sandbox issuer for a known user (its groups in the
+    /// `groups` claim); `audience` defaults to [`Sandbox::oidc_audience`].
+    pub fn oidc_token(
+        &self,
+        user: &str,
+        audience: Option<&str>,
+        expires_in: Duration,
+    ) -> Result<String, SandboxError> {
+        let u = self
+            .state
+            .tokens
+            .user(user)
+            .ok_or_else(|| SandboxError::UnknownUser(user.into()))?;
+        let groups: Vec<String> = u
+            .groups
+            .into_iter()
+            .filter(|g| g != crate::authn::AUTHENTICATED)
+            .collect();
+        self.state
+            .issuer
+            .mint(user, &groups, audience, expires_in)
+            .map_err(SandboxError::Issuer)
+    }
+
+    /// Register a client with the issuer: with a secret it is confidential (needed for
+    /// client_credentials); with redirect URIs only those are accepted (else any loopback
+    /// or https URI).
+    pub fn add_oidc_client(&self, id: &str, secret: Option<&str>, redirect_uris: &[&str]) {
+        self.state.issuer.add_client(crate::issuer::OidcClient {
+            id: id.into(),
+            secret: secret.map(String::from),
+            redirect_uris: redirect_uris.iter().map(ToString::to_string).collect(),
+        });
     }
 
     /// The cluster's apps domain (Route hosts live under it).

@@ -32,6 +32,7 @@ pub struct State {
     pub ca_pem: String,
     pub kubelet: crate::kubelet::Kubelet,
     pub router: crate::router::RouterInfo,
+    pub issuer: Arc<crate::issuer::Issuer>,
 }
 
 impl State {
