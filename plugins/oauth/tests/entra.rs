@@ -450,3 +450,34 @@ async fn redirect_sync_updates_the_entra_app_and_status_shows_the_settings() {
     assert_eq!(status["secret"]["present"], true);
     assert_eq!(status["route"]["host"], "mcp.apps.sandbox.example.com");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_dry_run_reads_graph_but_sends_no_change() {
+    let cluster = Cluster::start().await;
+    let graph = FakeGraph::start(TOKEN).await;
+    let out = run_entra(
+        &cluster,
+        &graph,
+        &["--tenant", TENANT, "--admin-consent", "--dry-run=server"],
+    );
+    let table = ok(&out);
+    assert!(
+        graph.lines().iter().all(|l| l.starts_with("GET ")),
+        "{:?}",
+        graph.lines()
+    );
+    assert!(graph.app("kubernetes-mcp-server").is_none());
+    assert!(table.contains("created (dry run: not sent)"), "{table}");
+    assert!(table.contains("created (server dry run)"), "{table}");
+    let audit = cluster.sandbox.audit();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.dry_run && e.method == "PATCH" && e.resource == "secrets")
+    );
+    assert!(
+        cluster.writes().iter().all(|w| w.contains("dryRun=All")),
+        "{:?}",
+        cluster.writes()
+    );
+}
