@@ -519,9 +519,16 @@ fn logs_row(facts: &Facts) -> Row {
         "read the full log: oc logs deployment/<name> -n <namespace> (--previous after a restart)"
             .to_owned()
     };
-    if !current_failures.is_empty() && started.is_empty() {
+    let started_now = started.iter().any(|l| l.contains("(current)"));
+    if !failures.is_empty() && !started_now {
         return Row::fail(id)
-            .evidence_lines(current_failures.iter().take(5).map(|s| (*s).clone()))
+            .evidence_lines(
+                current_failures
+                    .iter()
+                    .chain(previous_failures.iter())
+                    .take(5)
+                    .map(|s| (*s).clone()),
+            )
             .fix(fix);
     }
     if !current_failures.is_empty() || !previous_failures.is_empty() {

@@ -97,8 +97,15 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    /// The first line of the body, shortened, for evidence.
+    /// The first line of the body (the text of an HTML page), shortened, for evidence.
     pub fn body_excerpt(&self) -> String {
+        let html = self
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+            || self.body.trim_start().starts_with('<');
+        if html {
+            return shorten(&html_text(&self.body), 160);
+        }
         let line = self
             .body
             .lines()
@@ -220,6 +227,32 @@ pub fn initialize_request(
         request = request.bearer_auth(token);
     }
     request
+}
+
+/// The visible text of an HTML page (tags, scripts and styles dropped, spaces collapsed).
+pub fn html_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        let tail = &rest[open..];
+        let lower = tail.get(..8).unwrap_or(tail).to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<script") {
+            tail.to_ascii_lowercase().find("</script>").map(|i| i + 9)
+        } else if lower.starts_with("<style") {
+            tail.to_ascii_lowercase().find("</style>").map(|i| i + 8)
+        } else {
+            tail.find('>').map(|i| i + 1)
+        };
+        let Some(end) = skip_to else {
+            rest = "";
+            break;
+        };
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Shorten text to `max` characters with an ellipsis.

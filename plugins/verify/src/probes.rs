@@ -420,6 +420,9 @@ fn no_token_row(p: &Probe<'_>, answer: &std::result::Result<Answer, crate::http:
         403 if answer.body.contains("invalid Host header") => Row::fail(id)
             .evidence(line)
             .fix("the server refused the Host header (DNS-rebinding protection on a loopback listener): reach it through the Route, or by port-forward with a loopback Host"),
+        502..=504 => Row::fail(id)
+            .evidence(line)
+            .fix("expected 401, but no server answered behind the router: see endpoint.health and cluster.pods"),
         _ => Row::fail(id)
             .evidence(line)
             .fix("expected 401 from the MCP server: check that the URL reaches the server's /mcp"),
@@ -467,6 +470,11 @@ async fn garbage_row(p: &Probe<'_>, client: &reqwest::Client) -> Row {
     );
     if answer.status == 401 {
         return Row::pass(id).evidence(line);
+    }
+    if (502..=504).contains(&answer.status) {
+        return Row::fail(id)
+            .evidence(line)
+            .fix("no server answered behind the router: see endpoint.health and cluster.pods");
     }
     if !answer.is_success() {
         return Row::fail(id)
@@ -584,9 +592,13 @@ async fn openshift_discovery_rows(p: &Probe<'_>, client: &reqwest::Client) -> Ve
             Ok((answer, _)) if answer.status == 404 => Row::info(id)
                 .evidence(format!("GET {url}: {} {:?}", answer.status_line(), answer.body_excerpt()))
                 .fix("as expected in openshift mode: MCP clients cannot discover OAuth here, so give them a token (`oc mcp-client config`)"),
-            Ok((answer, _)) => Row::warn(id)
+            Ok((answer, _)) if answer.is_success() => Row::warn(id)
                 .evidence(format!("GET {url}: {}", answer.status_line()))
                 .fix("openshift mode serves no OAuth metadata; is the config what you think? (see config.auth-mode)"),
+            Ok((answer, _)) => Row::skip(
+                id,
+                format!("GET {url}: {}: not the MCP server answering (see endpoint.health)", answer.status_line()),
+            ),
             Err(e) => Row::warn(id).evidence(format!("GET {url}: {e}")),
         });
     }
@@ -892,6 +904,7 @@ async fn session_rows(p: &Probe<'_>, client: &reqwest::Client) -> Vec<Row> {
                     _ => "the token was rejected: log in again (`oc login`) or pass a fresh token",
                 }),
                 ConnectError::Unreachable(_) => row.class(FailureClass::Unreachable),
+                ConnectError::Other(ref m) if m.contains("HTTP 50") => row.fix("the server is not answering behind the router: see endpoint.health and cluster.pods"),
                 ConnectError::Other(_) => row.fix("the endpoint does not speak MCP streamable HTTP here: check the URL path (/mcp)"),
             });
             for id in [

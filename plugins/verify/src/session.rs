@@ -232,7 +232,7 @@ impl Session {
         self.service
             .list_all_tools()
             .await
-            .map_err(|e| describe_chain(&e))
+            .map_err(|e| tidy(&describe_chain(&e)))
     }
 
     pub async fn call(
@@ -244,12 +244,33 @@ impl Session {
         self.service
             .call_tool(params)
             .await
-            .map_err(|e| describe_chain(&e))
+            .map_err(|e| tidy(&describe_chain(&e)))
     }
 
     pub async fn close(self) {
         let _ = self.service.cancel().await;
     }
+}
+
+/// rmcp's messages name its transport types (`Transport [rmcp::...<...>] error: ...`): keep
+/// what a person can act on.
+pub fn tidy(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('[') {
+        let Some(len) = rest[start..].find(']') else {
+            break;
+        };
+        let inner = &rest[start..start + len];
+        out.push_str(&rest[..start]);
+        if !inner.contains("rmcp::") {
+            out.push_str(&rest[start..=start + len]);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out.replace("Transport  error", "transport error")
+        .replace("  ", " ")
 }
 
 fn connect_error(err: &rmcp::service::ClientInitializeError) -> ConnectError {
@@ -258,7 +279,7 @@ fn connect_error(err: &rmcp::service::ClientInitializeError) -> ConnectError {
             challenge: challenge.to_owned(),
         };
     }
-    let text = describe_chain(err);
+    let text = tidy(&describe_chain(err));
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = source {
         if let Some(e) = current.downcast_ref::<reqwest::Error>() {
@@ -280,4 +301,17 @@ fn connect_error(err: &rmcp::service::ClientInitializeError) -> ConnectError {
 /// The text of a tool result's content blocks, joined.
 pub fn result_text(result: &CallToolResult) -> String {
     oc_mcp_common::mcp::result_text(result)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rmcp_type_names_are_dropped() {
+        let text = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<oc::Y>>] error: HTTP 503, when send initialize request";
+        assert_eq!(
+            super::tidy(text),
+            "Send message error transport error: HTTP 503, when send initialize request"
+        );
+        assert_eq!(super::tidy("a [b] c"), "a [b] c");
+    }
 }

@@ -1,0 +1,317 @@
+//! Broken deployments of the real server in the sandbox: each one fails the check that names
+//! the mistake, the report stays complete (no other check crashes), and the exit code is the
+//! documented class.
+
+mod support;
+
+use std::time::Duration;
+
+use oc_mcp_common::server_config::ServerConfig;
+use oc_mcp_sandbox::SandboxConfig;
+use serde_json::json;
+use support::{App, Env};
+
+fn app_in(namespace: &str, config: String) -> App {
+    App {
+        namespace: namespace.into(),
+        config,
+        ..App::default()
+    }
+}
+
+fn with(config: &ServerConfig, edit: impl FnOnce(&mut ServerConfig)) -> String {
+    let mut c = config.clone();
+    edit(&mut c);
+    c.to_toml_string()
+}
+
+/// Configuration mistakes and Route/OAuthClient mistakes, one namespace each, one sandbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one deployment per mistake, checked in turn
+async fn each_configuration_mistake_fails_its_check() {
+    let env = Env::start(SandboxConfig::default()).await;
+    let openshift = ServerConfig::openshift::<&str>(&[]);
+    let noauth = app_in(
+        "v-noauth",
+        ServerConfig::without_auth::<&str>(&[]).to_toml_string(),
+    );
+    let writable = app_in(
+        "v-writable",
+        with(&openshift, |c| {
+            c.read_only = Some(false);
+            c.disable_destructive = Some(false);
+        }),
+    );
+    let allow = app_in("v-allow", openshift.to_toml_string());
+    let http_url = app_in(
+        "v-httpurl",
+        with(&openshift, |c| {
+            c.server_url = Some(format!(
+                "http://kubernetes-mcp-server-v-httpurl.{}",
+                env.sb.apps_domain()
+            ));
+        }),
+    );
+    let wrong_host = app_in(
+        "v-wronghost",
+        with(&openshift, |c| {
+            c.server_url = Some("https://mcp.elsewhere.example.com".into());
+        }),
+    );
+    let redirect = app_in("v-redirect", openshift.to_toml_string());
+    let apps = [
+        &noauth,
+        &writable,
+        &allow,
+        &http_url,
+        &wrong_host,
+        &redirect,
+    ];
+    for app in apps {
+        env.deploy(app).await;
+    }
+    for app in apps {
+        env.wait_ready(app).await;
+    }
+    let mut allow_route = String::new();
+    for app in apps {
+        let route = env.wait_route(app).await;
+        if app.namespace == allow.namespace {
+            allow_route = route;
+        }
+    }
+    env.patch_route(
+        &allow,
+        &allow_route,
+        json!({"spec": {"tls": {"insecureEdgeTerminationPolicy": "Allow"}}}),
+    )
+    .await;
+    env.oauth_client(
+        "stale-client",
+        &["https://old-host.example.com/oauth/callback".to_owned()],
+    )
+    .await;
+
+    let member = env.token("member");
+    let outsider = env.token("outsider");
+    let tokens = [
+        ("MEMBER_TOKEN", member.as_str()),
+        ("OUTSIDER_TOKEN", outsider.as_str()),
+    ];
+    let run = |app: &App, extra: &[&str]| {
+        let mut args = vec![
+            "--token-env",
+            "MEMBER_TOKEN",
+            "--denied-token-env",
+            "OUTSIDER_TOKEN",
+        ];
+        args.extend_from_slice(extra);
+        let out = env.verify(app, &args, &tokens);
+        out.assert_complete();
+        out.assert_no_secrets(&[&member, &outsider]);
+        out
+    };
+
+    // require_oauth = false: anyone gets in.
+    let out = run(&noauth, &[]);
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("unauth.no-token", "fail");
+    let row = out.row("unauth.no-token").to_string();
+    assert!(row.contains("without a token: 200 OK"), "{row}");
+    out.assert_status("config.auth-mode", "fail");
+    out.assert_status("discovery.protected-resource", "skip");
+    out.assert_only_failures(&["unauth.no-token", "config.auth-mode"]);
+
+    // read_only = false: write and destructive tools are exposed.
+    let out = run(&writable, &[]);
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("mcp.tools", "fail");
+    let row = out.row("mcp.tools").to_string();
+    for tool in [
+        "pods_delete (destructive)",
+        "pods_exec (destructive)",
+        "resources_delete (destructive)",
+        "pods_run",
+    ] {
+        assert!(row.contains(tool), "{tool} missing in {row}");
+    }
+    out.assert_status("config.tools", "fail");
+    out.assert_only_failures(&["mcp.tools", "config.tools"]);
+
+    // The Route lets plain HTTP through.
+    let out = run(&allow, &[]);
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("route.insecure-policy", "fail");
+    out.assert_only_failures(&["route.insecure-policy"]);
+
+    // server_url http://, and server_url on another host.
+    for app in [&http_url, &wrong_host] {
+        let out = run(app, &[]);
+        assert_eq!(out.code, Some(1), "{}", out.summary());
+        out.assert_status("route.server-url", "fail");
+        let fix = out.row("route.server-url")["fix"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            fix.contains(&format!(
+                "server_url = \"https://{}\"",
+                app.host(env.sb.apps_domain())
+            )),
+            "{fix}"
+        );
+        out.assert_only_failures(&["route.server-url"]);
+    }
+
+    // The OAuthClient's redirect URI is for another host.
+    let out = run(&redirect, &["--oauth-client", "stale-client"]);
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("route.oauth-redirect", "fail");
+    let row = out.row("route.oauth-redirect").to_string();
+    assert!(
+        row.contains("https://old-host.example.com/oauth/callback"),
+        "{row}"
+    );
+    out.assert_only_failures(&["route.oauth-redirect"]);
+}
+
+/// `serviceAccount.automountToken: false`: the pod crash-loops on "no current-context", and
+/// the report says so and says what to change; nothing else crashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automount_token_false_is_a_crash_loop_with_its_cause() {
+    let env = Env::start(SandboxConfig {
+        crash_backoff: Duration::from_millis(500),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let app = App {
+        automount_token: false,
+        ..App::default()
+    };
+    env.deploy(&app).await;
+    env.wait_route(&app).await;
+    env.wait_restarts(&app, 1).await;
+    let member = env.token("member");
+    let out = env.verify(
+        &app,
+        &["--token-env", "MEMBER_TOKEN"],
+        &[("MEMBER_TOKEN", &member)],
+    );
+    out.assert_complete();
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("cluster.pods", "fail");
+    let pods = out.row("cluster.pods");
+    assert!(
+        pods["fix"]
+            .as_str()
+            .unwrap_or("")
+            .contains("automountToken is false"),
+        "{pods}"
+    );
+    out.assert_status("logs.startup", "fail");
+    let logs = out.row("logs.startup").to_string();
+    assert!(logs.contains("no current-context"), "{logs}");
+    out.assert_status("cluster.deployment", "fail");
+    // The router has no backend: the endpoint answers, with a 503.
+    out.assert_status("endpoint.health", "fail");
+    let health = out.row("endpoint.health").to_string();
+    assert!(health.contains("503"), "{health}");
+    out.assert_no_secrets(&[&member]);
+}
+
+/// A server that uses its own identity (no token required, cluster_auth_mode kubeconfig):
+/// a user outside the bound groups gets answers. Passthrough denial fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_using_its_own_identity_fails_passthrough_denial() {
+    let env = Env::start(SandboxConfig::default()).await;
+    let config = with(&ServerConfig::without_auth::<&str>(&[]), |c| {
+        c.cluster_auth_mode = Some("kubeconfig".into());
+    });
+    let app = App {
+        config,
+        sa_reads: true,
+        ..App::default()
+    };
+    env.deploy(&app).await;
+    env.wait_ready(&app).await;
+    env.wait_route(&app).await;
+    let member = env.token("member");
+    let outsider = env.token("outsider");
+    let out = env.verify(
+        &app,
+        &[
+            "--token-env",
+            "MEMBER_TOKEN",
+            "--denied-token-env",
+            "OUTSIDER_TOKEN",
+        ],
+        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
+    );
+    out.assert_complete();
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("passthrough.denied", "fail");
+    out.assert_status("unauth.no-token", "fail");
+    out.assert_status("unauth.garbage-token", "fail");
+    out.assert_only_failures(&[
+        "passthrough.denied",
+        "unauth.no-token",
+        "unauth.garbage-token",
+        "config.auth-mode",
+    ]);
+    out.assert_no_secrets(&[&member, &outsider]);
+}
+
+/// Token and reachability problems against a correct deployment: an unbound user's token
+/// (exit 1, passthrough.user), a token the cluster rejects (exit 3), no endpoint (exit 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_and_reachability_failures_have_their_exit_codes() {
+    let env = Env::start(SandboxConfig::default()).await;
+    let app = App::default();
+    env.deploy(&app).await;
+    env.wait_ready(&app).await;
+    env.wait_route(&app).await;
+
+    // An unbound user's token: the cluster refuses the read tool.
+    let outsider = env.token("outsider");
+    let out = env.verify(&app, &["--token-env", "T"], &[("T", &outsider)]);
+    out.assert_complete();
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("passthrough.user", "fail");
+    let fix = out.row("passthrough.user")["fix"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(fix.contains("oc mcp-rbac bind"), "{fix}");
+    out.assert_only_failures(&["passthrough.user"]);
+    out.assert_no_secrets(&[&outsider]);
+
+    // A token the cluster does not know (expired or revoked): exit 3.
+    let file = env.dir.path().join("stale-token");
+    std::fs::write(&file, "sha256~expired-or-revoked-token-value\n").expect("token file");
+    let out = env.verify(&app, &["--token-file", file.to_str().expect("path")], &[]);
+    out.assert_complete();
+    assert_eq!(out.code, Some(3), "{}", out.summary());
+    out.assert_status("passthrough.user", "fail");
+    assert_eq!(out.row("passthrough.user")["failureClass"], "auth");
+    out.assert_no_secrets(&["sha256~expired-or-revoked-token-value"]);
+
+    // Nothing listens where the Route should be reached: exit 4.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let out = env.verify(
+        &app,
+        &[
+            "--url",
+            &format!("https://127.0.0.1:{closed}/mcp"),
+            "--only",
+            "endpoint,unauth,mcp",
+        ],
+        &[],
+    );
+    out.assert_status("endpoint.health", "fail");
+    assert_eq!(out.row("endpoint.health")["failureClass"], "unreachable");
+    assert_eq!(out.code, Some(4), "{}", out.summary());
+    out.assert_status("mcp.initialize", "skip");
+}

@@ -1,0 +1,154 @@
+//! `oc mcp-verify` against the real kubernetes-mcp-server deployed in the sandbox in openshift
+//! mode (opaque tokens passed through): a correct deployment passes every check, and each
+//! broken one fails the check that names the mistake while every other check still reports.
+
+mod support;
+
+use oc_mcp_sandbox::SandboxConfig;
+use support::{App, Env};
+
+/// The release deployed as `oc mcp-install` does, ready, with its Route and OAuthClient.
+async fn deployed() -> (Env, App) {
+    let env = Env::start(SandboxConfig::default()).await;
+    let app = App::default();
+    env.deploy(&app).await;
+    env.wait_ready(&app).await;
+    env.wait_route(&app).await;
+    let host = app.host(env.sb.apps_domain());
+    env.oauth_client(
+        "kubernetes-mcp-server",
+        &[format!("https://{host}/oauth/callback")],
+    )
+    .await;
+    (env, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correct_openshift_deployment_passes_every_check() {
+    let (env, app) = deployed().await;
+    let host = app.host(env.sb.apps_domain());
+    let member = env.token("member");
+    let outsider = env.token("outsider");
+    let junit = env.dir.path().join("verify.xml");
+    let out = env.verify(
+        &app,
+        &[
+            "--token-env",
+            "MEMBER_TOKEN",
+            "--denied-token-env",
+            "OUTSIDER_TOKEN",
+            "--junit",
+            junit.to_str().expect("path"),
+        ],
+        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
+    );
+    out.assert_complete();
+    assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
+    out.assert_only_failures(&[]);
+    for id in [
+        "cluster.namespace",
+        "cluster.install",
+        "cluster.deployment",
+        "cluster.pods",
+        "cluster.service",
+        "logs.startup",
+        "config.lint",
+        "config.auth-mode",
+        "config.secrets",
+        "config.tools",
+        "route.found",
+        "route.tls",
+        "route.insecure-policy",
+        "route.admitted",
+        "route.server-url",
+        "route.oauth-redirect",
+        "endpoint.tls",
+        "endpoint.health",
+        "unauth.no-token",
+        "unauth.garbage-token",
+        "mcp.initialize",
+        "mcp.tools",
+        "passthrough.user",
+        "passthrough.denied",
+    ] {
+        out.assert_status(id, "pass");
+    }
+    // No OAuth discovery in openshift mode: reported, not failed.
+    out.assert_status("discovery.protected-resource", "info");
+    out.assert_status("discovery.authorization-server", "info");
+
+    // The evidence is what the server really said.
+    let no_token = out.row("unauth.no-token").to_string();
+    assert!(
+        no_token.contains("401 Unauthorized")
+            && no_token.contains("Bearer realm=\\\"Kubernetes MCP Server\\\"")
+            && no_token.contains("missing_token"),
+        "{no_token}"
+    );
+    let tools = out.row("mcp.tools").to_string();
+    assert!(tools.contains("14 tools, all read-only"), "{tools}");
+    let denied = out.row("passthrough.denied").to_string();
+    assert!(denied.contains("forbidden"), "{denied}");
+    let route = out.row("route.found").to_string();
+    assert!(
+        route.contains("made from ingress/kubernetes-mcp-server"),
+        "{route}"
+    );
+    let init = out.row("mcp.initialize").to_string();
+    assert!(
+        init.contains("kubernetes-mcp-server v0.0.67") && init.contains("Mcp-Session-Id issued"),
+        "{init}"
+    );
+    let json = out.json();
+    assert_eq!(json["summary"]["result"], "pass");
+    assert_eq!(json["target"]["via"], "route");
+    assert_eq!(json["target"]["authMode"], "openshift");
+    assert_eq!(json["target"]["tokenSource"], "env MEMBER_TOKEN");
+    assert_eq!(json["target"]["url"], format!("https://{host}/mcp"));
+
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(xml.contains("tests=\"26\" failures=\"0\""), "{xml}");
+    assert!(
+        xml.contains("name=\"unauth.no-token (No token: 401)\""),
+        "{xml}"
+    );
+    out.assert_no_secrets(&[&member, &outsider]);
+    assert!(!xml.contains(&member) && !xml.contains(&outsider));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_output_stdin_token_and_the_kubeconfig_token() {
+    let (env, app) = deployed().await;
+    let member = env.token("member");
+    let table = env.verify(&app, &["-o", "table", "--token-stdin"], &[]);
+    // --token-stdin with no stdin piped in reads an empty token: a usage error, exit 2.
+    assert_eq!(table.code, Some(2), "{}", table.stderr);
+    let table = env.verify_stdin(&app, &["-o", "table", "--token-stdin"], &[], Some(&member));
+    assert_eq!(table.code, Some(0), "{}{}", table.stdout, table.stderr);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("CHECK") && lines[0].contains("STATUS"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("unauth.no-token"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("the deployment is verified"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains("why: pass a token of a user outside the bound groups"),
+        "{}",
+        table.stdout
+    );
+    table.assert_no_secrets(&[&member]);
+
+    // Without --token-*: the kubeconfig user's own token (admin here), as `oc whoami -t`.
+    let default = env.verify(&app, &["--only", "mcp,passthrough.user"], &[]);
+    assert_eq!(default.code, Some(0), "{}", default.summary());
+    assert_eq!(default.json()["target"]["tokenSource"], "kubeconfig");
+    default.assert_no_secrets(&[&env.token("admin")]);
+}
