@@ -347,3 +347,44 @@ async fn http_is_a_warning_and_not_json_is_a_failure() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_issuer_passes() {
+    let cluster = common::Cluster::bare().await;
+    let issuer = cluster.sandbox.issuer_url().to_owned();
+    let ca = cluster.sandbox.dir().join("ca.crt");
+    let out = std::process::Command::new(BIN)
+        .args(["discover", &issuer, "-o", "json", "--certificate-authority"])
+        .arg(&ca)
+        .output()
+        .expect("run discover");
+    let report: Value = serde_json::from_str(&ok(&out)).expect("json");
+    assert_eq!(report["passed"], true, "{report}");
+    for (check, result, detail) in checks(&out) {
+        assert_ne!(result, "fail", "{check}: {detail}");
+    }
+    assert_eq!(result_of(&out, "issuer").0, "pass");
+    assert_eq!(result_of(&out, "jwks").0, "pass");
+    assert!(
+        report["usableKeys"].as_u64().is_some_and(|n| n >= 1),
+        "{report}"
+    );
+    assert!(
+        report["algorithms"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "RS256")),
+        "{report}"
+    );
+    // One slash more and the server would refuse to start: discover says so first.
+    let out = std::process::Command::new(BIN)
+        .args(["discover", &format!("{issuer}/"), "--certificate-authority"])
+        .arg(&ca)
+        .output()
+        .expect("run discover");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("differ in the trailing slash"),
+        "{}",
+        stderr(&out)
+    );
+}
