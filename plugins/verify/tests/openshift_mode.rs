@@ -152,3 +152,88 @@ async fn table_output_stdin_token_and_the_kubeconfig_token() {
     assert_eq!(default.json()["target"]["tokenSource"], "kubeconfig");
     default.assert_no_secrets(&[&env.token("admin")]);
 }
+
+/// `-o json` is a stable, versioned document: a snapshot with the volatile values (random
+/// suffixes, ports, timestamps, dates) replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_report_matches_its_snapshot() {
+    let (env, app) = deployed().await;
+    let member = env.token("member");
+    let outsider = env.token("outsider");
+    let out = env.verify(
+        &app,
+        &[
+            "--token-env",
+            "MEMBER_TOKEN",
+            "--denied-token-env",
+            "OUTSIDER_TOKEN",
+        ],
+        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.summary());
+    out.assert_no_secrets(&[&member, &outsider]);
+    insta::with_settings!({filters => vec![
+        (r"kubernetes-mcp-server-[a-z0-9]{6,10}-[a-z0-9]{5}", "[pod]"),
+        (r"route/kubernetes-mcp-server-[a-z0-9]{5}", "route/kubernetes-mcp-server-[suffix]"),
+        (r"[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ ", "[klog] "),
+        (r"\d+\.\d+\.\d+\.\d+:\d+", "[addr]"),
+        (r"\d{4}-\d\d-\d\d \(-?\d+ days\)", "[date] ([n] days)"),
+    ]}, {
+        insta::assert_snapshot!(out.stdout);
+    });
+}
+
+/// `kubectl mcp-verify`: kubectl finds the plugin on PATH and runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_runs_the_plugin() {
+    let (env, app) = deployed().await;
+    let plugins = tempfile::tempdir().expect("tmp");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_kubectl-mcp_verify"),
+        plugins.path().join("kubectl-mcp_verify"),
+    )
+    .expect("copy");
+    let kubectl = oc_mcp_sandbox::tools::kubectl();
+    let path = std::env::join_paths([
+        plugins.path().to_path_buf(),
+        std::path::PathBuf::from("/usr/bin"),
+        std::path::PathBuf::from("/bin"),
+    ])
+    .expect("PATH");
+    let member = env.token("member");
+    let mut cmd = std::process::Command::new(&kubectl);
+    cmd.args(["mcp-verify", "--kubeconfig"])
+        .arg(&env.admin)
+        .args(["-n", &app.namespace, "--connect-to", &env.connect_to(&app)])
+        .arg("--endpoint-ca")
+        .arg(&env.ca)
+        .args(["--token-env", "MEMBER_TOKEN", "-o", "json"])
+        .env("PATH", path)
+        .env("_", &kubectl)
+        .env("MEMBER_TOKEN", &member)
+        .env_remove("KUBECONFIG");
+    let out = support::run_bounded(cmd, None, std::time::Duration::from_secs(120));
+    assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
+    out.assert_complete();
+    out.assert_only_failures(&[]);
+    out.assert_no_secrets(&[&member]);
+    // Help names the command the user typed.
+    let mut help = std::process::Command::new(&kubectl);
+    help.args(["mcp-verify", "--help"])
+        .env(
+            "PATH",
+            std::env::join_paths([
+                plugins.path().to_path_buf(),
+                "/usr/bin".into(),
+                "/bin".into(),
+            ])
+            .expect("PATH"),
+        )
+        .env("_", &kubectl);
+    let help = support::run_bounded(help, None, std::time::Duration::from_secs(60));
+    assert!(
+        help.stdout.contains("Usage: kubectl mcp-verify"),
+        "{}",
+        help.stdout
+    );
+}
