@@ -61,8 +61,8 @@ fn output(
         })?),
     };
     let rendered = clients::render(args.client, setup, target.as_deref());
-    for note in &rendered.notes {
-        cli::warn(note);
+    for line in &rendered.notes {
+        note(line);
     }
     let format = global.output.output;
     let mut stdout = std::io::stdout().lock();
@@ -95,7 +95,7 @@ fn output(
     };
     let merged = jsonfile::merge(existing.as_deref(), &rendered.fragment, &path)?;
     if global.output.dry_run != DryRun::None {
-        cli::warn(&format!(
+        note(&format!(
             "dry run: {} would be {} in {} (nothing written); the new file:",
             setup.name,
             merged.action,
@@ -124,13 +124,18 @@ fn output(
         backup: written.backup.clone(),
     };
     if let (Some(line), OutputFormat::Table | OutputFormat::Wide) = (&rendered.command, format) {
-        cli::warn(&report.sentence());
+        note(&report.sentence());
         out(&mut stdout, &(line.render() + "\n"))?;
     } else {
         drop(stdout);
         cli::emit(&report, format)?;
     }
     Ok(ExitCode::Ok)
+}
+
+/// Something the user should know or do next (stderr; not a warning).
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "note: {text}");
 }
 
 fn home() -> Option<PathBuf> {
