@@ -33,6 +33,7 @@ mod httpc;
 pub mod issuer;
 pub mod kubeconfig;
 pub mod kubelet;
+pub mod oauth;
 pub mod openapi;
 pub mod openshift;
 pub mod patch;

@@ -194,6 +194,7 @@ impl Sandbox {
                 issuer_url,
                 config.oidc_audience.clone(),
             )),
+            oauth: crate::oauth::OAuthServer::default(),
         });
         let router_tls = crate::router::tls_config(state.clone(), pki.ca.clone())?;
         let resolve_path = dir.join("resolve");
@@ -366,6 +367,15 @@ impl Sandbox {
             secret: secret.map(String::from),
             redirect_uris: redirect_uris.iter().map(ToString::to_string).collect(),
         });
+    }
+
+    /// The OpenShift OAuth server's endpoints on the API server URL:
+    /// `(authorize, token)`; the metadata is at `<url>/.well-known/oauth-authorization-server`.
+    pub fn oauth_endpoints(&self) -> (String, String) {
+        (
+            format!("{}/oauth/authorize", self.url),
+            format!("{}/oauth/token", self.url),
+        )
     }
 
     /// The cluster's apps domain (Route hosts live under it).

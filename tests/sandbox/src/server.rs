@@ -33,6 +33,7 @@ pub struct State {
     pub kubelet: crate::kubelet::Kubelet,
     pub router: crate::router::RouterInfo,
     pub issuer: Arc<crate::issuer::Issuer>,
+    pub oauth: crate::oauth::OAuthServer,
 }
 
 impl State {
@@ -427,16 +428,28 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
             .into(),
         ..Default::default()
     };
-    let resp = pipeline(
-        &state,
-        parts.method,
-        parts.headers,
-        info,
-        query,
-        body,
-        &mut entry,
-    )
-    .await;
+    let resp = if crate::oauth::serves(&path) {
+        // The OAuth server is not behind the API's authentication and authorization.
+        crate::oauth::handle(
+            &state,
+            &parts.method,
+            &path,
+            parts.uri.query(),
+            &parts.headers,
+            &body,
+        )
+    } else {
+        pipeline(
+            &state,
+            parts.method,
+            parts.headers,
+            info,
+            query,
+            body,
+            &mut entry,
+        )
+        .await
+    };
     entry.code = resp.status().as_u16();
     state.audit.write(&entry);
     Ok(resp)

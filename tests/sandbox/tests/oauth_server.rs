@@ -1,0 +1,236 @@
+//! The OpenShift OAuth server: an OAuthClient created through the API lets a PKCE
+//! authorization-code flow obtain an opaque `sha256~` token the API server accepts.
+
+mod common;
+
+use base64::Engine as _;
+use common::https;
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, PostParams};
+use oc_mcp_sandbox::{Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn param(resp: &reqwest::Response, name: &str) -> Option<String> {
+    let loc = resp.headers().get("location")?.to_str().ok()?;
+    let url = reqwest::Url::parse(loc).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one flow with its failure cases
+async fn oauth_client_pkce_flow_issues_a_token_the_api_accepts() {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let c = https::client(&sb, &[]);
+    let meta: Value = c
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            sb.url()
+        ))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("json");
+    let (authorize, token) = sb.oauth_endpoints();
+    assert_eq!(meta["authorization_endpoint"], authorize.as_str());
+    assert_eq!(meta["token_endpoint"], token.as_str());
+    assert!(
+        meta["code_challenge_methods_supported"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("S256")))
+    );
+
+    // The plugin's OAuthClient, created through the API.
+    let admin = sb.client_for("admin").await.expect("admin");
+    let ar = ApiResource {
+        group: "oauth.openshift.io".into(),
+        version: "v1".into(),
+        api_version: "oauth.openshift.io/v1".into(),
+        kind: "OAuthClient".into(),
+        plural: "oauthclients".into(),
+    };
+    let oc: DynamicObject = serde_json::from_value(json!({"apiVersion": "oauth.openshift.io/v1", "kind": "OAuthClient",
+        "metadata": {"name": "kubernetes-mcp-server"}, "secret": "first-secret", "additionalSecrets": ["rotated-secret"],
+        "redirectURIs": ["http://127.0.0.1/callback"], "grantMethod": "auto", "accessTokenMaxAgeSeconds": 3600}))
+    .expect("object");
+    Api::<DynamicObject>::all_with(admin, &ar)
+        .create(&PostParams::default(), &oc)
+        .await
+        .expect("create OAuthClient");
+
+    let verifier = "0123456789abcdefghijklmnopqrstuvwxyz-verifier-abc";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let redirect = "http://127.0.0.1:45678/callback";
+    let auth = |client: &'static str, redirect: &'static str| {
+        c.get(format!(
+            "{authorize}?{}",
+            form(&[
+                ("client_id", client),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", "user:full"),
+                ("state", "xyz"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("login_hint", "member"),
+            ])
+        ))
+        .send()
+    };
+    // Unknown client, unregistered redirect URI.
+    assert_eq!(
+        auth("nope", redirect)
+            .await
+            .expect("authorize")
+            .status()
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        auth("kubernetes-mcp-server", "https://evil.example.com/callback")
+            .await
+            .expect("authorize")
+            .status()
+            .as_u16(),
+        400
+    );
+    let r = auth("kubernetes-mcp-server", redirect)
+        .await
+        .expect("authorize");
+    assert_eq!(r.status().as_u16(), 302);
+    assert_eq!(param(&r, "state").as_deref(), Some("xyz"));
+    let code = param(&r, "code").expect("code");
+    let exchange = |code: String, secret: &'static str, verifier: &'static str| {
+        c.post(&token)
+            .basic_auth("kubernetes-mcp-server", Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+            ]))
+            .send()
+    };
+    assert_eq!(
+        exchange(code.clone(), "wrong-secret", verifier)
+            .await
+            .expect("token")
+            .status()
+            .as_u16(),
+        401
+    );
+    let bad = exchange(
+        code.clone(),
+        "first-secret",
+        "wrong-verifier-wrong-verifier-wrong-verifier",
+    )
+    .await
+    .expect("token");
+    assert_eq!(bad.status().as_u16(), 400);
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
+    // A fresh code, exchanged with one of the additionalSecrets.
+    let r = auth("kubernetes-mcp-server", redirect)
+        .await
+        .expect("authorize");
+    let code = param(&r, "code").expect("code");
+    let t: Value = exchange(code.clone(), "rotated-secret", verifier)
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let access = t["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
+    assert!(access.starts_with("sha256~"), "{t}");
+    assert_eq!(t["expires_in"], 3600);
+    assert_eq!(t["token_type"], "Bearer");
+    // Codes are single use.
+    assert_eq!(
+        exchange(code, "first-secret", verifier)
+            .await
+            .expect("token")
+            .status()
+            .as_u16(),
+        400
+    );
+
+    // The API server accepts the token as the approving user.
+    let who: Value = c
+        .post(format!(
+            "{}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            sb.url()
+        ))
+        .bearer_auth(&access)
+        .header("content-type", "application/json")
+        .body(r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#)
+        .send()
+        .await
+        .expect("whoami")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(who["status"]["userInfo"]["username"], "member");
+    assert!(
+        who["status"]["userInfo"]["groups"]
+            .as_array()
+            .is_some_and(|g| g.contains(&json!("mcp-users")))
+    );
+
+    // refresh_token grant gives another working token.
+    let refreshed: Value = c
+        .post(&token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                t["refresh_token"].as_str().expect("refresh"),
+            ),
+            ("client_id", "kubernetes-mcp-server"),
+            ("client_secret", "first-secret"),
+        ]))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        refreshed["access_token"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("sha256~") && a != access)
+    );
+    // Tokens never reach the audit log.
+    let audit = std::fs::read_to_string(sb.audit_path()).expect("audit");
+    assert!(!audit.contains(&access));
+}
