@@ -53,6 +53,11 @@ pub struct LoginArgs {
     #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',')]
     pub scopes: Vec<String>,
 
+    /// The audience the server checks (its oauth_audience): decides which returned token is
+    /// printed. Default: from the server's ConfigMap
+    #[arg(long, value_name = "AUDIENCE")]
+    pub audience: Option<String>,
+
     /// Log in through the cluster's OpenShift OAuth server with this OAuthClient (openshift
     /// mode; `oc mcp-oauth register openshift`) instead of using the kubeconfig token
     #[arg(

@@ -14,6 +14,7 @@ use crate::{
     clients::{self, ClientAuth, ClientKind, OAuthClient, Setup, TokenSource},
     jsonfile::{self, Action},
     shell,
+    target::IssuerSettings,
     token::{self, LazyCluster},
 };
 
@@ -185,15 +186,22 @@ async fn client_auth(
             Ok(ClientAuth::None)
         }
         AuthMode::OpenShift => Ok(ClientAuth::Bearer(TokenSource::Command(token_command(
-            global, args, false,
+            global, args, None,
         )?))),
         AuthMode::Entra | AuthMode::Oidc => {
-            if args.login_args.oauth_client.is_some() || args.login == LoginVia::Token {
+            if args.login_args.oauth_client.is_some() {
                 return Ok(ClientAuth::Bearer(TokenSource::Command(token_command(
-                    global, args, true,
+                    global, args, None,
                 )?)));
             }
             let settings = token::issuer_settings(&args.server, &args.login_args, cluster).await?;
+            if args.login == LoginVia::Token {
+                return Ok(ClientAuth::Bearer(TokenSource::Command(token_command(
+                    global,
+                    args,
+                    Some(&settings),
+                )?)));
+            }
             let client_id = settings.client_id.ok_or_else(|| {
                 Error::usage_with_hint(
                     "the OAuth client ID is unknown: no registration (mcp-oauth-settings) and no oauth_audience",
@@ -216,11 +224,13 @@ async fn client_auth(
 }
 
 /// The command a client runs for a token: `--token-command`, or this plugin's `token` with
-/// the flags that select the same cluster and login.
+/// the flags that select the same cluster and login. An issuer login is written out in
+/// full (issuer, client, scopes, audience), so `token` needs no cluster read to repeat it:
+/// the users of the server usually may not read its ConfigMap.
 fn token_command(
     global: &GlobalArgs,
     args: &ConfigArgs,
-    issuer_login: bool,
+    issuer: Option<&IssuerSettings>,
 ) -> Result<Vec<String>> {
     if let Some(line) = &args.token_command {
         let words = shell::split(line)
@@ -252,15 +262,18 @@ fn token_command(
     let login = &args.login_args;
     if let Some(client) = &login.oauth_client {
         words.extend(["--oauth-client".to_owned(), client.clone()]);
-    } else if issuer_login {
-        if let Some(issuer) = &login.issuer {
+    } else if let Some(settings) = issuer {
+        if let Some(issuer) = &settings.issuer {
             words.extend(["--issuer".to_owned(), issuer.clone()]);
         }
-        if let Some(client_id) = &login.client_id {
+        if let Some(client_id) = &settings.client_id {
             words.extend(["--client-id".to_owned(), client_id.clone()]);
         }
-        if !login.scopes.is_empty() {
-            words.extend(["--scope".to_owned(), login.scopes.join(",")]);
+        if !settings.scopes.is_empty() {
+            words.extend(["--scope".to_owned(), settings.scopes.join(",")]);
+        }
+        if let Some(audience) = &settings.audience {
+            words.extend(["--audience".to_owned(), audience.clone()]);
         }
     }
     if let Some(dir) = &login.cache_dir {

@@ -117,7 +117,7 @@ pub async fn issuer_settings(
     let mut settings = IssuerSettings {
         issuer: args.issuer.clone(),
         client_id: args.client_id.clone(),
-        audience: None,
+        audience: args.audience.clone(),
         scopes: args.scopes.clone(),
     };
     if settings.issuer.is_none() || settings.client_id.is_none() || settings.scopes.is_empty() {
@@ -128,7 +128,7 @@ pub async fn issuer_settings(
                 let found = IssuerSettings::gather(config.as_ref(), data.as_ref());
                 settings.issuer = settings.issuer.or(found.issuer);
                 settings.client_id = settings.client_id.or(found.client_id);
-                settings.audience = found.audience;
+                settings.audience = settings.audience.or(found.audience);
                 if settings.scopes.is_empty() {
                     settings.scopes = found.scopes;
                 }

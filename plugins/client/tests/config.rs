@@ -209,7 +209,9 @@ fn issuer_mode_carries_the_client_id_and_scopes() {
         "https://idp.example.com/realms/ops"
     );
     assert_eq!(after(&helper, "--client-id"), "mcp-cli");
-    assert_eq!(after(&helper, "--scope"), "openid,profile");
+    // offline_access was added for a refresh token; the audience is unknown here.
+    assert_eq!(after(&helper, "--scope"), "openid,profile,offline_access");
+    assert!(!helper.contains(&"--audience".to_owned()));
 }
 
 fn backups(dir: &Path) -> Vec<std::path::PathBuf> {

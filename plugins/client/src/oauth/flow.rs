@@ -29,7 +29,8 @@ const UNKNOWN_LIFETIME: u64 = 3600;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenKind {
     /// The access token when its audience is the server's, else an ID token that is
-    /// (Entra issues access tokens for Microsoft Graph when asked only for `openid`)
+    /// (Entra issues access tokens for Microsoft Graph when asked only for `openid`); with
+    /// the audience unknown, the access token unless it is for Microsoft Graph
     Auto,
     /// Always the access token
     Access,
@@ -44,7 +45,7 @@ pub struct Login {
     pub client_id: String,
     pub client_secret: Option<Secret>,
     pub scopes: Vec<String>,
-    /// The audience the server checks (`oauth_audience`); the client id when unknown.
+    /// The audience the server checks (`oauth_audience`), when known.
     pub audience: Option<String>,
     pub kind: TokenKind,
 }
@@ -92,7 +93,6 @@ pub fn now() -> u64 {
 
 /// The token to use from an entry, and when it expires.
 pub fn pick(entry: &Entry, login: &Login) -> (String, Option<u64>) {
-    let audience = login.audience.as_deref().unwrap_or(&login.client_id);
     let access_claims = pkce::jwt_claims(&entry.access_token);
     let id_claims = entry.id_token.as_deref().and_then(pkce::jwt_claims);
     let access = || {
@@ -115,18 +115,46 @@ pub fn pick(entry: &Entry, login: &Login) -> (String, Option<u64>) {
         TokenKind::Access => access(),
         TokenKind::Id => id().unwrap_or_else(access),
         TokenKind::Auto => {
-            let access_fits = access_claims
-                .as_ref()
-                .is_some_and(|c| pkce::has_audience(c, audience));
-            let id_fits = id_claims
-                .as_ref()
-                .is_some_and(|c| pkce::has_audience(c, audience));
-            match (access_fits, id_fits) {
-                (false, true) => id().unwrap_or_else(access),
-                _ => access(),
+            let fits = |claims: Option<&serde_json::Map<String, serde_json::Value>>| {
+                claims.is_some_and(|c| match &login.audience {
+                    Some(audience) => pkce::has_audience(c, audience),
+                    None => !only_graph(c),
+                })
+            };
+            let access_fits = match &login.audience {
+                // An opaque access token may well be for the server: only a JWT can say no.
+                None => access_claims.is_none() || fits(access_claims.as_ref()),
+                Some(_) => fits(access_claims.as_ref()),
+            };
+            if !access_fits && fits(id_claims.as_ref()) {
+                id().unwrap_or_else(access)
+            } else {
+                access()
             }
         }
     }
+}
+
+/// Microsoft Graph's audiences: an Entra access token for Graph is no use to the MCP server.
+const GRAPH_AUDIENCES: [&str; 2] = [
+    "00000003-0000-0000-c000-000000000000",
+    "https://graph.microsoft.com",
+];
+
+fn only_graph(claims: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let auds: Vec<&str> = match claims.get("aud") {
+        Some(serde_json::Value::String(a)) => vec![a.as_str()],
+        Some(serde_json::Value::Array(list)) => {
+            list.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        _ => Vec::new(),
+    };
+    !auds.is_empty()
+        && auds.iter().all(|a| {
+            GRAPH_AUDIENCES
+                .iter()
+                .any(|g| a.trim_end_matches('/') == *g)
+        })
 }
 
 fn fresh(expires_at: Option<u64>, obtained_at: u64, now: u64) -> bool {
@@ -505,6 +533,14 @@ mod tests {
             ("sha256~x".into(), Some(500))
         );
         assert_eq!(pick(&opaque, &login(TokenKind::Id)).0, "sha256~x");
+
+        // Audience unknown: the access token, unless it is for Microsoft Graph.
+        let mut unknown = login(TokenKind::Auto);
+        unknown.audience = None;
+        let e = entry(jwt("mcp-server", 700), Some(jwt("client", 800)));
+        assert_eq!(pick(&e, &unknown).1, Some(700));
+        let e = entry(graph, Some(app));
+        assert_eq!(pick(&e, &unknown).1, Some(800));
     }
 
     #[test]
