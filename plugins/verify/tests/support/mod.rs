@@ -2,6 +2,8 @@
 //! `oc mcp-install`) does, breaking it on purpose, and running `kubectl-mcp_verify` against it.
 #![allow(dead_code)]
 
+pub mod oidc;
+
 use std::{
     io::Write as _,
     path::PathBuf,
@@ -486,9 +488,10 @@ impl Env {
         cmd.arg("--kubeconfig")
             .arg(&self.admin)
             .args(["-n", &app.namespace, "--release", &app.name])
-            .args(["--connect-to", &self.connect_to(app)])
-            .arg("--endpoint-ca")
-            .arg(&self.ca);
+            .args(["--connect-to", &self.connect_to(app)]);
+        if !args.contains(&"--endpoint-ca") {
+            cmd.arg("--endpoint-ca").arg(&self.ca);
+        }
         if !args.contains(&"-o") {
             cmd.args(["-o", "json"]);
         }
