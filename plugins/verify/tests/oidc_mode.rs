@@ -4,7 +4,9 @@
 
 mod support;
 
-use oc_mcp_common::server_config::{OidcSettings, ServerConfig};
+use oc_mcp_common::server_config::{
+    OidcSettings, ServerConfig, ServerVersion, TokenExchangeSettings,
+};
 use oc_mcp_sandbox::{OidcConfig, SandboxConfig};
 use serde_json::json;
 use support::{App, Env, oidc::Issuer};
@@ -13,6 +15,13 @@ const AUDIENCE: &str = "mcp-server";
 
 /// The issuer, a sandbox that trusts it, and the server deployed in oidc mode behind its Route.
 async fn deployed() -> (Issuer, Env, App, std::path::PathBuf) {
+    deployed_with(|_| {}).await
+}
+
+/// [`deployed`] with an edit of the server's config.
+async fn deployed_with(
+    edit: impl FnOnce(&mut ServerConfig),
+) -> (Issuer, Env, App, std::path::PathBuf) {
     let issuer = Issuer::start().await;
     let mut oidc = OidcConfig::new(&issuer.url, AUDIENCE);
     oidc.ca_pem = Some(issuer.ca_pem.clone());
@@ -38,6 +47,7 @@ async fn deployed() -> (Issuer, Env, App, std::path::PathBuf) {
         .with_route_host(app.host(env.sb.apps_domain()));
     let mut config = ServerConfig::oidc::<&str>(&settings, &[]);
     config.certificate_authority = Some("/etc/mcp-issuer-ca/ca.crt".into());
+    edit(&mut config);
     app.config = config.to_toml_string();
     app.extra_files.push((
         "/etc/mcp-issuer-ca".into(),
@@ -158,4 +168,46 @@ async fn correct_oidc_deployment_passes_every_check() {
         .unwrap_or("")
         .to_owned();
     assert!(why.contains("wants a JWT"), "{why}");
+}
+
+/// The token-exchange client secret written into the ConfigMap (the guide's mistake, design.md
+/// 4.5): config.secrets fails, naming the key and never the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_the_configmap_fails_config_secrets() {
+    const SECRET: &str = "s3cr3t-in-a-configmap-value";
+    let (_issuer, env, app, bundle) = deployed_with(|c| {
+        let settings =
+            TokenExchangeSettings::entra_obo("mcp-client", &["api://kubernetes/.default"]);
+        *c = c
+            .clone()
+            .with_token_exchange(&settings, ServerVersion::TESTED);
+        if let Some(auth) = c
+            .token_exchange
+            .as_mut()
+            .and_then(|t| t.client_auth.as_mut())
+        {
+            auth.client_secret = Some(SECRET.into());
+        }
+    })
+    .await;
+    let out = env.verify(
+        &app,
+        &[
+            "--endpoint-ca",
+            bundle.to_str().expect("path"),
+            "--only",
+            "cluster,logs,config,route",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("config.secrets", "fail");
+    let row = out.row("config.secrets").to_string();
+    assert!(
+        row.contains("token_exchange.client_auth.client_secret"),
+        "{row}"
+    );
+    out.assert_only_failures(&["config.secrets"]);
+    out.assert_status("logs.startup", "pass");
+    out.assert_no_secrets(&[SECRET]);
 }
