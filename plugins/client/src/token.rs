@@ -237,7 +237,12 @@ pub async fn plan(
                     "pass --client-id ID (the app registered in step 6)",
                 )
             })?;
-            let ca = cluster.connected().and_then(Cluster::ca_pem);
+            // Reading the kubeconfig makes no request; its CA may also sign the issuer's
+            // certificate (a cluster-hosted Keycloak or Dex).
+            let ca = match cluster.get().await {
+                Ok(c) => c.ca_pem(),
+                Err(_) => None,
+            };
             let http = http_client(&issuer, args, ca)?;
             let metadata = discovery::discover(&http, &issuer).await?;
             Ok(Plan::Login(Box::new(LoginPlan {

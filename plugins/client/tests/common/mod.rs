@@ -147,11 +147,19 @@ impl Running {
 /// What a browser does: follow the authorize URL to the redirect, and deliver the redirect to
 /// the loopback listener. Returns the listener's status code.
 pub async fn browse(url: &str) -> (reqwest::StatusCode, String) {
+    browse_trusting(url, None).await
+}
+
+/// [`browse`] for an authorization server whose certificate `ca_pem` signed.
+pub async fn browse_trusting(url: &str, ca_pem: Option<&str>) -> (reqwest::StatusCode, String) {
     oc_mcp_common::install_crypto_provider();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client");
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem.as_bytes()).expect("CA") {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    let http = builder.build().expect("http client");
     let response = http.get(url).send().await.expect("authorize request");
     assert_eq!(
         response.status(),
