@@ -203,8 +203,89 @@ pub fn help_pages<P: Plugin>(display_name: &str) -> Vec<(String, String)> {
     pages
 }
 
+/// Cobra's shell-completion protocol, which kubectl 1.26+ speaks with plugins through their
+/// `kubectl_complete-<plugin>` shim: `plugin __complete <words...> <partial>` prints one
+/// candidate per line, then `:<directive>` (4 = no file completion, 0 = files allowed).
+pub fn complete(cmd: &clap::Command, words: &[String]) -> String {
+    let (partial, done) = words
+        .split_last()
+        .map_or(("", &[][..]), |(p, d)| (p.as_str(), d));
+    let mut current = cmd.clone();
+    current.build();
+    let mut pending_flag: Option<clap::Arg> = None;
+    for word in done {
+        if pending_flag.take().is_some() {
+            continue;
+        }
+        if let Some(name) = word.strip_prefix("--") {
+            let name = name.split('=').next().unwrap_or_default();
+            if !word.contains('=') {
+                pending_flag = current
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(name) && a.get_action().takes_values())
+                    .cloned();
+            }
+        } else if let Some(short) = word.strip_prefix('-').and_then(|s| {
+            let mut chars = s.chars();
+            chars.next().filter(|_| chars.next().is_none())
+        }) {
+            pending_flag = current
+                .get_arguments()
+                .find(|a| a.get_short() == Some(short) && a.get_action().takes_values())
+                .cloned();
+        } else if let Some(sub) = current.find_subcommand(word) {
+            current = sub.clone();
+        }
+    }
+    let mut directive = 4;
+    let mut candidates: Vec<String> = Vec::new();
+    if let Some(flag) = pending_flag {
+        candidates = flag
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        if candidates.is_empty() {
+            // A free value (a path, a name): let the shell offer files.
+            directive = 0;
+        }
+    } else if partial.starts_with('-') {
+        candidates = current
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+    } else {
+        candidates.extend(
+            current
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                .map(|s| s.get_name().to_owned()),
+        );
+        for arg in current.get_positionals() {
+            candidates.extend(
+                arg.get_possible_values()
+                    .iter()
+                    .map(|v| v.get_name().to_owned()),
+            );
+        }
+    }
+    let mut lines: Vec<String> = candidates
+        .into_iter()
+        .filter(|c| c.starts_with(partial))
+        .collect();
+    lines.push(format!(":{directive}"));
+    lines.join("\n") + "\n"
+}
+
 /// Parse, run and report: the whole `main` of a plugin.
 pub fn run<P: Plugin>() -> std::process::ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("__complete") {
+        let text = complete(&P::command(), &argv[2..]);
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return ExitCode::Ok.into();
+    }
     let display = invocation_name(
         P::NAME,
         std::env::var_os("_").as_ref(),
@@ -255,6 +336,46 @@ mod tests {
 
     fn name(shell: Option<&str>, parent: Option<&str>) -> String {
         invocation_name("mcp-rbac", shell.map(OsString::from).as_ref(), parent)
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Demo {
+        #[command(flatten)]
+        global: GlobalArgs,
+        #[command(subcommand)]
+        command: DemoCommand,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum DemoCommand {
+        Bind { groups: Vec<String> },
+        Role,
+        Completion(CompletionArgs),
+    }
+
+    fn complete_words(words: &[&str]) -> Vec<String> {
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        complete(&<Demo as clap::CommandFactory>::command(), &words)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn cobra_completion_protocol() {
+        assert_eq!(complete_words(&[""]), ["bind", "role", "completion", ":4"]);
+        assert_eq!(complete_words(&["ro"]), ["role", ":4"]);
+        assert_eq!(
+            complete_words(&["completion", ""]),
+            ["bash", "zsh", "fish", ":4"]
+        );
+        assert_eq!(complete_words(&["role", "-o", "y"]), ["yaml", ":4"]);
+        assert_eq!(
+            complete_words(&["role", "--output", ""]),
+            ["table", "wide", "json", "yaml", ":4"]
+        );
+        assert_eq!(complete_words(&["role", "--kubeconfig", ""]), [":0"]);
+        assert!(complete_words(&["bind", "--as-"]).contains(&"--as-group".to_owned()));
     }
 
     #[test]

