@@ -624,3 +624,126 @@ async fn helm_engine_installs_the_chart_with_the_overlay_and_no_secret_in_argv()
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn wait_returns_when_the_real_server_runs_and_the_route_is_admitted() {
+    use k8s_openapi::api::core::v1::Pod;
+    use oc_mcp_common::openshift::Route;
+
+    let cluster = Cluster::start().await;
+    let out = cluster.run(&["--engine", "manifests", "--wait", "--timeout", "90s"]);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("MCP endpoint: https://{HOST}/mcp")),
+        "{err}"
+    );
+    assert!(err.contains("next: oc mcp-verify -n mcp-server"), "{err}");
+
+    let client = cluster.admin().await;
+    let routes: Api<Route> = Api::namespaced(client.clone(), "mcp-server");
+    let route = routes
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("routes")
+        .items
+        .into_iter()
+        .find(|r| r.spec.host.as_deref() == Some(HOST))
+        .expect("the Route OpenShift made from the Ingress");
+    assert!(
+        route.metadata.name.as_deref().is_some_and(
+            |n| n.starts_with("kubernetes-mcp-server-") && n != "kubernetes-mcp-server-"
+        )
+    );
+    assert!(route.admitted());
+
+    // The server answers through the router: /healthz 200, /mcp 401 without a token.
+    let addr = cluster
+        .sandbox
+        .resolve(HOST)
+        .expect("the router serves the host");
+    oc_mcp_common::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(cluster.sandbox.ca_pem().as_bytes()).expect("ca"),
+        )
+        .resolve(HOST, addr)
+        .build()
+        .expect("client");
+    let health = http
+        .get(format!("https://{HOST}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let mcp = http
+        .post(format!("https://{HOST}/mcp"))
+        .header("Accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#)
+        .send()
+        .await
+        .expect("mcp");
+    assert_eq!(mcp.status(), 401);
+
+    // A config change rolls the pod: a new pod runs the new config.
+    let pods: Api<Pod> = Api::namespaced(client, "mcp-server");
+    let names = |list: Vec<Pod>| {
+        list.into_iter()
+            .filter_map(|p| p.metadata.name)
+            .collect::<Vec<_>>()
+    };
+    let before = names(
+        pods.list(&kube::api::ListParams::default())
+            .await
+            .expect("pods")
+            .items,
+    );
+    ok(&cluster.run(&[
+        "--engine",
+        "manifests",
+        "--toolsets",
+        "core,config,helm",
+        "--wait",
+        "--timeout",
+        "90s",
+    ]));
+    let after = names(
+        pods.list(&kube::api::ListParams::default())
+            .await
+            .expect("pods")
+            .items,
+    );
+    assert!(
+        after.iter().any(|p| !before.contains(p)),
+        "a new pod after the rollout: {before:?} -> {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn wait_times_out_with_the_evidence_when_the_server_cannot_start() {
+    let cluster = Cluster::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    // A log file the server cannot open makes it exit at startup, so the pod crash-loops.
+    let extra = dir.path().join("extra.toml");
+    std::fs::write(
+        &extra,
+        "cluster_provider_strategy = \"in-cluster\"\nlog_file = \"/nonexistent/dir/log\"\n",
+    )
+    .expect("write");
+    let out = cluster.run(&[
+        "--engine",
+        "manifests",
+        "--extra-config",
+        &extra.display().to_string(),
+        "--wait",
+        "--timeout",
+        "20s",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not ready after 20s"), "{err}");
+    assert!(
+        err.contains("pod kubernetes-mcp-server-"),
+        "the pod status is shown: {err}"
+    );
+}
