@@ -315,6 +315,45 @@ async fn expired_tokens_are_refreshed_and_a_revoked_refresh_token_needs_a_login(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_spend_the_refresh_token_once() {
+    // The first token lives 30 s (inside the refresh margin); the refreshed ones an hour.
+    let mut config = idp::Config::oidc("mcp-cli");
+    config.expires_in = 30;
+    let idp = idp::Idp::start(config).await;
+    let home = tempfile::tempdir().expect("home");
+    let cache = home.path().join("cache");
+    let (first, _) = login(login_cmd(home.path(), &idp.url, &cache)).await;
+    idp.config.lock().expect("lock").expires_in = 3600;
+
+    // Clients start several helpers at once; each wants a token now.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let mut cmd = login_cmd(home.path(), &idp.url, &cache);
+            cmd.arg("--stored-only")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().expect("spawn")
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    let tokens: Vec<String> = outputs.iter().map(ok).collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+    assert_ne!(tokens[0], first);
+    assert_eq!(idp.seen().refresh_grants, 1, "{:?}", idp.seen().rejected);
+    assert!(idp.seen().rejected.is_empty(), "{:?}", idp.seen().rejected);
+    let leftovers = files_containing(&cache, "");
+    assert!(
+        leftovers
+            .iter()
+            .all(|p| p.extension().is_some_and(|e| e == "json")),
+        "no lock or temp file stays behind: {leftovers:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_listener_waits_for_its_own_state_and_reports_a_refusal() {
     let idp = idp::Idp::start(idp::Config::oidc("mcp-cli")).await;
     let home = tempfile::tempdir().expect("home");

@@ -6,6 +6,7 @@
 use std::{
     fmt::Write as _,
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
 
 use oc_mcp_common::{Error, Result};
@@ -231,6 +232,91 @@ impl Cache {
     }
 }
 
+/// An exclusive claim on one cache entry while it is refreshed or logged in: a second `token`
+/// (clients start several at once) waits, then finds the new token in the cache instead of
+/// spending the refresh token a second time. Released on drop.
+#[derive(Debug)]
+pub struct Lock {
+    path: PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Cache {
+    /// Take the lock of `key`, waiting at most `wait`; a lock older than `stale_after` (or,
+    /// on Linux, whose process is gone) is broken.
+    pub async fn lock(
+        &self,
+        key: &CacheKey,
+        wait: Duration,
+        stale_after: Duration,
+    ) -> Result<Lock> {
+        create_private_dir(&self.dir)?;
+        let stem = key.file_name();
+        let stem = stem.trim_end_matches(".json");
+        let path = self.dir.join(format!("{stem}.lock"));
+        let start = Instant::now();
+        loop {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                options.mode(0o600);
+            }
+            match options.open(&path) {
+                Ok(mut file) => {
+                    use std::io::Write as _;
+                    let _ = write!(file, "{}", std::process::id());
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if lock_is_stale(&path, stale_after) {
+                        tracing::warn!("breaking the stale lock {}", path.display());
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    if start.elapsed() > wait {
+                        return Err(Error::Failed {
+                            message: format!(
+                                "another `token` is logging in with this client ({} is held)",
+                                path.display()
+                            ),
+                            hint: Some(
+                                "finish that login, or remove the lock file if none is running"
+                                    .into(),
+                            ),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    return Err(Error::io(format!("creating {}", path.display()), e));
+                }
+            }
+        }
+    }
+}
+
+fn lock_is_stale(path: &Path, stale_after: Duration) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(pid) = text.trim().parse::<u32>()
+        && !Path::new(&format!("/proc/{pid}")).exists()
+    {
+        return true;
+    }
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > stale_after)
+}
+
 fn remove_file(path: &Path) -> Result<bool> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(true),
@@ -269,6 +355,35 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_lock_is_exclusive_and_stale_locks_are_broken() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = Cache::new(dir.path());
+        let key = CacheKey::new("https://i", "c", &[]);
+        let long = Duration::from_secs(600);
+        let held = cache.lock(&key, long, long).await.expect("lock");
+        let second = cache.lock(&key, Duration::from_millis(300), long).await;
+        assert!(second.is_err(), "the lock is held");
+        drop(held);
+        let again = cache
+            .lock(&key, Duration::from_millis(300), long)
+            .await
+            .expect("free again");
+        drop(again);
+        // A lock left by a process that is gone does not block forever.
+        let path = dir.path().join("tokens").join(format!(
+            "{}.lock",
+            key.file_name().trim_end_matches(".json")
+        ));
+        std::fs::write(&path, "").expect("leftover");
+        let taken = cache
+            .lock(&key, Duration::from_secs(5), Duration::from_millis(200))
+            .await
+            .expect("stale lock broken");
+        drop(taken);
+        assert!(!path.exists());
+    }
 
     #[test]
     fn keys_ignore_scope_order_and_trailing_slashes() {

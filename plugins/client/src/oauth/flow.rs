@@ -170,6 +170,14 @@ pub async fn token(
     options: &Options,
 ) -> Result<Issued> {
     let key = login.cache_key();
+    // Held until the token is in the cache: a concurrent `token` waits and then reads it.
+    let _lock = cache
+        .lock(
+            &key,
+            options.timeout + Duration::from_secs(30),
+            options.timeout + Duration::from_secs(60),
+        )
+        .await?;
     let cached = cache.load(&key);
     if let Some(entry) = &cached {
         let (token, expires_at) = pick(entry, login);
