@@ -28,6 +28,9 @@ pub struct AuditEntry {
     pub content_type: String,
     pub dry_run: bool,
     pub user_agent: String,
+    /// The fault injected into this request, if any (see `faults`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 #[derive(Debug)]

@@ -28,6 +28,7 @@ pub mod controllers;
 pub mod discovery;
 mod escalation;
 pub mod events;
+pub mod faults;
 pub mod handlers;
 mod httpc;
 pub mod issuer;

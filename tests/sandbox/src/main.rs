@@ -1,7 +1,10 @@
 //! `oc-mcp-sandbox serve --dir DIR`: run a sandbox until SIGTERM/SIGINT.
+//! `oc-mcp-sandbox token --dir DIR --user member`: mint a token from that sandbox's issuer.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
@@ -18,9 +21,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Serve the sandbox API; writes DIR/kubeconfig, DIR/ca.crt, DIR/audit.jsonl and DIR/ready.
+    /// Serve the sandbox. Writes DIR/kubeconfig, DIR/ca.crt, DIR/audit.jsonl, DIR/issuer,
+    /// DIR/issuer-key.pem, DIR/resolve, DIR/apps-domain, and DIR/ready (the API URL) last.
     Serve {
-        /// Directory for the kubeconfig, CA, audit log and ready marker.
+        /// Directory for the kubeconfig, CA, audit log, issuer, resolve file and ready marker.
         #[arg(long)]
         dir: PathBuf,
         /// Port on 127.0.0.1 (0 picks a free one).
@@ -33,6 +37,38 @@ enum Cmd {
         /// target/tools/kubernetes-mcp-server, or $OC_MCP_SERVER_BIN).
         #[arg(long, value_name = "PATH")]
         mcp_server_bin: Option<PathBuf>,
+        /// The API server accepts JWTs of the sandbox OIDC issuer (default: classic ARO,
+        /// OpenShift OAuth tokens only).
+        #[arg(long)]
+        trust_issuer: bool,
+        /// Default audience of issuer tokens (and the API server's, with --trust-issuer).
+        #[arg(long, default_value = oc_mcp_sandbox::issuer::DEFAULT_AUDIENCE)]
+        oidc_audience: String,
+        /// The kubelet's first restart back-off in seconds (doubles up to 300).
+        #[arg(long, default_value_t = 10)]
+        crash_backoff: u64,
+        /// Fault rules for the API server and the router (see `oc_mcp_sandbox::faults`), e.g.
+        /// "kind=503,share=0.5,path=/api/v1/*,verb=list,max=10;kind=latency,ms=300".
+        #[arg(long, value_name = "RULES")]
+        faults: Option<String>,
+    },
+    /// Print an access token (RS256 JWT) from a running sandbox's OIDC issuer.
+    Token {
+        /// The directory `serve` writes to.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The user (sub, preferred_username); groups are the sandbox user's unless --group.
+        #[arg(long, default_value = "member")]
+        user: String,
+        /// The `aud` claim (default: the issuer's default audience).
+        #[arg(long)]
+        audience: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        expires_in: u64,
+        /// Groups for the `groups` claim (repeatable); replaces the user's own.
+        #[arg(long = "group")]
+        groups: Vec<String>,
     },
 }
 
@@ -48,40 +84,127 @@ fn main() -> anyhow::Result<()> {
             port,
             apps_domain,
             mcp_server_bin,
+            trust_issuer,
+            oidc_audience,
+            crash_backoff,
+            faults,
         } => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let _ = std::fs::remove_file(dir.join("ready"));
-                let cfg = SandboxConfig {
-                    dir: Some(dir.clone()),
-                    port,
-                    apps_domain,
-                    mcp_server_bin,
-                    ..SandboxConfig::default()
-                };
-                let sb = Sandbox::start(cfg).await?;
-                oc_mcp_sandbox::sandbox_write_private(
-                    &dir.join("kubeconfig"),
-                    &sb.kubeconfig_all("admin")?,
-                )?;
-                std::fs::write(dir.join("ready"), format!("{}\n", sb.url()))?;
-                eprintln!(
-                    "oc-mcp-sandbox serving {} (kubeconfig: {})",
-                    sb.url(),
-                    dir.join("kubeconfig").display()
-                );
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                let _ = std::fs::remove_file(dir.join("ready"));
-                sb.shutdown();
-                Ok(())
-            })
+            let faults = match faults {
+                Some(spec) => oc_mcp_sandbox::faults::parse(&spec)
+                    .map_err(|e| anyhow::anyhow!("--faults: {e}"))?,
+                None => Vec::new(),
+            };
+            let cfg = SandboxConfig {
+                dir: Some(dir.clone()),
+                port,
+                apps_domain,
+                mcp_server_bin,
+                trust_issuer,
+                oidc_audience: oidc_audience.clone(),
+                crash_backoff: Duration::from_secs(crash_backoff),
+                faults,
+                ..SandboxConfig::default()
+            };
+            serve(&dir, cfg, &oidc_audience)
         }
+        Cmd::Token {
+            dir,
+            user,
+            audience,
+            expires_in,
+            groups,
+        } => token(&dir, &user, audience, expires_in, groups),
     }
+}
+
+fn serve(dir: &Path, cfg: SandboxConfig, audience: &str) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let _ = std::fs::remove_file(dir.join("ready"));
+        let sb = Sandbox::start(cfg).await?;
+        oc_mcp_sandbox::sandbox_write_private(
+            &dir.join("kubeconfig"),
+            &sb.kubeconfig_all("admin")?,
+        )?;
+        let key = oc_mcp_sandbox::issuer::signing_key().map_err(anyhow::Error::msg)?;
+        oc_mcp_sandbox::sandbox_write_private(&dir.join("issuer-key.pem"), &key.pem)?;
+        std::fs::write(dir.join("oidc-audience"), format!("{audience}\n"))?;
+        std::fs::write(dir.join("ready"), format!("{}\n", sb.url()))?;
+        eprintln!(
+            "oc-mcp-sandbox serving {} (kubeconfig: {}; router https 127.0.0.1:{}, http 127.0.0.1:{}; issuer {})",
+            sb.url(),
+            dir.join("kubeconfig").display(),
+            sb.router_https_port(),
+            sb.router_http_port(),
+            sb.issuer_url()
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        let _ = std::fs::remove_file(dir.join("ready"));
+        // Stops the listeners and kills every pod process.
+        sb.shutdown();
+        Ok(())
+    })
+}
+
+fn read_trimmed(p: &Path) -> anyhow::Result<String> {
+    Ok(std::fs::read_to_string(p)
+        .with_context(|| {
+            format!(
+                "reading {} (is `oc-mcp-sandbox serve --dir {}` running?)",
+                p.display(),
+                p.parent()
+                    .map_or_else(String::new, |d| d.display().to_string())
+            )
+        })?
+        .trim()
+        .to_string())
+}
+
+fn token(
+    dir: &Path,
+    user: &str,
+    audience: Option<String>,
+    expires_in: u64,
+    groups: Vec<String>,
+) -> anyhow::Result<()> {
+    // serve writes the key once it is generated; wait a little for a sandbox still starting.
+    let start = Instant::now();
+    while !dir.join("issuer-key.pem").exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let issuer = read_trimmed(&dir.join("issuer"))?;
+    let pem = std::fs::read_to_string(dir.join("issuer-key.pem"))
+        .with_context(|| format!("reading {}", dir.join("issuer-key.pem").display()))?;
+    let key = oc_mcp_sandbox::issuer::SigningKey::from_pem(&pem)?;
+    let audience = match audience {
+        Some(a) => a,
+        None => read_trimmed(&dir.join("oidc-audience"))
+            .unwrap_or_else(|_| oc_mcp_sandbox::issuer::DEFAULT_AUDIENCE.into()),
+    };
+    let groups = if groups.is_empty() {
+        oc_mcp_sandbox::seed::SEED_USERS
+            .iter()
+            .find(|(n, _)| *n == user)
+            .map(|(_, g)| g.iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
+    } else {
+        groups
+    };
+    let claims = oc_mcp_sandbox::issuer::user_claims(
+        &issuer,
+        user,
+        &groups,
+        &audience,
+        "oc-mcp-sandbox",
+        Duration::from_secs(expires_in),
+    );
+    let jwt = key.sign(&claims).map_err(anyhow::Error::msg)?;
+    println!("{jwt}");
+    Ok(())
 }

@@ -300,6 +300,66 @@ async fn handle(
     https: bool,
     peer: SocketAddr,
 ) -> Response<Body> {
+    use crate::faults::{FaultKind, Target};
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let fault = state
+        .faults
+        .pick(Target::Router, &method, &method.to_ascii_lowercase(), &path);
+    let Some(f) = fault else {
+        return route(state, req, https, peer).await;
+    };
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let resp = match &f {
+        FaultKind::Latency(d) => {
+            tokio::time::sleep(*d).await;
+            route(state, req, https, peer).await
+        }
+        FaultKind::Status(code) => {
+            let mut r = Response::new(Body::from(format!(
+                "fault injected by oc-mcp-sandbox: {code}\n"
+            )));
+            *r.status_mut() =
+                StatusCode::from_u16(*code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            r
+        }
+        FaultKind::TooManyRequests { retry_after } => {
+            let mut r = Response::new(Body::from("Too many requests, please try again later.\n"));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            r
+        }
+        FaultKind::Drop => route(state, req, https, peer).await,
+    };
+    state.audit.write(&crate::audit::AuditEntry {
+        timestamp: crate::store::now_rfc3339(),
+        method: method.clone(),
+        request_uri: format!("{}://{host}{path}", if https { "https" } else { "http" }),
+        verb: method.to_ascii_lowercase(),
+        code: resp.status().as_u16(),
+        user_agent: "router".into(),
+        fault: Some(f.to_string()),
+        ..Default::default()
+    });
+    if f == FaultKind::Drop {
+        return crate::faults::dropped(resp).await;
+    }
+    resp
+}
+
+async fn route(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    https: bool,
+    peer: SocketAddr,
+) -> Response<Body> {
     let host_header = req
         .headers()
         .get(http::header::HOST)

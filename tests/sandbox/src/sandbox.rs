@@ -39,6 +39,8 @@ pub struct SandboxConfig {
     /// The audience of the issuer's access tokens by default, and the one the API server
     /// expects when it trusts the issuer.
     pub oidc_audience: String,
+    /// Faults to inject from the start (see [`crate::faults`]); more with `add_fault`.
+    pub faults: Vec<crate::faults::FaultRule>,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +59,7 @@ impl Default for SandboxConfig {
             crash_backoff: Duration::from_secs(10),
             trust_issuer: false,
             oidc_audience: crate::issuer::DEFAULT_AUDIENCE.into(),
+            faults: Vec::new(),
         }
     }
 }
@@ -195,6 +198,7 @@ impl Sandbox {
                 config.oidc_audience.clone(),
             )),
             oauth: crate::oauth::OAuthServer::default(),
+            faults: crate::faults::Faults::new(config.faults.clone()),
         });
         let router_tls = crate::router::tls_config(state.clone(), pki.ca.clone())?;
         let resolve_path = dir.join("resolve");
@@ -376,6 +380,21 @@ impl Sandbox {
             format!("{}/oauth/authorize", self.url),
             format!("{}/oauth/token", self.url),
         )
+    }
+
+    /// Inject a fault from now on (bounded by the rule's `max`; logged in the audit entry).
+    pub fn add_fault(&self, rule: crate::faults::FaultRule) {
+        self.state.faults.add(rule);
+    }
+
+    /// Remove every fault rule.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear();
+    }
+
+    /// How many faults have been injected so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.state.faults.injected()
     }
 
     /// The cluster's apps domain (Route hosts live under it).

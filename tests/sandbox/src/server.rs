@@ -34,6 +34,7 @@ pub struct State {
     pub router: crate::router::RouterInfo,
     pub issuer: Arc<crate::issuer::Issuer>,
     pub oauth: crate::oauth::OAuthServer,
+    pub faults: crate::faults::Faults,
 }
 
 impl State {
@@ -428,7 +429,16 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
             .into(),
         ..Default::default()
     };
-    let resp = if crate::oauth::serves(&path) {
+    let fault = state.faults.pick(
+        crate::faults::Target::Api,
+        parts.method.as_str(),
+        &info.verb,
+        &path,
+    );
+    entry.fault = fault.as_ref().map(ToString::to_string);
+    let resp = if let Some(early) = fault.as_ref().and_then(fault_response) {
+        early
+    } else if crate::oauth::serves(&path) {
         // The OAuth server is not behind the API's authentication and authorization.
         crate::oauth::handle(
             &state,
@@ -450,9 +460,46 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
         )
         .await
     };
+    if let Some(crate::faults::FaultKind::Latency(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
     entry.code = resp.status().as_u16();
     state.audit.write(&entry);
+    if fault == Some(crate::faults::FaultKind::Drop) {
+        return Ok(crate::faults::dropped(resp).await);
+    }
     Ok(resp)
+}
+
+/// The response of a fault that replaces the real one (5xx, 429).
+fn fault_response(f: &crate::faults::FaultKind) -> Option<Resp> {
+    use crate::faults::FaultKind;
+    match f {
+        FaultKind::Status(500) => Some(error_response(&ApiError::new(
+            500,
+            "InternalError",
+            "Internal error occurred: fault injected by oc-mcp-sandbox",
+        ))),
+        FaultKind::Status(code) => Some(error_response(&ApiError::new(
+            *code,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request (fault injected by oc-mcp-sandbox)",
+        ))),
+        FaultKind::TooManyRequests { retry_after } => {
+            let mut e = ApiError::new(
+                429,
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            );
+            e = e.with_details(serde_json::json!({"retryAfterSeconds": retry_after}));
+            let mut r = error_response(&e);
+            if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            Some(r)
+        }
+        FaultKind::Latency(_) | FaultKind::Drop => None,
+    }
 }
 
 async fn pipeline(

@@ -305,7 +305,7 @@ async fn real_server_validates_sandbox_issuer_jwts() {
         )],
         ..McpApp::default()
     };
-    mcp::deploy(&admin, &app, &sb).await;
+    mcp::deploy(&admin, &app, sb.apps_domain()).await;
     mcp::wait_ready_pod(&admin, &app).await;
     let host = app.host(sb.apps_domain());
     common::wait_for(

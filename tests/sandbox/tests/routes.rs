@@ -51,7 +51,7 @@ async fn real_server_behind_route_with_openshift_tokens() {
         .expect("sandbox");
     let admin = sb.client_for("admin").await.expect("client");
     let app = McpApp::default();
-    mcp::deploy(&admin, &app, &sb).await;
+    mcp::deploy(&admin, &app, sb.apps_domain()).await;
     mcp::wait_ready_pod(&admin, &app).await;
     let route = admitted_route(&admin, &app).await;
 

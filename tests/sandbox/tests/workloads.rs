@@ -221,7 +221,7 @@ async fn real_server_pod_runs_and_serves_logs() {
         .expect("sandbox");
     let client = sb.client_for("admin").await.expect("client");
     let app = McpApp::default();
-    mcp::deploy(&client, &app, &sb).await;
+    mcp::deploy(&client, &app, sb.apps_domain()).await;
     let pod = mcp::wait_ready_pod(&client, &app).await;
     let name = pod.metadata.name.clone().expect("name");
     let pods: Api<Pod> = Api::namespaced(client.clone(), &app.namespace);
@@ -288,7 +288,7 @@ async fn no_service_account_token_crash_loops() {
         automount_token: false,
         ..McpApp::default()
     };
-    mcp::deploy(&client, &app, &sb).await;
+    mcp::deploy(&client, &app, sb.apps_domain()).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &app.namespace);
     let pod = common::wait_for(
         || async {

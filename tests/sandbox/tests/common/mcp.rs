@@ -8,7 +8,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
-use oc_mcp_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 /// The passthrough mode for opaque OpenShift tokens (design.md section 3, `openshift`).
@@ -72,7 +71,7 @@ where
 }
 
 /// Namespace, RBAC for group mcp-users (list namespaces, read pods), and the chart's objects.
-pub async fn deploy(client: &kube::Client, app: &McpApp, sb: &Sandbox) {
+pub async fn deploy(client: &kube::Client, app: &McpApp, apps_domain: &str) {
     use k8s_openapi::api::{apps, core, networking, rbac};
     let ns = app.namespace.as_str();
     let labels = json!({"app.kubernetes.io/name": "kubernetes-mcp-server", "app.kubernetes.io/instance": app.name,
@@ -136,7 +135,7 @@ pub async fn deploy(client: &kube::Client, app: &McpApp, sb: &Sandbox) {
             "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]}}),
     )
     .await;
-    let domain = sb.apps_domain().to_string();
+    let domain = apps_domain.to_string();
     create::<networking::v1::Ingress>(client, Some(ns), json!({"metadata": {"name": app.name, "namespace": ns, "labels": labels,
             "annotations": {"route.openshift.io/termination": app.termination}},
         "spec": {"rules": [{"host": app.host(&domain), "http": {"paths": [{"path": "/", "pathType": "ImplementationSpecific",
