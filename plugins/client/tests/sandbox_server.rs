@@ -326,3 +326,114 @@ async fn a_pkce_login_through_the_sandbox_issuer_opens_an_mcp_session() {
         .arg(&cache);
     assert_eq!(ok(&run(cmd, LIMIT)).trim(), token);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openshift_oauth_client_login_yields_a_token_the_server_passes_through() {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let config =
+        oc_mcp_common::server_config::ServerConfig::openshift(&[] as &[&str]).to_toml_string();
+    let host = deploy(&sb, &config).await;
+    // `oc mcp-oauth register openshift`: a confidential OAuthClient with the loopback
+    // redirect URIs for CLI logins and the route's callback.
+    let admin = sb.client_for("admin").await.expect("client");
+    let clients: Api<oc_mcp_common::openshift::OAuthClient> = Api::all(admin);
+    let mut client = oc_mcp_common::openshift::OAuthClient::named(NAME);
+    client.secret = Some("s3cret-value".into());
+    client.redirect_uris = vec![
+        "http://127.0.0.1/oauth/callback".into(),
+        "http://localhost/oauth/callback".into(),
+        format!("https://{host}/oauth/callback"),
+    ];
+    client.grant_method = Some("auto".into());
+    clients
+        .create(&PostParams::default(), &client)
+        .await
+        .expect("OAuthClient");
+
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let cache = h.join("cache");
+    let member = sb.kubeconfig_path("member").expect("kubeconfig");
+    let login = |secret: &str| {
+        let mut cmd = bin(h);
+        cmd.arg("--kubeconfig")
+            .arg(&member)
+            .args([
+                "token",
+                "--oauth-client",
+                "--no-browser",
+                "--client-secret-env",
+                "MCP_CLIENT_SECRET",
+            ])
+            .env("MCP_CLIENT_SECRET", secret)
+            .arg("--cache-dir")
+            .arg(&cache);
+        cmd
+    };
+
+    // A wrong secret: the token endpoint refuses, exit 3, nothing cached.
+    let mut running = Running::spawn(login("wrong"));
+    let url = running.login_url(LIMIT);
+    let (status, _) = browse_trusting(&url, Some(sb.ca_pem())).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let (code, out, err) = running.finish(LIMIT);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("unauthorized_client"), "{err}");
+    assert!(!err.contains("wrong"), "the secret is never echoed");
+
+    let mut running = Running::spawn(login("s3cret-value"));
+    let url = running.login_url(LIMIT);
+    // The authorize endpoint is the cluster's OAuth server, found through the API server.
+    assert!(
+        url.starts_with(&format!("{}/oauth/authorize?", sb.url())),
+        "{url}"
+    );
+    assert!(url.contains("scope=user%3Afull"), "{url}");
+    let (status, _) = browse_trusting(&url, Some(sb.ca_pem())).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let (code, out, err) = running.finish(LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    let token = out.trim().to_owned();
+    assert_ne!(token, sb.token("member").expect("kubeconfig token"));
+
+    // An OpenShift token for the user: the API server knows it as member...
+    let yaml = sb
+        .kubeconfig_for("member")
+        .expect("kubeconfig")
+        .replace(&sb.token("member").expect("token"), &token);
+    let kc = kube::config::Kubeconfig::from_yaml(&yaml).expect("kubeconfig");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("config");
+    let as_token = kube::Client::try_from(cfg).expect("client");
+    let me: Value = serde_json::from_str(
+        &as_token
+            .request_text(
+                http::Request::get("/apis/user.openshift.io/v1/users/~")
+                    .body(Vec::new())
+                    .expect("request"),
+            )
+            .await
+            .expect("users/~"),
+    )
+    .expect("json");
+    assert_eq!(me["metadata"]["name"], "member");
+    // ...and the server in openshift mode passes it through.
+    let text = list_namespaces(&sb, &host, &token)
+        .await
+        .expect("the server accepts the token");
+    assert!(text.contains(NS), "{text}");
+
+    // From the cache next time, without the secret or a browser.
+    let mut cmd = bin(h);
+    cmd.arg("--kubeconfig")
+        .arg(&member)
+        .args(["token", "--oauth-client", "--stored-only"])
+        .arg("--cache-dir")
+        .arg(&cache);
+    assert_eq!(ok(&run(cmd, LIMIT)).trim(), token);
+    assert!(common::files_containing(h, "s3cret-value").is_empty());
+}
