@@ -759,6 +759,7 @@ fn ctx_for_create(ctx: &Ctx) -> Ctx {
         headers: ctx.headers.clone(),
         body: ctx.body.clone(),
         method: ctx.method.clone(),
+        upgrade: std::sync::Mutex::new(None),
     }
 }
 
@@ -904,6 +905,7 @@ fn subresource(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Resu
                 }
             }
         }
+        "pods/portforward" => crate::portforward::handle(state, ctx, &obj),
         "deployments/scale" => {
             let scale = |o: &Value| {
                 json!({"apiVersion": "autoscaling/v1", "kind": "Scale",

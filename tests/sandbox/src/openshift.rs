@@ -187,6 +187,7 @@ fn create_namespace(
         headers: ctx.headers.clone(),
         body: ctx.body.clone(),
         method: ctx.method.clone(),
+        upgrade: std::sync::Mutex::new(None),
     };
     let (created, _) = handlers::create_object(state, &ns_ctx, ns_def(), ns).map_err(|e| {
         if e.reason == "AlreadyExists" {

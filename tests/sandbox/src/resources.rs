@@ -184,6 +184,16 @@ pub static RESOURCES: &[ResourceDef] = &[
     res!(
         "",
         "v1",
+        "pods/portforward",
+        "",
+        "PodPortForwardOptions",
+        true,
+        &["create", "get"],
+        &[]
+    ),
+    res!(
+        "",
+        "v1",
         "pods/status",
         "",
         "Pod",

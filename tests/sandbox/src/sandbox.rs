@@ -569,6 +569,7 @@ async fn serve(
                 hyper::service::service_fn(move |req| crate::server::handle(state.clone(), req));
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades()
                 .await
             {
                 tracing::debug!("connection ended: {e}");

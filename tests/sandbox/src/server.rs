@@ -160,7 +160,12 @@ pub fn request_info(method: &Method, path: &str, query: &BTreeMap<String, String
     if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
         ri.watch = true;
     }
+    // Connect subresources (WebSocket GETs included) need `create` (kube-apiserver's
+    // AuthorizePodWebsocketUpgradeCreatePermission, on since 1.31).
+    let connect = ri.resource == "pods"
+        && matches!(ri.subresource.as_str(), "portforward" | "exec" | "attach");
     ri.verb = match (http_verb, ri.name.is_empty()) {
+        _ if connect => "create",
         ("get", _) if ri.watch => "watch",
         ("get", true) => "list",
         ("get", false) => "get",
@@ -195,6 +200,8 @@ pub struct Ctx {
     pub headers: HeaderMap,
     pub body: axum::body::Bytes,
     pub method: Method,
+    /// The connection upgrade (port-forward), when the client asked for one.
+    pub upgrade: Mutex<Option<hyper::upgrade::OnUpgrade>>,
 }
 
 impl Ctx {
@@ -392,7 +399,8 @@ fn impersonate(
 
 /// One request through the whole pipeline.
 pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infallible> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let body = match axum::body::to_bytes(Body::new(body), 64 << 20).await {
         Ok(b) => b,
         Err(e) => {
@@ -453,7 +461,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
             &state,
             parts.method,
             parts.headers,
-            info,
+            (info, on_upgrade),
             query,
             body,
             &mut entry,
@@ -506,7 +514,7 @@ async fn pipeline(
     state: &Arc<State>,
     method: Method,
     headers: HeaderMap,
-    info: RequestInfo,
+    (info, upgrade): (RequestInfo, Option<hyper::upgrade::OnUpgrade>),
     query: BTreeMap<String, String>,
     body: axum::body::Bytes,
     entry: &mut AuditEntry,
@@ -566,6 +574,7 @@ async fn pipeline(
         headers,
         body,
         method,
+        upgrade: Mutex::new(upgrade),
     };
     if !ctx.info.resource_request {
         return crate::handlers::non_resource(state, &ctx);
