@@ -605,6 +605,39 @@ async fn openshift_discovery_rows(p: &Probe<'_>, client: &reqwest::Client) -> Ve
     rows
 }
 
+/// GET each URL until one answers 200 with JSON; also whether every miss was a 404 from the
+/// server (no metadata) rather than no answer.
+async fn fetch_first_json(
+    client: &reqwest::Client,
+    candidates: Vec<Url>,
+    tried: &mut Vec<String>,
+) -> (Option<(Url, Value)>, bool) {
+    let mut prm: Option<(Url, Value)> = None;
+    let mut only_404 = true;
+    for url in candidates {
+        match get_json(client, &url).await {
+            Ok((answer, Some(json))) if answer.status == 200 => {
+                tried.push(format!("GET {url}: 200"));
+                prm = Some((url, json));
+                break;
+            }
+            Ok((answer, _)) => {
+                only_404 &= answer.status == 404;
+                tried.push(format!(
+                    "GET {url}: {} {:?}",
+                    answer.status_line(),
+                    shorten(&answer.body_excerpt(), 60)
+                ));
+            }
+            Err(e) => {
+                only_404 = false;
+                tried.push(format!("GET {url}: {e}"));
+            }
+        }
+    }
+    (prm, only_404)
+}
+
 async fn discovery_rows(
     p: &Probe<'_>,
     client: &reqwest::Client,
@@ -645,28 +678,24 @@ async fn discovery_rows(
         candidates.push(u);
     }
     candidates.push(root);
-    let mut prm: Option<(Url, Value)> = None;
-    for url in candidates {
-        match get_json(client, &url).await {
-            Ok((answer, Some(json))) if answer.status == 200 => {
-                tried.push(format!("GET {url}: 200"));
-                prm = Some((url, json));
-                break;
-            }
-            Ok((answer, _)) => tried.push(format!(
-                "GET {url}: {} {:?}",
-                answer.status_line(),
-                answer.body_excerpt()
-            )),
-            Err(e) => tried.push(format!("GET {url}: {e}")),
-        }
-    }
+    let (prm, only_404) = fetch_first_json(client, candidates, &mut tried).await;
     let note = if header_url.is_none() {
         Some("the 401 challenge has no resource_metadata (this server never sends it): clients fall back to the well-known URL".to_owned())
     } else {
         None
     };
     let Some((prm_url, json)) = prm else {
+        if !only_404 {
+            let why = "the metadata could not be fetched (see endpoint.health)";
+            return vec![
+                if p.mode.is_none() {
+                    Row::skip(prm_id, why).evidence_lines(tried)
+                } else {
+                    Row::fail(prm_id).evidence_lines(tried).fix(why)
+                },
+                Row::skip(as_id, "no protected-resource metadata"),
+            ];
+        }
         if p.mode.is_none() {
             // Unknown mode and no metadata: what openshift mode looks like.
             return vec![

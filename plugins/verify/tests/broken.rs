@@ -76,6 +76,7 @@ async fn each_configuration_mistake_fails_its_check() {
     let mut allow_route = String::new();
     for app in apps {
         let route = env.wait_route(app).await;
+        env.wait_serving(app).await;
         if app.namespace == allow.namespace {
             allow_route = route;
         }
@@ -235,6 +236,7 @@ async fn a_server_using_its_own_identity_fails_passthrough_denial() {
     env.deploy(&app).await;
     env.wait_ready(&app).await;
     env.wait_route(&app).await;
+    env.wait_serving(&app).await;
     let member = env.token("member");
     let outsider = env.token("outsider");
     let out = env.verify(
@@ -270,6 +272,7 @@ async fn token_and_reachability_failures_have_their_exit_codes() {
     env.deploy(&app).await;
     env.wait_ready(&app).await;
     env.wait_route(&app).await;
+    env.wait_serving(&app).await;
 
     // An unbound user's token: the cluster refuses the read tool.
     let outsider = env.token("outsider");
@@ -314,4 +317,108 @@ async fn token_and_reachability_failures_have_their_exit_codes() {
     assert_eq!(out.row("endpoint.health")["failureClass"], "unreachable");
     assert_eq!(out.code, Some(4), "{}", out.summary());
     out.assert_status("mcp.initialize", "skip");
+}
+
+/// An internal deployment (no Ingress) and a Route without TLS, side by side; and `--url`
+/// with no cluster access at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_plain_http_and_url_only() {
+    let env = Env::start(SandboxConfig::default()).await;
+    let internal = App {
+        namespace: "v-internal".into(),
+        termination: None,
+        ..App::default()
+    };
+    let plain = App {
+        namespace: "v-plain".into(),
+        termination: Some(String::new()),
+        ..App::default()
+    };
+    let routed = App {
+        namespace: "v-url".into(),
+        ..App::default()
+    };
+    for app in [&internal, &plain, &routed] {
+        env.deploy(app).await;
+    }
+    for app in [&internal, &plain, &routed] {
+        env.wait_ready(app).await;
+    }
+    env.wait_route(&plain).await;
+    env.wait_route(&routed).await;
+    env.wait_serving(&routed).await;
+    let member = env.token("member");
+    let tokens = [("MEMBER_TOKEN", member.as_str())];
+
+    // No Route: nothing to probe without --port-forward; said as a warning, not a failure.
+    let out = env.verify(&internal, &["--token-env", "MEMBER_TOKEN"], &tokens);
+    out.assert_complete();
+    assert_eq!(out.code, Some(0), "{}", out.summary());
+    out.assert_status("route.found", "warn");
+    let fix = out.row("route.found")["fix"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(fix.contains("--port-forward"), "{fix}");
+    out.assert_status("endpoint.health", "skip");
+    out.assert_status("mcp.initialize", "skip");
+    // ... and --strict makes the warning count.
+    let out = env.verify(
+        &internal,
+        &["--token-env", "MEMBER_TOKEN", "--strict"],
+        &tokens,
+    );
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    assert_eq!(out.json()["summary"]["result"], "fail");
+
+    // A Route without TLS: the token is never sent over plain HTTP.
+    let host = plain.host(env.sb.apps_domain());
+    let http = format!("{host}:80:127.0.0.1:{}", env.sb.router_http_port());
+    let out = env.verify(
+        &plain,
+        &["--connect-to", &http, "--token-env", "MEMBER_TOKEN"],
+        &tokens,
+    );
+    out.assert_complete();
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    assert_eq!(out.json()["target"]["url"], format!("http://{host}/mcp"));
+    out.assert_status("route.tls", "fail");
+    out.assert_status("route.insecure-policy", "skip");
+    out.assert_status("endpoint.tls", "fail");
+    out.assert_status("unauth.no-token", "pass");
+    out.assert_status("mcp.initialize", "skip");
+    let why = out.row("mcp.initialize")["fix"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(why.contains("plain http"), "{why}");
+    out.assert_only_failures(&["route.tls", "endpoint.tls"]);
+
+    // --url with no kubeconfig at all: the cluster checks are skipped, the endpoint checked.
+    let home = tempfile::tempdir().expect("home");
+    let host = routed.host(env.sb.apps_domain());
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_verify"));
+    cmd.args(["--url", &format!("https://{host}/mcp")])
+        .args([
+            "--connect-to",
+            &format!("{host}:443:127.0.0.1:{}", env.sb.router_https_port()),
+        ])
+        .arg("--endpoint-ca")
+        .arg(&env.ca)
+        .args(["--token-env", "MEMBER_TOKEN", "-o", "json"])
+        .env("MEMBER_TOKEN", &member)
+        .env("HOME", home.path())
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST");
+    let out = support::run_bounded(cmd, None, Duration::from_secs(120));
+    out.assert_complete();
+    out.assert_status("cluster.namespace", "skip");
+    out.assert_status("config.lint", "skip");
+    out.assert_status("endpoint.tls", "pass");
+    out.assert_status("unauth.no-token", "pass");
+    // The mode is unknown without the ConfigMap; the 404 metadata says openshift-like.
+    out.assert_status("discovery.protected-resource", "info");
+    out.assert_status("passthrough.user", "pass");
+    assert_eq!(out.code, Some(0), "{}", out.summary());
+    out.assert_no_secrets(&[&member]);
 }

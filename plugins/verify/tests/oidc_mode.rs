@@ -58,6 +58,7 @@ async fn deployed_with(
     env.deploy(&app).await;
     env.wait_ready(&app).await;
     env.wait_route(&app).await;
+    env.wait_serving(&app).await;
     // The verifier trusts the router's CA and the issuer's.
     let bundle = env.dir.path().join("cas.pem");
     std::fs::write(&bundle, format!("{}{}", env.sb.ca_pem(), issuer.ca_pem)).expect("bundle");

@@ -14,6 +14,7 @@ async fn deployed() -> (Env, App) {
     env.deploy(&app).await;
     env.wait_ready(&app).await;
     env.wait_route(&app).await;
+    env.wait_serving(&app).await;
     let host = app.host(env.sb.apps_domain());
     env.oauth_client(
         "kubernetes-mcp-server",

@@ -442,6 +442,30 @@ impl Env {
         .await
     }
 
+    /// Wait until the router serves the app: `/healthz` through the Route answers 200 (the
+    /// router learns about new endpoints shortly after the pod is ready).
+    pub async fn wait_serving(&self, app: &App) {
+        let host = app.host(self.sb.apps_domain());
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .resolve(&host, self.sb.router_https_addr());
+        for cert in reqwest::Certificate::from_pem_bundle(self.sb.ca_pem().as_bytes()).expect("CA")
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().expect("client");
+        let url = format!("{}/healthz", self.sb.route_url(&host));
+        wait_for(
+            || async {
+                let r = client.get(&url).send().await.ok()?;
+                (r.status().as_u16() == 200).then_some(())
+            },
+            Duration::from_secs(30),
+            "the Route to serve /healthz",
+        )
+        .await;
+    }
+
     /// Merge-patch the Route (e.g. its TLS policy).
     pub async fn patch_route(&self, app: &App, name: &str, patch: Value) {
         routes_api(&self.admin().await, &app.namespace)
