@@ -353,6 +353,14 @@ fn claude_code(setup: &Setup) -> Rendered {
             ));
         }
     }
+    // The same through Claude Code's own CLI (it writes ~/.claude.json, or .mcp.json with
+    // --scope project).
+    let compact = serde_json::to_string(&Json::Object(entry.clone())).unwrap_or_default();
+    notes.push(format!(
+        "or let Claude Code add it: claude mcp add-json {} {}",
+        quote(&setup.name),
+        quote(&compact)
+    ));
     Rendered {
         fragment: fragment("mcpServers", setup, entry),
         command: None,
@@ -725,6 +733,24 @@ mod tests {
                 "kubernetes-mcp-server"
             ]
         );
+    }
+
+    #[test]
+    fn claude_code_also_gets_its_own_cli_command() {
+        let r = render(ClientKind::ClaudeCode, &setup(command()), None);
+        let line = r
+            .notes
+            .iter()
+            .find_map(|n| n.strip_prefix("or let Claude Code add it: "))
+            .expect("a claude mcp add-json line");
+        let words = split(line).expect("words");
+        assert_eq!(
+            &words[..4],
+            ["claude", "mcp", "add-json", "kubernetes-mcp-server"]
+        );
+        let entry: serde_json::Value = serde_json::from_str(&words[4]).expect("json");
+        assert_eq!(entry["type"], "http");
+        assert_eq!(entry["url"], URL);
     }
 
     #[test]
