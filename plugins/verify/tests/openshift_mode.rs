@@ -238,3 +238,53 @@ async fn kubectl_runs_the_plugin() {
         help.stdout
     );
 }
+
+/// `--port-forward`: an internal deployment (no Ingress) checked through a native
+/// port-forward to its pod; everything but the Route checks runs and passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_forward_verifies_an_internal_deployment() {
+    let env = Env::start(SandboxConfig::default()).await;
+    let app = App {
+        termination: None,
+        ..App::default()
+    };
+    env.deploy(&app).await;
+    env.wait_ready(&app).await;
+    let member = env.token("member");
+    let outsider = env.token("outsider");
+    let out = env.verify(
+        &app,
+        &[
+            "--port-forward",
+            "--token-env",
+            "MEMBER_TOKEN",
+            "--denied-token-env",
+            "OUTSIDER_TOKEN",
+        ],
+        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
+    );
+    out.assert_complete();
+    assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
+    out.assert_only_failures(&[]);
+    let json = out.json();
+    assert_eq!(json["target"]["via"], "port-forward");
+    let url = json["target"]["url"].as_str().unwrap_or("");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"),
+        "{url}"
+    );
+    out.assert_status("route.found", "info");
+    out.assert_status("endpoint.tls", "skip");
+    for id in [
+        "endpoint.health",
+        "unauth.no-token",
+        "unauth.garbage-token",
+        "mcp.initialize",
+        "mcp.tools",
+        "passthrough.user",
+        "passthrough.denied",
+    ] {
+        out.assert_status(id, "pass");
+    }
+    out.assert_no_secrets(&[&member, &outsider]);
+}
