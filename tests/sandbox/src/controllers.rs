@@ -1049,9 +1049,15 @@ fn ingresses(store: &mut Store, apps_domain: &str) {
                         let name = format!("{}-{}", key.name, random_suffix(5));
                         let mut r = json!({"apiVersion": "route.openshift.io/v1", "kind": "Route",
                             "metadata": {"name": name, "generateName": format!("{}-", key.name),
-                                "namespace": key.namespace, "labels": ing.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+                                "namespace": key.namespace,
                                 "annotations": annotations, "ownerReferences": owner},
                             "spec": spec});
+                        if let Some(l) = ing
+                            .pointer("/metadata/labels")
+                            .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+                        {
+                            r["metadata"]["labels"] = l.clone();
+                        }
                         crate::validation::apply_defaults(
                             route_def,
                             &mut r,

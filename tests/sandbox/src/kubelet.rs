@@ -28,6 +28,8 @@ const LOG_LINES: usize = 5000;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often probes run at most, whatever `periodSeconds` says (keeps tests quick).
 const MAX_PROBE_PERIOD: Duration = Duration::from_secs(1);
+/// The earliest first readiness probe after a start.
+const FIRST_PROBE: Duration = Duration::from_millis(300);
 /// How long a simulated run-to-completion container "runs".
 const SIMULATED_RUN: Duration = Duration::from_secs(1);
 
@@ -787,7 +789,8 @@ fn start_container(
                 .pointer("/readinessProbe/initialDelaySeconds")
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
-            c.next_probe = Some(now + Duration::from_secs(delay));
+            // Like the kubelet's jittered first probe: not at the very instant of the start.
+            c.next_probe = Some(now + Duration::from_secs(delay).max(FIRST_PROBE));
             let first = !c.started_once;
             c.started_once = true;
             if first {
@@ -1365,8 +1368,9 @@ async fn probe_once(job: &ProbeJob) -> Result<(), String> {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             return Err(format!(
-                "Get \"{url}\": dial tcp {}: connect: {e}",
-                job.host
+                "Get \"{url}\": dial tcp {}: connect: {}",
+                job.host,
+                go_error(&e)
             ));
         }
         Err(_) => return Err(format!("Get \"{url}\": context deadline exceeded")),
@@ -1397,6 +1401,22 @@ async fn probe_once(job: &ProbeJob) -> Result<(), String> {
         Err(_) => Err(format!(
             "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         )),
+    }
+}
+
+/// An I/O error as Go's net package words it.
+pub fn go_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        std::io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        std::io::ErrorKind::TimedOut => "i/o timeout".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error")
+                .next()
+                .unwrap_or(&s)
+                .to_ascii_lowercase()
+        }
     }
 }
 

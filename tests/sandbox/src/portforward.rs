@@ -214,7 +214,10 @@ where
         }
         let tcp = match connect(*port) {
             Ok(addr) => tokio::net::TcpStream::connect(addr).await.map_err(|e| {
-                format!("error forwarding port {port}: dial tcp {addr}: connect: {e}")
+                format!(
+                    "error forwarding port {port}: dial tcp {addr}: connect: {}",
+                    crate::kubelet::go_error(&e)
+                )
             }),
             Err(e) => Err(e),
         };

@@ -409,13 +409,61 @@ async fn route(
     let Some(addr) = backend(state, &route) else {
         return not_available();
     };
-    forward(state, req, addr, https, peer, &host_header).await
+    let timeout = route_timeout(&route);
+    forward(state, req, (addr, timeout), https, peer, &host_header).await
+}
+
+/// HAProxy's `timeout server` for a Route: the `haproxy.router.openshift.io/timeout`
+/// annotation (`500ms`, `30s`, `5m`, `1h`, `1d`; a bare number is milliseconds), else 30 s.
+pub fn route_timeout(route: &Value) -> Duration {
+    let ann = route
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get("haproxy.router.openshift.io/timeout"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (num, unit): (String, String) = ann.trim().chars().partition(char::is_ascii_digit);
+    let Ok(n) = num.parse::<u64>() else {
+        return Duration::from_secs(30);
+    };
+    match unit.as_str() {
+        "" | "ms" => Duration::from_millis(n),
+        "us" => Duration::from_micros(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => Duration::from_secs(30),
+    }
+}
+
+/// A body that fails when the upstream sends nothing for `idle` (HAProxy's server timeout
+/// cuts quiet streams, such as an SSE stream without events).
+fn idle_limited(body: Incoming, idle: Duration) -> Body {
+    use futures::StreamExt as _;
+    let stream = futures::stream::unfold(
+        Some(Body::new(body).into_data_stream()),
+        move |s| async move {
+            let mut s = s?;
+            match tokio::time::timeout(idle, s.next()).await {
+                Ok(Some(item)) => Some((item.map_err(std::io::Error::other), Some(s))),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "router: server timeout",
+                    )),
+                    None,
+                )),
+            }
+        },
+    );
+    Body::from_stream(stream)
 }
 
 async fn forward(
     state: &Arc<State>,
     req: Request<Incoming>,
-    addr: SocketAddr,
+    (addr, timeout): (SocketAddr, Duration),
     https: bool,
     peer: SocketAddr,
     host_header: &str,
@@ -480,15 +528,22 @@ async fn forward(
         let _ = conn.await;
     });
     let upstream = Request::from_parts(parts, Body::new(body));
-    match sender.send_request(upstream).await {
-        Ok(resp) => {
+    match tokio::time::timeout(timeout, sender.send_request(upstream)).await {
+        Err(_) => {
+            let mut r = Response::new(Body::from(
+                "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n",
+            ));
+            *r.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+            r
+        }
+        Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
             for h in HOP {
                 parts.headers.remove(*h);
             }
-            Response::from_parts(parts, Body::new(body))
+            Response::from_parts(parts, idle_limited(body, timeout))
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::debug!("router upstream {addr} failed: {e}");
             let mut r = Response::new(Body::from(
                 "upstream connect error or disconnect/reset before headers\n",
@@ -548,5 +603,22 @@ pub async fn write_resolve(state: Arc<State>, path: PathBuf) {
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn haproxy_timeouts() {
+        let r = |t: &str| json!({"metadata": {"annotations": {"haproxy.router.openshift.io/timeout": t}}});
+        assert_eq!(route_timeout(&json!({})), Duration::from_secs(30));
+        assert_eq!(route_timeout(&r("5m")), Duration::from_secs(300));
+        assert_eq!(route_timeout(&r("2h")), Duration::from_secs(7200));
+        assert_eq!(route_timeout(&r("1500")), Duration::from_millis(1500));
+        assert_eq!(route_timeout(&r("90s")), Duration::from_secs(90));
+        assert_eq!(route_timeout(&r("bogus")), Duration::from_secs(30));
     }
 }

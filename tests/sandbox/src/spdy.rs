@@ -394,7 +394,8 @@ where
                             }
                             Err(e) => {
                                 let msg = format!(
-                                    "error forwarding port {port}: dial tcp {addr}: connect: {e}"
+                                    "error forwarding port {port}: dial tcp {addr}: connect: {}",
+                                    crate::kubelet::go_error(&e)
                                 );
                                 let _ = tx.send(data(err_sid, FLAG_FIN, msg.as_bytes())).await;
                                 let _ = tx.send(data(data_sid, FLAG_FIN, &[])).await;
