@@ -422,3 +422,51 @@ async fn internal_plain_http_and_url_only() {
     assert_eq!(out.code, Some(0), "{}", out.summary());
     out.assert_no_secrets(&[&member]);
 }
+
+/// A router that stalls on /mcp: every wait is bounded by --timeout, the run ends, and the
+/// endpoint counts as unreachable (exit 4). A dropped connection is reported, not a crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalling_router_is_bounded_by_the_timeout() {
+    use oc_mcp_sandbox::faults::{FaultKind, FaultRule, Target};
+    let env = Env::start(SandboxConfig::default()).await;
+    let app = App::default();
+    env.deploy(&app).await;
+    env.wait_ready(&app).await;
+    env.wait_route(&app).await;
+    env.wait_serving(&app).await;
+    env.sb.add_fault(
+        FaultRule::new(FaultKind::Latency(Duration::from_secs(20)))
+            .path("/mcp")
+            .target(Target::Router),
+    );
+    let member = env.token("member");
+    let started = std::time::Instant::now();
+    let out = env.verify(
+        &app,
+        &["--timeout", "2s", "--token-env", "T"],
+        &[("T", &member)],
+    );
+    out.assert_complete();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.code, Some(4), "{}", out.summary());
+    out.assert_status("endpoint.health", "pass");
+    out.assert_status("unauth.no-token", "fail");
+    assert_eq!(out.row("unauth.no-token")["failureClass"], "unreachable");
+    assert!(env.sb.faults_injected() > 0);
+
+    env.sb.clear_faults();
+    env.sb.add_fault(
+        FaultRule::new(FaultKind::Drop)
+            .path("/healthz")
+            .target(Target::Router),
+    );
+    let out = env.verify(&app, &["--token-env", "T"], &[("T", &member)]);
+    out.assert_complete();
+    out.assert_status("endpoint.health", "fail");
+    assert_ne!(out.code, Some(0), "{}", out.summary());
+    out.assert_no_secrets(&[&member]);
+}
