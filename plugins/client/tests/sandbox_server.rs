@@ -356,6 +356,10 @@ async fn the_openshift_oauth_client_login_yields_a_token_the_server_passes_throu
     let h = home.path();
     let cache = h.join("cache");
     let member = sb.kubeconfig_path("member").expect("kubeconfig");
+    // Taken now: once the OAuth server has issued member a token, `Sandbox::token` may name
+    // either.
+    let kubeconfig_token = sb.token("member").expect("kubeconfig token");
+    let member_yaml = sb.kubeconfig_for("member").expect("kubeconfig");
     let login = |secret: &str| {
         let mut cmd = bin(h);
         cmd.arg("--kubeconfig")
@@ -397,13 +401,11 @@ async fn the_openshift_oauth_client_login_yields_a_token_the_server_passes_throu
     let (code, out, err) = running.finish(LIMIT);
     assert_eq!(code, Some(0), "{err}");
     let token = out.trim().to_owned();
-    assert_ne!(token, sb.token("member").expect("kubeconfig token"));
+    assert_ne!(token, kubeconfig_token);
 
     // An OpenShift token for the user: the API server knows it as member...
-    let yaml = sb
-        .kubeconfig_for("member")
-        .expect("kubeconfig")
-        .replace(&sb.token("member").expect("token"), &token);
+    let yaml = member_yaml.replace(&kubeconfig_token, &token);
+    assert!(yaml.contains(&token));
     let kc = kube::config::Kubeconfig::from_yaml(&yaml).expect("kubeconfig");
     let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
         .await
