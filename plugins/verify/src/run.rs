@@ -107,7 +107,8 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
                 rows.extend(Box::pin(probes::run(&probe)).await?);
             }
             Err(first) => {
-                let mut ids = endpoint_ids();
+                // The reason goes on the first selected endpoint check, the rest are skipped.
+                let mut ids = endpoint_ids().filter(|id| selection.contains(*id));
                 if let Some(id) = ids.next() {
                     rows.push(first_with_id(first, id));
                 }
@@ -288,6 +289,17 @@ async fn resolve_endpoint(
         return Err(Row::skip(id, "no cluster access and no --url"));
     };
     let Some(host) = facts.host() else {
+        // The Route could not be read at all: the endpoint checks fail with that cause.
+        let unread = match (&facts.namespace_found, &facts.routes) {
+            (Some(Err(e)), _) | (_, Some(Err(e))) if !e.forbidden => Some(e),
+            _ => None,
+        };
+        if let Some(e) = unread {
+            return Err(Row::fail(id)
+                .evidence(format!("the endpoint is unknown: {}", e.message))
+                .fix("pass --url, or fix the cluster access (see cluster.namespace)")
+                .class(e.class));
+        }
         return Err(Row::skip(
             id,
             "no Route to probe: pass --port-forward (internal deployments) or --url",

@@ -470,3 +470,45 @@ async fn a_stalling_router_is_bounded_by_the_timeout() {
     assert_ne!(out.code, Some(0), "{}", out.summary());
     out.assert_no_secrets(&[&member]);
 }
+
+/// The API server cannot be reached: exit 4, even when only endpoint checks were asked for
+/// (the Route, and so the endpoint, is unknown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_server_is_exit_4() {
+    let env = Env::start(SandboxConfig::default()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let yaml = std::fs::read_to_string(&env.admin).expect("kubeconfig");
+    let dead = env.dir.path().join("dead-kubeconfig");
+    std::fs::write(
+        &dead,
+        yaml.replace(env.sb.url(), &format!("https://127.0.0.1:{closed}")),
+    )
+    .expect("write");
+    for only in [None, Some("mcp")] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_verify"));
+        cmd.arg("--kubeconfig")
+            .arg(&dead)
+            .args(["--request-timeout", "5s", "-o", "json"])
+            .env_remove("KUBECONFIG");
+        if let Some(only) = only {
+            cmd.args(["--only", only]);
+        }
+        let out = support::run_bounded(cmd, None, Duration::from_secs(120));
+        assert_eq!(
+            out.code,
+            Some(4),
+            "{only:?}: {}\n{}",
+            out.summary(),
+            out.stderr
+        );
+        if only.is_none() {
+            out.assert_complete();
+            assert_eq!(out.row("cluster.namespace")["failureClass"], "unreachable");
+        } else {
+            out.assert_status("mcp.initialize", "fail");
+        }
+    }
+}

@@ -288,3 +288,64 @@ async fn port_forward_verifies_an_internal_deployment() {
     }
     out.assert_no_secrets(&[&member, &outsider]);
 }
+
+/// The Helm release's own record (its revision Secrets' labels), `-o yaml`, and `-vvv`
+/// debug logs that still carry no token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_release_yaml_output_and_verbose_logs() {
+    use k8s_openapi::api::core::v1::Secret;
+    let (env, app) = deployed().await;
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(env.admin().await, &app.namespace);
+    let release = |version: u32, status: &str| -> Secret {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("sh.helm.release.v1.kubernetes-mcp-server.v{version}"),
+                "labels": {"owner": "helm", "name": "kubernetes-mcp-server", "status": status,
+                    "version": version.to_string()}},
+            "type": "helm.sh/release.v1",
+            "data": {"release": "SDRzSUFBQUFBQUFBLzZxdUJRUUFBUC8vbGFCc1RRTUFBQUE9"}
+        }))
+        .expect("secret")
+    };
+    secrets
+        .create(&kube::api::PostParams::default(), &release(1, "deployed"))
+        .await
+        .expect("release v1");
+    let member = env.token("member");
+    let out = env.verify(&app, &["--only", "cluster"], &[]);
+    out.assert_status("cluster.install", "pass");
+    let row = out.row("cluster.install").to_string();
+    assert!(
+        row.contains("Helm release kubernetes-mcp-server: revision 1 deployed"),
+        "{row}"
+    );
+    secrets
+        .create(&kube::api::PostParams::default(), &release(2, "failed"))
+        .await
+        .expect("release v2");
+    let out = env.verify(&app, &["--only", "cluster"], &[]);
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("cluster.install", "fail");
+    let fix = out.row("cluster.install")["fix"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(fix.contains("helm history kubernetes-mcp-server"), "{fix}");
+
+    let yaml = env.verify(&app, &["-o", "yaml", "--only", "endpoint,unauth"], &[]);
+    assert_eq!(yaml.code, Some(0), "{}{}", yaml.stdout, yaml.stderr);
+    assert!(
+        yaml.stdout
+            .starts_with("apiVersion: oc-mcp.io/verify/v1\nkind: VerifyReport\n"),
+        "{}",
+        yaml.stdout
+    );
+
+    let verbose = env.verify(
+        &app,
+        &["-vvv", "--token-env", "T", "--only", "mcp,passthrough"],
+        &[("T", &member)],
+    );
+    assert_eq!(verbose.code, Some(0), "{}", verbose.stderr);
+    assert!(!verbose.stderr.is_empty(), "-vvv logs on stderr");
+    verbose.assert_no_secrets(&[&member, &env.token("admin")]);
+}
