@@ -309,9 +309,27 @@ async fn expired_tokens_are_refreshed_and_a_revoked_refresh_token_needs_a_login(
         stderr(&failed)
     );
     // ...and without it the user logs in again.
-    let (fourth, _) = login(login_cmd(home.path(), &idp.url, &cache)).await;
+    // At the most verbose log level, too, tokens and codes stay off stderr.
+    let mut cmd = login_cmd(home.path(), &idp.url, &cache);
+    cmd.arg("-vvv");
+    let (fourth, err) = login(cmd).await;
     assert_ne!(third, fourth);
     assert_eq!(idp.seen().code_grants, 2);
+    let mut cmd = login_cmd(home.path(), &idp.url, &cache);
+    cmd.args(["-vvv", "--stored-only"]);
+    let refreshed = run(cmd, LIMIT);
+    let fifth = ok(&refreshed);
+    assert_eq!(idp.seen().refresh_grants, 3);
+    let logs = format!("{err}\n{}", stderr(&refreshed));
+    assert!(logs.contains("refreshed the token"), "-vvv logs: {logs}");
+    for secret in idp.seen().issued.iter().chain([&fifth, &fourth]) {
+        let secret = secret.trim();
+        assert!(!logs.contains(secret), "a token in the -vvv log");
+    }
+    assert!(
+        !logs.contains("code-"),
+        "an authorization code in the -vvv log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
