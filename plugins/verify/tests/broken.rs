@@ -398,11 +398,10 @@ async fn internal_plain_http_and_url_only() {
     let home = tempfile::tempdir().expect("home");
     let host = routed.host(env.sb.apps_domain());
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_verify"));
-    cmd.args(["--url", &format!("https://{host}/mcp")])
-        .args([
-            "--connect-to",
-            &format!("{host}:443:127.0.0.1:{}", env.sb.router_https_port()),
-        ])
+    // curl's --resolve: the URL carries the router's port, DNS is replaced for host:port.
+    let port = env.sb.router_https_port();
+    cmd.args(["--url", &format!("https://{host}:{port}/mcp")])
+        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
         .arg("--endpoint-ca")
         .arg(&env.ca)
         .args(["--token-env", "MEMBER_TOKEN", "-o", "json"])

@@ -349,3 +349,65 @@ async fn helm_release_yaml_output_and_verbose_logs() {
     assert!(!verbose.stderr.is_empty(), "-vvv logs on stderr");
     verbose.assert_no_secrets(&[&member, &env.token("admin")]);
 }
+
+/// The router's certificate is not trusted without its CA: TLS fails and the token is not
+/// sent; --endpoint-insecure sends it anyway, with a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_keeps_the_token_home() {
+    let (env, app) = deployed().await;
+    let member = env.token("member");
+    let empty_ca = env.dir.path().join("other-ca.pem");
+    // Some other CA: a self-contained PEM that did not sign the router's certificate.
+    let other = rcgen::generate_simple_self_signed(vec!["other.example.com".into()]).expect("cert");
+    std::fs::write(&empty_ca, other.cert.pem()).expect("write");
+    let out = env.verify(
+        &app,
+        &[
+            "--endpoint-ca",
+            empty_ca.to_str().expect("path"),
+            "--token-env",
+            "T",
+        ],
+        &[("T", &member)],
+    );
+    out.assert_complete();
+    assert_eq!(out.code, Some(1), "{}", out.summary());
+    out.assert_status("endpoint.tls", "fail");
+    // The negative probes still run (they carry no secret) and show the server's answers.
+    out.assert_status("endpoint.health", "pass");
+    out.assert_status("unauth.no-token", "pass");
+    out.assert_status("mcp.initialize", "skip");
+    let why = out.row("mcp.initialize")["fix"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(why.contains("not trusted"), "{why}");
+    out.assert_only_failures(&["endpoint.tls"]);
+
+    let out = env.verify(
+        &app,
+        &[
+            "--endpoint-ca",
+            empty_ca.to_str().expect("path"),
+            "--endpoint-insecure",
+            "--token-env",
+            "T",
+        ],
+        &[("T", &member)],
+    );
+    // --endpoint-ca and --endpoint-insecure contradict each other.
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_verify"));
+    cmd.arg("--kubeconfig")
+        .arg(&env.admin)
+        .args(["-n", &app.namespace, "--connect-to", &env.connect_to(&app)])
+        .args(["--endpoint-insecure", "--token-env", "T", "-o", "json"])
+        .env("T", &member)
+        .env_remove("KUBECONFIG");
+    let out = support::run_bounded(cmd, None, std::time::Duration::from_secs(120));
+    assert_eq!(out.code, Some(0), "{}", out.summary());
+    out.assert_status("endpoint.tls", "warn");
+    out.assert_status("mcp.initialize", "pass");
+    assert!(out.stderr.contains("--endpoint-insecure"), "{}", out.stderr);
+    out.assert_no_secrets(&[&member]);
+}
