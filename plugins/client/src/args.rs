@@ -212,7 +212,8 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub embed_token: bool,
 
-    /// A fixed port for the client's own OAuth redirect (Claude Code's callbackPort)
+    /// A fixed port for the client's own OAuth redirect (Claude Code's callbackPort,
+    /// mcp-remote's port argument, the Inspector's --callback-url)
     #[arg(long, value_name = "PORT")]
     pub callback_port: Option<u16>,
 

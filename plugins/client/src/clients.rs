@@ -118,7 +118,8 @@ pub struct OAuthClient {
     pub scopes: Vec<String>,
     /// Entra ID rejects the RFC 8707 `resource` parameter (AADSTS9010010).
     pub entra: bool,
-    /// A fixed loopback port for the client's redirect (Claude Code `callbackPort`).
+    /// A fixed loopback port for the client's redirect (Claude Code `callbackPort`,
+    /// mcp-remote's port argument, the Inspector's `--callback-url`).
     pub callback_port: Option<u16>,
 }
 
@@ -371,7 +372,12 @@ fn claude_code(setup: &Setup) -> Rendered {
 /// mcp-remote's arguments after `npx -y mcp-remote <url>` for an OAuth client.
 fn mcp_remote_oauth_args(client: &OAuthClient) -> Vec<String> {
     let info = serde_json::json!({ "client_id": client.client_id }).to_string();
-    let mut args = vec!["--static-oauth-client-info".to_owned(), info];
+    let mut args = Vec::new();
+    // mcp-remote takes its callback port as the argument after the URL.
+    if let Some(port) = client.callback_port {
+        args.push(port.to_string());
+    }
+    args.extend(["--static-oauth-client-info".to_owned(), info]);
     if !client.scopes.is_empty() {
         let metadata = serde_json::json!({ "scope": client.scopes.join(" ") }).to_string();
         args.extend(["--static-oauth-client-metadata".to_owned(), metadata]);
@@ -425,8 +431,11 @@ fn mcp_remote_entry(setup: &Setup, notes: &mut Vec<String>) -> Object {
         ClientAuth::OAuth(client) => {
             let mut args = base();
             args.extend(mcp_remote_oauth_args(client).into_iter().map(Json::from));
+            let port = client
+                .callback_port
+                .map_or_else(|| "<port>".to_owned(), |p| p.to_string());
             notes.push(format!(
-                "mcp-remote logs in with client {} itself; register its redirect URI http://localhost:<port>/oauth/callback",
+                "mcp-remote logs in with client {} itself; register its redirect URI http://localhost:{port}/oauth/callback",
                 client.client_id
             ));
             Object::new().with("command", "npx").with("args", args)
@@ -524,8 +533,15 @@ fn inspector(setup: &Setup, written: Option<&Path>) -> Rendered {
             if written.is_none() {
                 line = line.arg("--client-id").arg(client.client_id.clone());
             }
+            let callback = format!(
+                "http://127.0.0.1:{}/oauth/callback",
+                client.callback_port.unwrap_or(6276)
+            );
+            if client.callback_port.is_some() {
+                line = line.arg("--callback-url").arg(callback.clone());
+            }
             notes.push(format!(
-                "the Inspector logs in with client {} on http://127.0.0.1:6276/oauth/callback; register that redirect URI",
+                "the Inspector logs in with client {} on {callback}; register that redirect URI",
                 client.client_id
             ));
         }
@@ -692,6 +708,16 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&args[info + 1]).expect("json arg");
         assert_eq!(parsed["client_id"], "11111111-2222-3333-4444-555555555555");
         assert!(args.contains(&"--disable-resource-parameter".to_owned()));
+        // The fixed callback port goes right after the URL, where mcp-remote reads it.
+        assert_eq!(&args[2..4], [URL, "33418"]);
+        let line = render(ClientKind::Inspector, &setup(oauth()), None)
+            .command
+            .expect("command")
+            .render();
+        assert!(
+            line.contains("--callback-url http://127.0.0.1:33418/oauth/callback"),
+            "{line}"
+        );
     }
 
     #[test]
