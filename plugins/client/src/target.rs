@@ -113,7 +113,9 @@ pub async fn server_url(cluster: &Cluster, release: &str) -> Result<String> {
 fn lookup_error(e: kube::Error, what: &str, namespace: &str) -> Error {
     match Error::from(e) {
         Error::Forbidden { message } => Error::Forbidden {
-            message: format!("cannot list {what} in {namespace}: {message}"),
+            message: format!(
+                "cannot list {what} in {namespace} to find the server's address (give it with --url): {message}"
+            ),
         },
         other => other,
     }
