@@ -22,6 +22,7 @@
     clippy::items_after_statements
 )]
 
+pub mod apps;
 pub mod audit;
 pub mod authn;
 pub mod controllers;

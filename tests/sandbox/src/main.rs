@@ -22,7 +22,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Serve the sandbox. Writes DIR/kubeconfig, DIR/ca.crt, DIR/audit.jsonl, DIR/issuer,
-    /// DIR/issuer-key.pem, DIR/resolve, DIR/apps-domain, and DIR/ready (the API URL) last.
+    /// DIR/resolve, DIR/apps-domain, then DIR/ready (the API URL); DIR/issuer-key.pem follows
+    /// once the issuer's key is generated.
     Serve {
         /// Directory for the kubeconfig, CA, audit log, issuer, resolve file and ready marker.
         #[arg(long)]
@@ -128,9 +129,23 @@ fn serve(dir: &Path, cfg: SandboxConfig, audience: &str) -> anyhow::Result<()> {
             &dir.join("kubeconfig"),
             &sb.kubeconfig_all("admin")?,
         )?;
-        let key = oc_mcp_sandbox::issuer::signing_key().map_err(anyhow::Error::msg)?;
-        oc_mcp_sandbox::sandbox_write_private(&dir.join("issuer-key.pem"), &key.pem)?;
         std::fs::write(dir.join("oidc-audience"), format!("{audience}\n"))?;
+        // RSA key generation takes seconds in debug builds: `token` waits for this file, so
+        // readiness does not.
+        let key_path = dir.join("issuer-key.pem");
+        std::thread::spawn(move || match oc_mcp_sandbox::issuer::signing_key() {
+            Ok(key) => {
+                // Written aside and renamed, so `token` never reads half a key.
+                let tmp = key_path.with_extension("pem.tmp");
+                let done = oc_mcp_sandbox::sandbox_write_private(&tmp, &key.pem)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| std::fs::rename(&tmp, &key_path).map_err(|e| e.to_string()));
+                if let Err(e) = done {
+                    eprintln!("oc-mcp-sandbox: writing {}: {e}", key_path.display());
+                }
+            }
+            Err(e) => eprintln!("oc-mcp-sandbox: {e}"),
+        });
         std::fs::write(dir.join("ready"), format!("{}\n", sb.url()))?;
         eprintln!(
             "oc-mcp-sandbox serving {} (kubeconfig: {}; router https 127.0.0.1:{}, http 127.0.0.1:{}; issuer {})",

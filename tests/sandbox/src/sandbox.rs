@@ -397,6 +397,39 @@ impl Sandbox {
         self.state.faults.injected()
     }
 
+    /// Deploy the real kubernetes-mcp-server like its Helm chart does (as `admin`, through
+    /// the API), without waiting.
+    pub async fn deploy_mcp_server(
+        &self,
+        app: &crate::apps::McpServerApp,
+    ) -> Result<(), SandboxError> {
+        let client = self.client_for("admin").await?;
+        crate::apps::deploy(&client, &self.state.apps_domain, app).await
+    }
+
+    /// Wait (at most `limit`) until the app's pod is Ready and its Route is served; returns
+    /// the route URL, `https://<host>:<router https port>` ("" without an Ingress).
+    pub async fn wait_mcp_server(
+        &self,
+        app: &crate::apps::McpServerApp,
+        limit: Duration,
+    ) -> Result<String, SandboxError> {
+        crate::apps::wait_ready(self, app, limit).await
+    }
+
+    /// Where a pod's process serves a container port (what port-forward and the router
+    /// connect to); `None` when no process of the pod serves it.
+    pub fn pod_address(&self, namespace: &str, pod: &str, port: u16) -> Option<SocketAddr> {
+        let uid = self.with_store(|s| {
+            let def = crate::resources::find("", "v1", "pods")?;
+            s.get(&crate::store::Key::new(def, namespace, pod))
+                .and_then(|p| p.pointer("/metadata/uid"))
+                .and_then(serde_json::Value::as_str)
+                .map(String::from)
+        })?;
+        self.state.kubelet.address(&uid, port)
+    }
+
     /// The cluster's apps domain (Route hosts live under it).
     pub fn apps_domain(&self) -> &str {
         &self.state.apps_domain

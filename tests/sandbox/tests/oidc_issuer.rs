@@ -291,20 +291,9 @@ async fn real_server_validates_sandbox_issuer_jwts() {
     .await
     .expect("sandbox");
     let admin = sb.client_for("admin").await.expect("client");
-    let config = format!(
-        "port = \"8080\"\nrequire_oauth = true\nauthorization_url = \"{}\"\noauth_audience = \"{}\"\ncertificate_authority = \"/etc/mcp-ca/ca.crt\"\ncluster_auth_mode = \"passthrough\"\nread_only = true\nlog_level = 2\n",
-        sb.issuer_url(),
-        sb.oidc_audience()
-    );
-    let app = McpApp {
-        config,
-        extra_config_maps: vec![(
-            "/etc/mcp-ca".into(),
-            "kube-root-ca.crt".into(),
-            "ca.crt".into(),
-        )],
-        ..McpApp::default()
-    };
+    // authorization_url = the sandbox issuer, its CA from kube-root-ca.crt.
+    let app = McpApp::oidc(&sb);
+    assert!(app.config.contains(sb.issuer_url()));
     mcp::deploy(&admin, &app, sb.apps_domain()).await;
     mcp::wait_ready_pod(&admin, &app).await;
     let host = app.host(sb.apps_domain());

@@ -194,3 +194,43 @@ async fn real_server_behind_route_with_openshift_tokens() {
             .any(|e| e.user == "outsider" && e.resource == "namespaces" && e.code == 403)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_helpers_deploy_and_reach_the_server() {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let app = oc_mcp_sandbox::apps::McpServerApp {
+        namespace: "team-mcp".into(),
+        ..Default::default()
+    };
+    sb.deploy_mcp_server(&app).await.expect("deploy");
+    let url = sb
+        .wait_mcp_server(&app, Duration::from_secs(30))
+        .await
+        .expect("ready");
+    let host = app.host(sb.apps_domain());
+    assert_eq!(url, format!("https://{host}:{}", sb.router_https_port()));
+    let c = https::client(&sb, &[&host]);
+    let r = c
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(r.status().as_u16(), 200);
+    // The pod's own address (what the router and port-forward reach).
+    let pod = sb.with_store(|s| {
+        s.list("/pods", Some("team-mcp"))
+            .first()
+            .map(|(k, _)| k.name.clone())
+            .expect("a pod")
+    });
+    let addr = sb.pod_address("team-mcp", &pod, 8080).expect("served");
+    assert!(sb.pod_address("team-mcp", &pod, 9999).is_none());
+    let direct = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .expect("direct");
+    assert_eq!(direct.status().as_u16(), 200);
+    // Deploying again changes nothing.
+    sb.deploy_mcp_server(&app).await.expect("idempotent");
+}

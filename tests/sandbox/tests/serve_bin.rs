@@ -150,6 +150,11 @@ fn serve_runs_pods_mints_tokens_and_leaves_no_child() {
     assert!(read("issuer").trim().starts_with("https://127.0.0.1:"));
     assert_eq!(read("apps-domain").trim(), "apps.sandbox.example.com");
     assert!(dir.path().join("resolve").exists());
+    let t = Instant::now();
+    while !dir.path().join("issuer-key.pem").exists() {
+        assert!(t.elapsed() < Duration::from_secs(60), "no issuer-key.pem");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -268,11 +268,24 @@ async fn real_server_pod_runs_and_serves_logs() {
     );
     // Deleting the pod kills the process; the ReplicaSet makes a new one.
     let uid = pod.metadata.uid.clone().expect("uid");
+    let addr = sb
+        .pod_address(&app.namespace, &name, 8080)
+        .expect("the pod's process");
+    assert!(
+        std::net::TcpStream::connect(addr).is_ok(),
+        "serving before the delete"
+    );
     pods.delete(&name, &kube::api::DeleteParams::default())
         .await
         .expect("delete");
     let next = mcp::wait_ready_pod(&client, &app).await;
     assert_ne!(next.metadata.uid.as_deref(), Some(uid.as_str()));
+    common::wait_for(
+        || async { std::net::TcpStream::connect(addr).is_err().then_some(()) },
+        Duration::from_secs(5),
+        "the deleted pod's process to be gone",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,259 @@
+//! The kubernetes-mcp-server deployed the way its Helm chart renders it (ServiceAccount,
+//! ConfigMap `config.toml`, Deployment with probes and the `checksum/config` annotation,
+//! Service `http` 8080, Ingress with the OpenShift termination annotation), for tests that
+//! need a running server without helm. Created through the API as `admin`.
+
+use std::time::{Duration, Instant};
+
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, PostParams};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use crate::{Sandbox, SandboxError};
+
+/// Passthrough of opaque OpenShift tokens (design.md section 3, mode `openshift`).
+pub const OPENSHIFT_CONFIG: &str = "port = \"8080\"\nrequire_oauth = true\nskip_jwt_verification = true\ncluster_auth_mode = \"passthrough\"\nread_only = true\nlog_level = 2\n";
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct McpServerApp {
+    pub namespace: String,
+    /// Deployment, Service, ConfigMap, ServiceAccount and Ingress name (the chart's fullname).
+    pub name: String,
+    pub image: String,
+    /// The pod's `automountServiceAccountToken` (the chart's `serviceAccount.automountToken`).
+    pub automount_token: bool,
+    /// `config.toml`.
+    pub config: String,
+    /// Extra ConfigMap files: `(mount directory, ConfigMap, key)`, e.g. a CA bundle from the
+    /// namespace's `kube-root-ca.crt`.
+    pub extra_config_maps: Vec<(String, String, String)>,
+    /// The Ingress's `route.openshift.io/termination` (`None`: no Ingress at all).
+    pub termination: Option<String>,
+    /// A group given read access to namespaces, pods, logs, events and projects (the
+    /// `mcp-users` group of the seeded user `member`); `None`: no RBAC is created.
+    pub reader_group: Option<String>,
+}
+
+impl Default for McpServerApp {
+    fn default() -> Self {
+        McpServerApp {
+            namespace: "mcp-server".into(),
+            name: "kubernetes-mcp-server".into(),
+            image: "quay.io/containers/kubernetes_mcp_server:v0.0.67".into(),
+            automount_token: true,
+            config: OPENSHIFT_CONFIG.into(),
+            extra_config_maps: Vec::new(),
+            termination: Some("edge".into()),
+            reader_group: Some("mcp-users".into()),
+        }
+    }
+}
+
+impl McpServerApp {
+    /// Validating the sandbox issuer's JWTs (`authorization_url`, `oauth_audience`, the
+    /// sandbox CA from `kube-root-ca.crt`); pair with `SandboxConfig::trust_issuer`.
+    pub fn oidc(sb: &Sandbox) -> Self {
+        McpServerApp {
+            config: format!(
+                "port = \"8080\"\nrequire_oauth = true\nauthorization_url = \"{}\"\noauth_audience = \"{}\"\ncertificate_authority = \"/etc/mcp-ca/ca.crt\"\ncluster_auth_mode = \"passthrough\"\nread_only = true\nlog_level = 2\n",
+                sb.issuer_url(),
+                sb.oidc_audience()
+            ),
+            extra_config_maps: vec![(
+                "/etc/mcp-ca".into(),
+                "kube-root-ca.crt".into(),
+                "ca.crt".into(),
+            )],
+            ..Self::default()
+        }
+    }
+
+    /// The Route host: `<name>-<namespace>.<apps domain>` (what the plugins derive).
+    pub fn host(&self, apps_domain: &str) -> String {
+        format!("{}-{}.{apps_domain}", self.name, self.namespace)
+    }
+
+    /// The pods' label selector.
+    pub fn selector(&self) -> String {
+        format!(
+            "app.kubernetes.io/name=kubernetes-mcp-server,app.kubernetes.io/instance={}",
+            self.name
+        )
+    }
+}
+
+fn ar(group: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: "v1".into(),
+        api_version: if group.is_empty() {
+            "v1".into()
+        } else {
+            format!("{group}/v1")
+        },
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+async fn create(
+    client: &kube::Client,
+    ar: &ApiResource,
+    ns: Option<&str>,
+    v: Value,
+) -> Result<(), SandboxError> {
+    let obj: DynamicObject =
+        serde_json::from_value(v).map_err(|e| SandboxError::Client(e.to_string()))?;
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    };
+    match api.create(&PostParams::default(), &obj).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(SandboxError::Client(format!(
+            "creating {} {:?}: {e}",
+            ar.kind, obj.metadata.name
+        ))),
+    }
+}
+
+/// Create the app's objects through `client` (a cluster admin; existing objects are left
+/// as they are). `apps_domain` gives the Ingress host.
+pub async fn deploy(
+    client: &kube::Client,
+    apps_domain: &str,
+    app: &McpServerApp,
+) -> Result<(), SandboxError> {
+    let c = client;
+    let ns = app.namespace.as_str();
+    let labels = json!({"app.kubernetes.io/name": "kubernetes-mcp-server", "app.kubernetes.io/instance": app.name,
+        "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/version": "v0.0.67"});
+    let selector = json!({"app.kubernetes.io/name": "kubernetes-mcp-server", "app.kubernetes.io/instance": app.name});
+    create(
+        c,
+        &ar("", "Namespace", "namespaces"),
+        None,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await?;
+    if let Some(group) = &app.reader_group {
+        let rbac = "rbac.authorization.k8s.io";
+        let reader = format!("{}-{ns}-reader", app.name);
+        create(c, &ar(rbac, "ClusterRole", "clusterroles"), None, json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": reader}, "rules": [
+            {"apiGroups": [""], "resources": ["namespaces", "pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["project.openshift.io"], "resources": ["projects"], "verbs": ["get", "list"]}]})).await?;
+        create(c, &ar(rbac, "ClusterRoleBinding", "clusterrolebindings"), None, json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding", "metadata": {"name": reader},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": reader},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]})).await?;
+    }
+    create(
+        c,
+        &ar("", "ServiceAccount", "serviceaccounts"),
+        Some(ns),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": app.name, "namespace": ns, "labels": labels}}),
+    )
+    .await?;
+    create(c, &ar("", "ConfigMap", "configmaps"), Some(ns), json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": app.name, "namespace": ns, "labels": labels}, "data": {"config.toml": app.config}})).await?;
+    let mut volumes = vec![
+        json!({"name": "tmp", "emptyDir": {}}),
+        json!({"name": "config", "configMap": {"name": app.name}}),
+    ];
+    let mut mounts = vec![
+        json!({"name": "tmp", "mountPath": "/tmp"}),
+        json!({"name": "config", "mountPath": "/etc/kubernetes-mcp-server"}),
+    ];
+    for (i, (path, cm, key)) in app.extra_config_maps.iter().enumerate() {
+        volumes.push(json!({"name": format!("extra-{i}"), "configMap": {"name": cm, "items": [{"key": key, "path": key}]}}));
+        mounts.push(json!({"name": format!("extra-{i}"), "mountPath": path}));
+    }
+    let checksum: String = sha2::Sha256::digest(app.config.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    create(c, &ar("apps", "Deployment", "deployments"), Some(ns), json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": app.name, "namespace": ns, "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": selector, "annotations": {"checksum/config": checksum}},
+                "spec": {"serviceAccountName": app.name, "automountServiceAccountToken": app.automount_token,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{"name": "kubernetes-mcp-server", "image": app.image, "imagePullPolicy": "IfNotPresent",
+                        "args": ["--config", "/etc/kubernetes-mcp-server/config.toml"],
+                        "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+                        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
+                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
+                        "resources": {"limits": {"cpu": "100m", "memory": "128Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}},
+                        "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                            "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": true},
+                        "volumeMounts": mounts}],
+                    "volumes": volumes}}}})).await?;
+    create(
+        c,
+        &ar("", "Service", "services"),
+        Some(ns),
+        json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": app.name, "namespace": ns, "labels": labels},
+        "spec": {"type": "ClusterIP", "selector": selector,
+            "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]}}),
+    )
+    .await?;
+    if let Some(termination) = &app.termination {
+        create(c, &ar("networking.k8s.io", "Ingress", "ingresses"), Some(ns), json!({"apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress", "metadata": {"name": app.name, "namespace": ns, "labels": labels,
+                "annotations": {"route.openshift.io/termination": termination}},
+            "spec": {"rules": [{"host": app.host(apps_domain), "http": {"paths": [{"path": "/", "pathType": "ImplementationSpecific",
+                "backend": {"service": {"name": app.name, "port": {"number": 8080}}}}]}}]}})).await?;
+    }
+    Ok(())
+}
+
+/// Wait until a pod of the app is Ready and, with an Ingress, its Route host is served;
+/// returns the route URL (`https://<host>:<router port>`) or, without an Ingress, "".
+pub async fn wait_ready(
+    sb: &Sandbox,
+    app: &McpServerApp,
+    limit: Duration,
+) -> Result<String, SandboxError> {
+    let start = Instant::now();
+    let host = app.host(sb.apps_domain());
+    loop {
+        let ready = sb.with_store(|store| {
+            store
+                .list("/pods", Some(&app.namespace))
+                .iter()
+                .any(|(_, p)| {
+                    p.pointer("/metadata/labels/app.kubernetes.io~1instance")
+                        .and_then(Value::as_str)
+                        == Some(app.name.as_str())
+                        && p.pointer("/status/conditions")
+                            .and_then(Value::as_array)
+                            .is_some_and(|cs| {
+                                cs.iter()
+                                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                            })
+                })
+        });
+        let routed = app.termination.is_none() || sb.resolve(&host).is_some();
+        if ready && routed {
+            return Ok(if app.termination.is_some() {
+                sb.route_url(&host)
+            } else {
+                String::new()
+            });
+        }
+        if start.elapsed() > limit {
+            return Err(SandboxError::Client(format!(
+                "kubernetes-mcp-server in {} not ready within {limit:?} (pod ready: {ready}, route: {routed}); see `kubectl -n {} describe pods` and `kubectl logs`",
+                app.namespace, app.namespace
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
