@@ -268,7 +268,7 @@ fn vscode(setup: &Setup) -> Rendered {
                     auth_header(format!("Bearer ${{env:{var}}}")).into(),
                 );
                 notes.push(format!(
-                    "VS Code reads the token from ${var}: run `export {var}=\"$({command})\"` and start VS Code from that shell"
+                    "VS Code reads the token from ${var}: run `export {var}=\"$({command})\"` and start VS Code from that shell; some VS Code releases send ${{env:...}} in headers unexpanded (microsoft/vscode#336232): without --token-env VS Code prompts instead"
                 ));
             } else {
                 let id = format!("{}-token", setup.name);
