@@ -39,6 +39,11 @@ pub struct InstallArgs {
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
 
+    /// PEM file with the CA of the issuer's TLS certificate, when it is not publicly trusted
+    /// (entra/oidc); mounted from a ConfigMap and set as `certificate_authority`
+    #[arg(long, value_name = "FILE")]
+    pub issuer_ca: Option<PathBuf>,
+
     /// The audience tokens must carry (default: the client ID)
     #[arg(long, value_name = "AUDIENCE")]
     pub audience: Option<String>,
@@ -127,6 +132,29 @@ impl InstallArgs {
             )));
         }
         std::fs::read_to_string(path).map(Some).map_err(unreadable)
+    }
+
+    /// The `--issuer-ca` PEM, checked to hold certificates (a CA is public, not a secret).
+    pub fn issuer_ca_pem(&self) -> Result<Option<String>> {
+        let Some(path) = &self.issuer_ca else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage_with_hint(
+                format!("cannot read --issuer-ca {}: {e}", path.display()),
+                "pass a readable PEM file with the issuer's CA certificate",
+            )
+        })?;
+        if !text.contains("-----BEGIN CERTIFICATE-----") || text.contains("PRIVATE KEY") {
+            return Err(Error::usage_with_hint(
+                format!(
+                    "--issuer-ca {} is not a PEM certificate bundle",
+                    path.display()
+                ),
+                "pass the CA certificate (-----BEGIN CERTIFICATE-----), never a private key",
+            ));
+        }
+        Ok(Some(text))
     }
 
     pub fn timeout(&self) -> Duration {

@@ -104,8 +104,11 @@ async fn plan(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, 
         .to_owned();
     let client = global.kube.client().await?;
     let facts = ClusterFacts::gather(&client, &namespace).await?;
-    let extra = args.extra_config_text()?;
-    let plan = plan::resolve(args, &namespace, &facts, extra.as_deref())?;
+    let inputs = plan::Inputs {
+        extra_config: args.extra_config_text()?,
+        issuer_ca: args.issuer_ca_pem()?,
+    };
+    let plan = plan::resolve(args, &namespace, &facts, &inputs)?;
     for warning in &plan.warnings {
         cli::warn(warning);
     }
@@ -178,6 +181,9 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
         for object in render::manifests(&plan)? {
             objects.push(object);
         }
+    } else if let Some(cm) = render::issuer_ca_config_map(&plan) {
+        // The chart mounts it through extraVolumes; it must exist before the pod starts.
+        objects.push(oc_mcp_common::PlannedObject::from_typed(&cm)?);
     }
     require_permissions(&client, &apply::permissions(&plan, &objects)).await?;
 
@@ -188,6 +194,14 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
     match &helm {
         Some((helm, version)) => {
             tracing::info!("using {} ({version})", helm.display());
+            let mode = if output.dry_run == DryRun::Server {
+                oc_mcp_common::ApplyMode::ServerDryRun
+            } else {
+                oc_mcp_common::ApplyMode::Apply
+            };
+            report
+                .objects
+                .extend(objects.apply_preflighted(&client, mode).await?.objects);
             let values = render::values_yaml(&plan)?;
             helm::upgrade_install(
                 helm,

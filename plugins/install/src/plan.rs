@@ -91,6 +91,8 @@ pub struct InstallPlan {
     pub chart: String,
     pub chart_version: Option<String>,
     pub openshift: bool,
+    /// The issuer's CA (`--issuer-ca`), mounted from a ConfigMap.
+    pub issuer_ca: Option<String>,
 }
 
 impl InstallPlan {
@@ -120,14 +122,24 @@ pub fn fullname(release: &str) -> String {
         .to_owned()
 }
 
+/// Where the issuer CA is mounted in the pod.
+pub const ISSUER_CA_PATH: &str = "/etc/kubernetes-mcp-server-ca/ca.crt";
+
+/// Files the plan needs besides flags: `--extra-config` and `--issuer-ca` contents.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub extra_config: Option<String>,
+    pub issuer_ca: Option<String>,
+}
+
 /// Decide the plan; every refusal is a usage error naming the reason (exit 2).
-/// `extra_config` is the text of `--extra-config`, merged over the mode's settings.
 pub fn resolve(
     args: &InstallArgs,
     namespace: &str,
     facts: &ClusterFacts,
-    extra_config: Option<&str>,
+    inputs: &Inputs,
 ) -> Result<InstallPlan> {
+    let extra_config = inputs.extra_config.as_deref();
     args.validate()?;
     let mode = args.auth.unwrap_or(AuthMode::OpenShift);
     let fullname = fullname(&args.release);
@@ -153,8 +165,17 @@ pub fn resolve(
     if let Some(settings) = &oidc {
         check_issuer_trust(settings, facts)?;
     }
-    let base = ServerConfig::for_mode(mode, oidc.as_ref(), &args.toolsets)
+    let mut base = ServerConfig::for_mode(mode, oidc.as_ref(), &args.toolsets)
         .map_err(|e| Error::usage(e.to_string()))?;
+    if inputs.issuer_ca.is_some() {
+        if oidc.is_none() {
+            return Err(Error::usage_with_hint(
+                format!("--issuer-ca does not apply to --auth {mode}"),
+                "drop it, or choose --auth entra or --auth oidc",
+            ));
+        }
+        base.certificate_authority = Some(ISSUER_CA_PATH.to_owned());
+    }
     let context = match &exposure {
         Exposure::Internal => LintContext::new(server_version).in_configmap().internal(),
         Exposure::Route { host } => LintContext::new(server_version)
@@ -183,6 +204,7 @@ pub fn resolve(
         chart: args.chart.clone(),
         chart_version: args.chart_version.clone(),
         openshift: facts.openshift,
+        issuer_ca: inputs.issuer_ca.clone(),
     })
 }
 
@@ -376,7 +398,8 @@ mod tests {
 
     #[test]
     fn openshift_defaults_follow_the_guide_without_its_mistakes() {
-        let plan = resolve(&args(&[]), "mcp-server", &openshift(), None).expect("plan");
+        let plan =
+            resolve(&args(&[]), "mcp-server", &openshift(), &Inputs::default()).expect("plan");
         assert_eq!(plan.mode, AuthMode::OpenShift);
         assert_eq!(plan.fullname, "kubernetes-mcp-server");
         assert_eq!(
@@ -430,19 +453,21 @@ mod tests {
             ),
         ];
         for (extra, expected) in cases {
-            let err = resolve(&args(&extra), "mcp-server", &facts, None).expect_err(expected);
+            let err = resolve(&args(&extra), "mcp-server", &facts, &Inputs::default())
+                .expect_err(expected);
             assert_eq!(err.exit_code().code(), 2, "{extra:?}");
             assert!(err.to_string().contains(expected), "{extra:?}: {err}");
         }
         let plain = ClusterFacts::default();
-        let err = resolve(&args(&[]), "mcp-server", &plain, None).expect_err("no domain");
+        let err =
+            resolve(&args(&[]), "mcp-server", &plain, &Inputs::default()).expect_err("no domain");
         assert!(err.to_string().contains("no route host"), "{err}");
         assert!(
             resolve(
                 &args(&["--auth", "none", "--internal"]),
                 "mcp-server",
                 &plain,
-                None
+                &Inputs::default()
             )
             .is_ok()
         );
@@ -470,7 +495,7 @@ mod tests {
             ]),
             "mcp-server",
             &facts,
-            None,
+            &Inputs::default(),
         )
         .expect("plan");
         assert_eq!(
@@ -500,7 +525,13 @@ mod tests {
             }))
             .expect("auth"),
         );
-        let plan = resolve(&args(&["--auth", "entra"]), "mcp-server", &facts, None).expect("plan");
+        let plan = resolve(
+            &args(&["--auth", "entra"]),
+            "mcp-server",
+            &facts,
+            &Inputs::default(),
+        )
+        .expect("plan");
         assert_eq!(plan.config.authorization_url, Some(entra_issuer(tenant)));
         assert_eq!(plan.config.oauth_audience.as_deref(), Some("app-1"));
     }
@@ -512,7 +543,10 @@ mod tests {
             &args(&[]),
             "mcp-server",
             &facts,
-            Some("list_output = \"yaml\"\nlog_level = 3\n"),
+            &Inputs {
+                extra_config: Some("list_output = \"yaml\"\nlog_level = 3\n".into()),
+                issuer_ca: None,
+            },
         )
         .expect("plan");
         assert_eq!(plan.config.list_output.as_deref(), Some("yaml"));
@@ -523,10 +557,57 @@ mod tests {
             ("require_oauth = false\n", "public"),
             ("read_only = [\n", "not valid TOML"),
         ] {
-            let err = resolve(&args(&[]), "mcp-server", &facts, Some(text)).expect_err(text);
+            let err = resolve(
+                &args(&[]),
+                "mcp-server",
+                &facts,
+                &Inputs {
+                    extra_config: Some(text.into()),
+                    issuer_ca: None,
+                },
+            )
+            .expect_err(text);
             assert_eq!(err.exit_code().code(), 2);
             assert!(err.to_string().contains(expected), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn an_issuer_ca_is_mounted_and_named_in_the_config_only_for_issuer_modes() {
+        let mut facts = openshift();
+        facts.authentication = Some(
+            serde_json::from_value(serde_json::json!({
+                "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
+                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
+            }))
+            .expect("auth"),
+        );
+        let inputs = Inputs {
+            extra_config: None,
+            issuer_ca: Some(
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+            ),
+        };
+        let oidc = args(&[
+            "--auth",
+            "oidc",
+            "--issuer",
+            "https://idp.example.com",
+            "--client-id",
+            "mcp",
+        ]);
+        let plan = resolve(&oidc, "mcp-server", &facts, &inputs).expect("plan");
+        assert_eq!(
+            plan.config.certificate_authority.as_deref(),
+            Some(ISSUER_CA_PATH)
+        );
+        assert!(plan.issuer_ca.is_some());
+        let err = resolve(&args(&[]), "mcp-server", &facts, &inputs).expect_err("openshift mode");
+        assert!(
+            err.to_string()
+                .contains("--issuer-ca does not apply to --auth openshift"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -52,6 +52,11 @@ pub struct Values {
     pub ingress: IngressValues,
     pub resources: ResourceValues,
     pub config: serde_json::Value,
+    /// The issuer CA's ConfigMap volume (`--issuer-ca`); the chart mounts extras as given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_volumes: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_volume_mounts: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,7 +167,34 @@ pub fn values(plan: &InstallPlan) -> Values {
         },
         resources: resources(),
         config,
+        extra_volumes: issuer_ca_config_map(plan)
+            .map(|_| serde_json::json!({"name": "issuer-ca", "configMap": {"name": issuer_ca_name(plan)}}))
+            .into_iter()
+            .collect(),
+        extra_volume_mounts: issuer_ca_config_map(plan)
+            .map(|_| serde_json::json!({"name": "issuer-ca", "mountPath": ISSUER_CA_DIR, "readOnly": true}))
+            .into_iter()
+            .collect(),
     }
+}
+
+/// Where the issuer CA's ConfigMap is mounted (the directory of `plan::ISSUER_CA_PATH`).
+const ISSUER_CA_DIR: &str = "/etc/kubernetes-mcp-server-ca";
+
+fn issuer_ca_name(plan: &InstallPlan) -> String {
+    format!("{}-issuer-ca", plan.fullname)
+}
+
+/// The ConfigMap holding `--issuer-ca` (a CA certificate is public, so not a Secret).
+pub fn issuer_ca_config_map(plan: &InstallPlan) -> Option<ConfigMap> {
+    let pem = plan.issuer_ca.as_ref()?;
+    let mut metadata = meta(plan);
+    metadata.name = Some(issuer_ca_name(plan));
+    Some(ConfigMap {
+        metadata,
+        data: Some([("ca.crt".to_owned(), pem.clone())].into()),
+        ..ConfigMap::default()
+    })
 }
 
 /// The overlay as the YAML file `helm -f` reads, with a header saying what made it.
@@ -217,9 +249,12 @@ pub fn manifests(plan: &InstallPlan) -> Result<Vec<PlannedObject>> {
             data: Some([("config.toml".to_owned(), config_toml(plan))].into()),
             ..ConfigMap::default()
         })?,
-        PlannedObject::from_typed(&deployment(plan))?,
-        PlannedObject::from_typed(&service(plan))?,
     ];
+    if let Some(cm) = issuer_ca_config_map(plan) {
+        objects.push(PlannedObject::from_typed(&cm)?);
+    }
+    objects.push(PlannedObject::from_typed(&deployment(plan))?);
+    objects.push(PlannedObject::from_typed(&service(plan))?);
     if let Exposure::Route { host } = &plan.exposure {
         objects.push(PlannedObject::from_typed(&ingress(plan, host))?);
     }
@@ -303,6 +338,41 @@ fn container(plan: &InstallPlan) -> Container {
 
 fn deployment(plan: &InstallPlan) -> Deployment {
     let pod_labels = labels(plan);
+    let mut volumes = vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: plan.fullname.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+    ];
+    let mut container = container(plan);
+    if plan.issuer_ca.is_some() {
+        volumes.push(Volume {
+            name: "issuer-ca".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: issuer_ca_name(plan),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        container
+            .volume_mounts
+            .get_or_insert_default()
+            .push(VolumeMount {
+                name: "issuer-ca".into(),
+                mount_path: ISSUER_CA_DIR.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+    }
     Deployment {
         metadata: meta(plan),
         spec: DeploymentSpec {
@@ -329,22 +399,8 @@ fn deployment(plan: &InstallPlan) -> Deployment {
                         }),
                         ..PodSecurityContext::default()
                     }),
-                    containers: vec![container(plan)],
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".into(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: plan.fullname.clone(),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        Volume {
-                            name: "tmp".into(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
-                    ]),
+                    containers: vec![container],
+                    volumes: Some(volumes),
                     ..PodSpec::default()
                 }),
             },
