@@ -73,10 +73,24 @@ pub fn new_token() -> String {
 #[derive(Debug, Default)]
 pub struct TokenTable {
     tokens: RwLock<HashMap<String, UserInfo>>,
+    /// Each user's first static token (what kubeconfigs carry), whatever else is issued later.
+    primary: RwLock<HashMap<String, String>>,
 }
 
 impl TokenTable {
+    /// A static token; the user's first one stays its primary token.
     pub fn insert(&self, token: &str, user: UserInfo) {
+        if let Ok(mut p) = self.primary.write() {
+            p.entry(user.name.clone())
+                .or_insert_with(|| token.to_string());
+        }
+        if let Ok(mut t) = self.tokens.write() {
+            t.insert(token.into(), user);
+        }
+    }
+
+    /// A token issued later (OAuth logins, service account tokens): valid, never primary.
+    pub fn insert_issued(&self, token: &str, user: UserInfo) {
         if let Ok(mut t) = self.tokens.write() {
             t.insert(token.into(), user);
         }
@@ -98,9 +112,18 @@ impl TokenTable {
         t.values().find(|u| u.name == name).cloned()
     }
 
-    /// The (first) token of a user, for building kubeconfigs.
+    /// The primary token of a user, for building kubeconfigs.
     pub fn token_of(&self, user: &str) -> Option<String> {
         let t = self.tokens.read().ok()?;
+        if let Some(p) = self
+            .primary
+            .read()
+            .ok()
+            .and_then(|p| p.get(user).cloned())
+            .filter(|p| t.contains_key(p))
+        {
+            return Some(p);
+        }
         let mut found: Vec<&String> = t
             .iter()
             .filter(|(_, u)| u.name == user)

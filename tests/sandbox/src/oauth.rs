@@ -239,7 +239,7 @@ fn issue(state: &State, c: &Value, g: &Grant) -> Response<Body> {
         return oauth_error(400, "invalid_grant", "the user no longer exists");
     };
     let token = crate::authn::new_token();
-    state.tokens.insert(&token, user);
+    state.tokens.insert_issued(&token, user);
     let refresh = crate::authn::new_token();
     lock(&state.oauth.refresh).insert(refresh.clone(), g.clone());
     let ttl = c

@@ -200,6 +200,14 @@ async fn oauth_client_pkce_flow_issues_a_token_the_api_accepts() {
         .await
         .expect("json");
     assert_eq!(who["status"]["userInfo"]["username"], "member");
+    // The kubeconfig token stays the user's token.
+    let kubeconfig_token = sb.token("member").expect("token");
+    assert_ne!(kubeconfig_token, access);
+    assert!(
+        sb.kubeconfig_for("member")
+            .expect("kubeconfig")
+            .contains(&kubeconfig_token)
+    );
     assert!(
         who["status"]["userInfo"]["groups"]
             .as_array()
