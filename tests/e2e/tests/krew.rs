@@ -106,81 +106,8 @@ fn violations(path: &Path) -> Vec<String> {
     }
     let mut covered = BTreeSet::new();
     for platform in &platforms {
-        let labels = platform["selector"]["matchLabels"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let keys: Vec<&String> = labels.keys().collect();
-        if keys.is_empty()
-            || keys.iter().any(|k| *k != "os" && *k != "arch")
-            || platform["selector"].get("matchExpressions").is_some()
-        {
-            fail(format!(
-                "selector {} must use only os/arch matchLabels",
-                platform["selector"]
-            ));
-        }
-        let os = labels
-            .get("os")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let arch = labels
-            .get("arch")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let matched: Vec<_> = KREW_PLATFORMS
-            .iter()
-            .filter(|(o, a)| *o == os && (arch.is_empty() || *a == arch))
-            .collect();
-        if matched.is_empty() {
-            fail(format!("{os}/{arch} is not a krew platform"));
-        }
-        for pair in matched {
-            if !covered.insert(*pair) {
-                fail(format!("{}/{} is matched by two platforms", pair.0, pair.1));
-            }
-        }
-        let sha = platform["sha256"].as_str().unwrap_or_default();
-        if sha.len() != 64
-            || !sha
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-        {
-            fail(format!("sha256 {sha:?} is not 64 lower-case hex digits"));
-        }
-        if platform["uri"]
-            .as_str()
-            .is_none_or(|u| !u.starts_with("https://"))
-        {
-            fail("uri".into());
-        }
-        let bin = platform["bin"].as_str().unwrap_or_default();
-        let expected_bin = binary_name(name);
-        let expected_bin = if os == "windows" {
-            format!("{expected_bin}.exe")
-        } else {
-            expected_bin
-        };
-        if bin != expected_bin {
-            fail(format!(
-                "{os}/{arch}: bin {bin:?}, expected {expected_bin:?}"
-            ));
-        }
-        let files = platform["files"].as_array().cloned().unwrap_or_default();
-        if files.iter().any(|f| {
-            f["from"].as_str().unwrap_or_default().is_empty()
-                || f["to"].as_str().unwrap_or_default().is_empty()
-        }) {
-            fail("a files entry lacks from/to".into());
-        }
-        let froms: Vec<&str> = files.iter().filter_map(|f| f["from"].as_str()).collect();
-        if !froms.iter().any(|f| f.eq_ignore_ascii_case("license")) {
-            fail(format!("{os}/{arch}: LICENSE is not among the files"));
-        }
-        if !froms.contains(&bin) {
-            fail(format!("{os}/{arch}: the bin is not among the files"));
+        for violation in platform_violations(platform, name, &mut covered) {
+            fail(violation);
         }
     }
     for required in [
@@ -194,6 +121,93 @@ fn violations(path: &Path) -> Vec<String> {
         if !covered.contains(&required) {
             fail(format!("no platform for {}/{}", required.0, required.1));
         }
+    }
+    out
+}
+
+/// krew's rules for one platform entry; `covered` collects the os/arch pairs matched so far.
+fn platform_violations(
+    platform: &Value,
+    name: &str,
+    covered: &mut BTreeSet<(&'static str, &'static str)>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fail = |m: String| out.push(m);
+    let labels = platform["selector"]["matchLabels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let keys: Vec<&String> = labels.keys().collect();
+    if keys.is_empty()
+        || keys.iter().any(|k| *k != "os" && *k != "arch")
+        || platform["selector"].get("matchExpressions").is_some()
+    {
+        fail(format!(
+            "selector {} must use only os/arch matchLabels",
+            platform["selector"]
+        ));
+    }
+    let os = labels
+        .get("os")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let arch = labels
+        .get("arch")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let matched: Vec<_> = KREW_PLATFORMS
+        .iter()
+        .filter(|(o, a)| *o == os && (arch.is_empty() || *a == arch))
+        .collect();
+    if matched.is_empty() {
+        fail(format!("{os}/{arch} is not a krew platform"));
+    }
+    for pair in matched {
+        if !covered.insert(*pair) {
+            fail(format!("{}/{} is matched by two platforms", pair.0, pair.1));
+        }
+    }
+    let sha = platform["sha256"].as_str().unwrap_or_default();
+    if sha.len() != 64
+        || !sha
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        fail(format!("sha256 {sha:?} is not 64 lower-case hex digits"));
+    }
+    if platform["uri"]
+        .as_str()
+        .is_none_or(|u| !u.starts_with("https://"))
+    {
+        fail("uri".into());
+    }
+    let bin = platform["bin"].as_str().unwrap_or_default();
+    let expected_bin = binary_name(name);
+    let expected_bin = if os == "windows" {
+        format!("{expected_bin}.exe")
+    } else {
+        expected_bin
+    };
+    if bin != expected_bin {
+        fail(format!(
+            "{os}/{arch}: bin {bin:?}, expected {expected_bin:?}"
+        ));
+    }
+    let files = platform["files"].as_array().cloned().unwrap_or_default();
+    if files.iter().any(|f| {
+        f["from"].as_str().unwrap_or_default().is_empty()
+            || f["to"].as_str().unwrap_or_default().is_empty()
+    }) {
+        fail("a files entry lacks from/to".into());
+    }
+    let froms: Vec<&str> = files.iter().filter_map(|f| f["from"].as_str()).collect();
+    if !froms.iter().any(|f| f.eq_ignore_ascii_case("license")) {
+        fail(format!("{os}/{arch}: LICENSE is not among the files"));
+    }
+    if !froms.contains(&bin) {
+        fail(format!("{os}/{arch}: the bin is not among the files"));
     }
     out
 }
