@@ -102,6 +102,11 @@ fn output(
             merged.action,
             path.display()
         ));
+        if embedded {
+            cli::warn(
+                "the output holds your token: anyone who sees it can act as you until it expires",
+            );
+        }
         return out(&mut stdout, &merged.text).map(|()| ExitCode::Ok);
     }
     if merged.dropped_comments {

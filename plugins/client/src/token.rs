@@ -52,10 +52,6 @@ impl<'a> LazyCluster<'a> {
             None => Err(Error::failed("no cluster connection")),
         }
     }
-
-    pub fn connected(&self) -> Option<&Cluster> {
-        self.cluster.as_ref()
-    }
 }
 
 /// The server's auth mode: `--auth`, else what its ConfigMap says, else openshift.
