@@ -73,6 +73,8 @@ pub fn new_token() -> String {
 #[derive(Debug, Default)]
 pub struct TokenTable {
     tokens: RwLock<HashMap<String, UserInfo>>,
+    /// When issued tokens stop working (OAuth `accessTokenMaxAgeSeconds`).
+    expiry: RwLock<HashMap<String, std::time::Instant>>,
     /// Each user's first static token (what kubeconfigs carry), whatever else is issued later.
     primary: RwLock<HashMap<String, String>>,
 }
@@ -89,8 +91,12 @@ impl TokenTable {
         }
     }
 
-    /// A token issued later (OAuth logins, service account tokens): valid, never primary.
-    pub fn insert_issued(&self, token: &str, user: UserInfo) {
+    /// A token issued later (OAuth logins, service account tokens): valid until
+    /// `expires` (if any), never primary.
+    pub fn insert_issued(&self, token: &str, user: UserInfo, expires: Option<std::time::Instant>) {
+        if let (Some(at), Ok(mut e)) = (expires, self.expiry.write()) {
+            e.insert(token.into(), at);
+        }
         if let Ok(mut t) = self.tokens.write() {
             t.insert(token.into(), user);
         }
@@ -103,6 +109,15 @@ impl TokenTable {
     }
 
     pub fn lookup(&self, token: &str) -> Option<UserInfo> {
+        let expired = self
+            .expiry
+            .read()
+            .ok()
+            .and_then(|e| e.get(token).copied())
+            .is_some_and(|at| std::time::Instant::now() >= at);
+        if expired {
+            return None;
+        }
         self.tokens.read().ok()?.get(token).cloned()
     }
 

@@ -1008,7 +1008,7 @@ fn prepare(
                             &format!("system:serviceaccounts:{}", rt.ns),
                         ],
                     );
-                    state.tokens.insert_issued(&t, user);
+                    state.tokens.insert_issued(&t, user, None);
                     t
                 });
                 let path = match s(t, "/path") {

@@ -4,6 +4,7 @@
 //! `member`) and `/oauth/token`, which issues opaque `sha256~` tokens the API server accepts.
 //! Clients are the `OAuthClient` objects in the store: secret or `additionalSecrets`,
 //! `redirectURIs` (osin's prefix rule), `grantMethod`, `accessTokenMaxAgeSeconds`; PKCE.
+//! Like OpenShift, it issues no refresh tokens.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -29,11 +30,10 @@ struct Grant {
     created: Instant,
 }
 
-/// Outstanding authorization codes and refresh tokens.
+/// Outstanding authorization codes.
 #[derive(Debug, Default)]
 pub struct OAuthServer {
     codes: Mutex<HashMap<String, Grant>>,
-    refresh: Mutex<HashMap<String, Grant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -234,24 +234,27 @@ fn secret_ok(c: &Value, given: Option<&str>) -> bool {
     given.is_some_and(|g| !g.is_empty() && (g == secret || extra.contains(&g)))
 }
 
+/// An access token, as OpenShift issues it: opaque, expiring after the client's
+/// `accessTokenMaxAgeSeconds` (default 24 h; 0: never), and without a refresh token (the
+/// OpenShift OAuth server never issues one).
 fn issue(state: &State, c: &Value, g: &Grant) -> Response<Body> {
     let Some(user) = state.tokens.user(&g.user) else {
         return oauth_error(400, "invalid_grant", "the user no longer exists");
     };
-    let token = crate::authn::new_token();
-    state.tokens.insert_issued(&token, user);
-    let refresh = crate::authn::new_token();
-    lock(&state.oauth.refresh).insert(refresh.clone(), g.clone());
     let ttl = c
         .get("accessTokenMaxAgeSeconds")
         .and_then(Value::as_i64)
-        .filter(|n| *n > 0)
-        .unwrap_or(86_400);
-    json_resp(
-        200,
-        &json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl,
-            "scope": g.scope, "refresh_token": refresh}),
-    )
+        .unwrap_or(86_400)
+        .max(0);
+    let token = crate::authn::new_token();
+    let expires = (ttl > 0)
+        .then(|| Instant::now() + Duration::from_secs(u64::try_from(ttl).unwrap_or(86_400)));
+    state.tokens.insert_issued(&token, user, expires);
+    let mut body = json!({"access_token": token, "token_type": "Bearer", "scope": g.scope});
+    if ttl > 0 {
+        body["expires_in"] = json!(ttl);
+    }
+    json_resp(200, &body)
 }
 
 fn token(state: &State, headers: &HeaderMap, form: &BTreeMap<String, String>) -> Response<Body> {
@@ -296,15 +299,8 @@ fn token(state: &State, headers: &HeaderMap, form: &BTreeMap<String, String>) ->
             }
             issue(state, &c, &g)
         }
-        "refresh_token" => {
-            let Some(g) = lock(&state.oauth.refresh).remove(get("refresh_token")) else {
-                return invalid();
-            };
-            if g.client != client_id {
-                return invalid();
-            }
-            issue(state, &c, &g)
-        }
+        // No refresh token is ever issued, so none is valid.
+        "refresh_token" => invalid(),
         other => oauth_error(
             400,
             "unsupported_grant_type",

@@ -214,30 +214,61 @@ async fn oauth_client_pkce_flow_issues_a_token_the_api_accepts() {
             .is_some_and(|g| g.contains(&json!("mcp-users")))
     );
 
-    // refresh_token grant gives another working token.
-    let refreshed: Value = c
+    // OpenShift issues no refresh tokens.
+    assert!(t.get("refresh_token").is_none(), "{t}");
+    // accessTokenMaxAgeSeconds bounds the token's life.
+    let short: DynamicObject = serde_json::from_value(json!({"apiVersion": "oauth.openshift.io/v1", "kind": "OAuthClient",
+        "metadata": {"name": "short-lived"}, "redirectURIs": ["http://127.0.0.1/callback"], "grantMethod": "auto",
+        "accessTokenMaxAgeSeconds": 1}))
+    .expect("object");
+    Api::<DynamicObject>::all_with(sb.client_for("admin").await.expect("admin"), &ar)
+        .create(&PostParams::default(), &short)
+        .await
+        .expect("create OAuthClient");
+    let r = auth("short-lived", redirect).await.expect("authorize");
+    let code = param(&r, "code").expect("code");
+    let public: Value = c
         .post(&token)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                t["refresh_token"].as_str().expect("refresh"),
-            ),
-            ("client_id", "kubernetes-mcp-server"),
-            ("client_secret", "first-secret"),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", "short-lived"),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
         ]))
         .send()
         .await
-        .expect("refresh")
+        .expect("token")
         .json()
         .await
         .expect("json");
-    assert!(
-        refreshed["access_token"]
-            .as_str()
-            .is_some_and(|a| a.starts_with("sha256~") && a != access)
+    assert_eq!(
+        public["expires_in"], 1,
+        "a public client (no secret) with PKCE: {public}"
     );
+    let short_token = public["access_token"].as_str().expect("token").to_string();
+    let status = |tok: String| {
+        let c = c.clone();
+        let url = format!(
+            "{}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            sb.url()
+        );
+        async move {
+            c.post(url)
+                .bearer_auth(tok)
+                .header("content-type", "application/json")
+                .body(r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#)
+                .send()
+                .await
+                .expect("whoami")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(short_token.clone()).await, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(status(short_token).await, 401, "expired");
     // Tokens never reach the audit log.
     let audit = std::fs::read_to_string(sb.audit_path()).expect("audit");
     assert!(!audit.contains(&access));
