@@ -1022,6 +1022,7 @@ fn tools_row(tools: &std::result::Result<Vec<rmcp::model::Tool>, String>) -> Row
                 || a.and_then(|a| a.destructive_hint) == Some(true)
         })
         .map(|t| {
+            // MCP's defaults: readOnlyHint false, destructiveHint true unless said otherwise.
             let a = t.annotations.as_ref();
             let what = if a.and_then(|a| a.destructive_hint) == Some(true)
                 || (a.and_then(|a| a.read_only_hint) != Some(true)
