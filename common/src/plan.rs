@@ -32,6 +32,9 @@ pub struct PlannedObject {
     pub object: DynamicObject,
     /// Take over fields owned by another manager (`--force`).
     pub force: bool,
+    /// The live object, when planning already read it: `Some(None)` means it does not exist.
+    /// Applying then reports created/configured/unchanged without reading it again.
+    pub live: Option<Option<DynamicObject>>,
 }
 
 impl PlannedObject {
@@ -58,7 +61,18 @@ impl PlannedObject {
             namespaced: K::Scope::NAMESPACED,
             object,
             force: false,
+            live: None,
         })
+    }
+
+    /// Record what planning read of this object, so applying does not read it again.
+    #[must_use]
+    pub fn with_live<K: Serialize>(mut self, live: Option<&K>) -> Self {
+        self.live = Some(live.and_then(|k| serde_json::to_value(k).ok()).map(|v| {
+            serde_json::from_value(v)
+                .unwrap_or_else(|_| DynamicObject::new(&self.name(), &self.resource))
+        }));
+        self
     }
 
     #[must_use]
@@ -405,7 +419,10 @@ impl Plan {
 async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Result<Outcome> {
     let api = object.api(client);
     let name = object.name();
-    let before = api.get_opt(&name).await?;
+    let before = match &object.live {
+        Some(known) => known.clone(),
+        None => api.get_opt(&name).await?,
+    };
     let mut params = PatchParams::apply(FIELD_MANAGER);
     params.force = object.force;
     params.dry_run = dry_run;

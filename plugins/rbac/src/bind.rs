@@ -196,8 +196,9 @@ pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<St
         let binding = binding_for(role, subject);
         let name = binding.name_any();
         let mut force = false;
-        if let Some(existing) = bindings.get_opt(&name).await?
-            && !is_ours(&existing)
+        let existing = bindings.get_opt(&name).await?;
+        if let Some(existing) = &existing
+            && !is_ours(existing)
         {
             if !args.force {
                 return Err(Error::Failed {
@@ -209,7 +210,11 @@ pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<St
             }
             force = true;
         }
-        plan.push(PlannedObject::from_typed(&binding)?.with_force(force));
+        plan.push(
+            PlannedObject::from_typed(&binding)?
+                .with_force(force)
+                .with_live(existing.as_ref()),
+        );
     }
     Ok((plan, warnings))
 }

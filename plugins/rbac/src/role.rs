@@ -373,7 +373,9 @@ pub async fn checked_object(client: &Client, plan: &RolePlan) -> Result<PlannedO
         tracing::warn!("replacing ClusterRole {name}: {conflict} (--force)");
         force = true;
     }
-    Ok(PlannedObject::from_typed(&plan.role)?.with_force(force))
+    Ok(PlannedObject::from_typed(&plan.role)?
+        .with_force(force)
+        .with_live(existing.as_ref()))
 }
 
 #[cfg(test)]
