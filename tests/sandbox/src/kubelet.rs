@@ -28,6 +28,8 @@ const LOG_LINES: usize = 5000;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often probes run at most, whatever `periodSeconds` says (keeps tests quick).
 const MAX_PROBE_PERIOD: Duration = Duration::from_secs(1);
+/// Where util-linux's `setpriv` may be.
+const SETPRIV: &[&str] = &["/usr/bin/setpriv", "/bin/setpriv"];
 /// The earliest first readiness probe after a start.
 const FIRST_PROBE: Duration = Duration::from_millis(300);
 /// How long a simulated run-to-completion container "runs".
@@ -727,7 +729,16 @@ fn start_container(
         }
     };
     rt.ports.clone_from(&launch.ports);
-    let mut cmd = tokio::process::Command::new(&bin);
+    // With util-linux's setpriv the process also dies with the sandbox when the sandbox is
+    // killed outright (SIGKILL leaves no Drop to run): PR_SET_PDEATHSIG, kept across exec.
+    let mut cmd = match SETPRIV.iter().find(|p| Path::new(p).is_file()) {
+        Some(setpriv) => {
+            let mut c = tokio::process::Command::new(setpriv);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(&bin);
+            c
+        }
+        None => tokio::process::Command::new(&bin),
+    };
     cmd.args(&launch.args)
         .arg("--port")
         .arg(addr.port().to_string())

@@ -253,3 +253,67 @@ fn serve_runs_pods_mints_tokens_and_leaves_no_child() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn sigkill_of_serve_leaves_no_server_process() {
+    if !std::path::Path::new("/usr/bin/setpriv").is_file()
+        && !std::path::Path::new("/bin/setpriv").is_file()
+    {
+        // Without setpriv only a clean stop (SIGTERM, Drop) kills pod processes.
+        eprintln!("setpriv not installed: nothing to check");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oc-mcp-sandbox"))
+        .args(["serve", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the sandbox");
+    let start = Instant::now();
+    while !dir.path().join("ready").exists() {
+        if start.elapsed() > Duration::from_secs(30) || child.try_wait().expect("poll").is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sandbox not ready");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kc = dir.path().join("kubeconfig");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let yaml = std::fs::read_to_string(&kc).expect("kubeconfig");
+        let kcfg = kube::config::Kubeconfig::from_yaml(&yaml).expect("kubeconfig");
+        let cfg =
+            kube::Config::from_custom_kubeconfig(kcfg, &kube::config::KubeConfigOptions::default())
+                .await
+                .expect("config");
+        let client = kube::Client::try_from(cfg).expect("client");
+        let app = common::mcp::McpApp::default();
+        common::mcp::deploy(&client, &app, "apps.sandbox.example.com").await;
+        common::mcp::wait_ready_pod(&client, &app).await;
+    });
+    let needle = dir.path().display().to_string();
+    assert!(
+        processes_mentioning(&needle)
+            .iter()
+            .any(|p| p.contains("--bind-address")),
+        "the server pod's process runs"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let t = Instant::now();
+    loop {
+        let left = processes_mentioning(&needle);
+        if left.is_empty() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "orphaned: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
