@@ -343,6 +343,14 @@ async fn real_server_validates_sandbox_issuer_jwts() {
         .await
         .expect("json");
     assert!(prm["authorization_servers"].is_array(), "{prm}");
+    // The router forwards the client's Host: the generated resource names the route host
+    // (plain http, as on OpenShift when TLS ends at the router).
+    assert!(
+        prm["resource"]
+            .as_str()
+            .is_some_and(|r| r.starts_with(&format!("http://{host}"))),
+        "{prm}"
+    );
     let audit = sb.audit();
     assert!(audit.iter().any(|e| e.user == "member"
         && e.resource == "namespaces"
