@@ -234,3 +234,34 @@ async fn library_helpers_deploy_and_reach_the_server() {
     // Deploying again changes nothing.
     sb.deploy_mcp_server(&app).await.expect("idempotent");
 }
+
+/// Without a non-loopback address for pods, processes listen on 127.0.0.1 and the router
+/// rewrites Host (the server's SDK refuses foreign hosts on loopback listeners).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_pod_network_still_serves_mcp_through_the_route() {
+    let sb = Sandbox::start(SandboxConfig {
+        pod_network: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox");
+    let app = oc_mcp_sandbox::apps::McpServerApp::default();
+    sb.deploy_mcp_server(&app).await.expect("deploy");
+    let url = sb
+        .wait_mcp_server(&app, Duration::from_secs(30))
+        .await
+        .expect("ready");
+    let host = app.host(sb.apps_domain());
+    let c = https::client(&sb, &[&host]);
+    let member = sb.token("member").expect("token");
+    let ns = https::call_tool(
+        &c,
+        &format!("{url}/mcp"),
+        &member,
+        "namespaces_list",
+        &json!({}),
+    )
+    .await;
+    assert_ne!(ns["isError"], true, "{ns}");
+    assert!(https::text(&ns).contains("mcp-server"), "{ns}");
+}
