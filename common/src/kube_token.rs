@@ -2,8 +2,11 @@
 //! layer would send for the selected user, with token files read and exec credential plugins
 //! run. The layer is applied to a request that goes nowhere, and the header is read off it.
 
+use crate::{
+    error::{Error, Result, describe_chain},
+    kube_args::Secret,
+};
 use kube::client::ConfigExt as _;
-use oc_mcp_common::{Error, Result, error::describe_chain, kube_args::Secret};
 use tower::{Layer as _, ServiceExt as _};
 
 /// The token, or `Ok(None)` when the user authenticates without one (a client certificate,

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod error;
 pub mod kube_args;
+pub mod kube_token;
 pub mod mcp;
 pub mod openshift;
 pub mod output;

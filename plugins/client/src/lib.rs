@@ -13,7 +13,6 @@ pub mod args;
 pub mod clients;
 pub mod config;
 pub mod jsonfile;
-pub mod kube_token;
 pub mod oauth;
 pub mod shell;
 pub mod target;

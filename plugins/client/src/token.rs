@@ -7,6 +7,7 @@ use std::io::Write as _;
 use oc_mcp_common::{
     Error, ExitCode, GlobalArgs, Result, cli,
     kube_args::Secret,
+    kube_token,
     mcp::McpTarget,
     secret_input::{SecretSource, read_secret},
     server_config::AuthMode,
@@ -14,7 +15,6 @@ use oc_mcp_common::{
 
 use crate::{
     args::{LoginArgs, LogoutArgs, ServerArgs, TokenArgs, TokenFormat},
-    kube_token,
     oauth::{
         cache::{self, Cache},
         discovery,

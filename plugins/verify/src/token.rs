@@ -4,9 +4,7 @@
 
 use std::{io::IsTerminal, io::Read, path::Path};
 
-use kube::client::ConfigExt;
 use oc_mcp_common::{Error, Result, kube_args::Secret};
-use tower::{Layer, ServiceExt};
 
 use crate::args::{DeniedTokenArgs, TokenArgs};
 
@@ -116,55 +114,23 @@ fn read_file(path: &Path, what: &str) -> Result<String> {
     })
 }
 
-/// What `oc whoami -t` prints: the bearer token kube's own auth layer would send for the
-/// selected kubeconfig user, with token files read and exec plugins run. `Ok(None)` when the
-/// user authenticates without a bearer token (client certificate, basic auth, none).
+/// What `oc whoami -t` prints (common's `kube_token::bearer_token`), labelled as coming from
+/// the kubeconfig. `Ok(None)` when the user authenticates without a bearer token.
 pub async fn from_kubeconfig(config: &kube::Config) -> Result<Option<Token>> {
-    let layer = config.auth_layer().map_err(|e| Error::Kubeconfig {
-        message: format!(
-            "cannot get the kubeconfig user's credentials: {}",
-            oc_mcp_common::error::describe_chain(&e)
-        ),
-        hint: Some(
-            "log in again (`oc login`), or pass the MCP token with --token-stdin, --token-env or --token-file"
-                .into(),
-        ),
+    let token = oc_mcp_common::kube_token::bearer_token(config).await.map_err(|e| match e {
+        Error::Kubeconfig { message, .. } => Error::Kubeconfig {
+            message,
+            hint: Some(
+                "log in again (`oc login`), or pass the MCP token with --token-stdin, --token-env or --token-file"
+                    .into(),
+            ),
+        },
+        other => other,
     })?;
-    let Some(layer) = layer else {
-        return Ok(None);
-    };
-    let capture = tower::service_fn(|request: http::Request<kube::client::Body>| async move {
-        // tower-http's AddAuthorization wants an http::Response; the body carries the header.
-        Ok::<_, tower::BoxError>(http::Response::new(
-            request
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        ))
-    });
-    let request = http::Request::get("/")
-        .body(kube::client::Body::empty())
-        .map_err(|e| Error::failed(format!("cannot build a request: {e}")))?;
-    let header =
-        layer
-            .layer(capture)
-            .oneshot(request)
-            .await
-            .map_err(|e| Error::Unauthenticated {
-                message: format!(
-                    "the kubeconfig user's credential plugin or token file failed: {}",
-                    oc_mcp_common::error::describe_chain(e.as_ref())
-                ),
-            })?;
-    Ok(header
-        .into_body()
-        .and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned))
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| Token {
-            secret: Secret::new(t.trim()),
-            source: "kubeconfig".to_owned(),
-        }))
+    Ok(token.map(|secret| Token {
+        secret,
+        source: "kubeconfig".to_owned(),
+    }))
 }
 
 /// Whether a token has the shape of a JWT (three base64url parts), as OIDC issuers mint.
