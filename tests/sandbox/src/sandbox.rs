@@ -164,6 +164,9 @@ impl Sandbox {
             AuditLog::create(&dir.join("audit.jsonl")).map_err(io("opening audit.jsonl"))?;
         let mut store = Store::new();
         crate::seed::seed_with_ca(&mut store, &config.apps_domain, &pki.ca_pem);
+        if let Some(o) = &oidc {
+            crate::seed::external_oidc(&mut store, o);
+        }
         let tokens = TokenTable::default();
         let mut users = Vec::new();
         for (name, groups) in crate::seed::SEED_USERS {

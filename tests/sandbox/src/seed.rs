@@ -115,3 +115,41 @@ pub fn seed_with_ca(store: &mut Store, apps_domain: &str, ca_pem: &str) {
         "status": {"integratedOAuthMetadata": {"name": "oauth-openshift"}}}),
     );
 }
+
+/// What `authentications.config.openshift.io/cluster` shows when the API server trusts an
+/// external OIDC issuer (OpenShift's direct external OIDC): `type: OIDC` and the provider,
+/// its CA in a ConfigMap in `openshift-config`.
+pub fn external_oidc(store: &mut Store, o: &crate::authn::OidcConfig) {
+    let Some(def) = resources::find("config.openshift.io", "v1", "authentications") else {
+        return;
+    };
+    let key = Key::new(def, "", "cluster");
+    let Some(mut auth) = store.get(&key).cloned() else {
+        return;
+    };
+    let mut issuer = json!({"issuerURL": o.issuer_url, "audiences": [o.audience]});
+    if let Some(ca) = &o.ca_pem {
+        put(
+            store,
+            "",
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "sandbox-oidc-ca", "namespace": "openshift-config"},
+            "data": {"ca-bundle.crt": ca}}),
+        );
+        issuer["issuerCertificateAuthority"] = json!({"name": "sandbox-oidc-ca"});
+    }
+    let username = if o.username_prefix.is_empty() {
+        json!({"claim": o.username_claim, "prefixPolicy": "NoPrefix"})
+    } else {
+        json!({"claim": o.username_claim, "prefixPolicy": "Prefix", "prefix": {"prefixString": o.username_prefix}})
+    };
+    let mut groups = json!({"claim": o.groups_claim});
+    if !o.groups_prefix.is_empty() {
+        groups["prefix"] = json!(o.groups_prefix);
+    }
+    auth["spec"] = json!({"type": "OIDC", "oidcProviders": [{"name": "sandbox-oidc", "issuer": issuer,
+        "claimMappings": {"username": username, "groups": groups}}]});
+    auth["status"] = json!({});
+    let _ = store.update(&key, auth);
+}

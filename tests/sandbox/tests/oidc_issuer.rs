@@ -90,6 +90,28 @@ async fn issuer_pkce_refresh_client_credentials_and_trust() {
         issuer
     );
     let c = https::client(&sb, &[]);
+    // The cluster says so, as OpenShift's direct external OIDC does.
+    let auth: Value = c
+        .get(format!(
+            "{}/apis/config.openshift.io/v1/authentications/cluster",
+            sb.url()
+        ))
+        .bearer_auth(sb.token("admin").expect("token"))
+        .send()
+        .await
+        .expect("authentication")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(auth["spec"]["type"], "OIDC", "{auth}");
+    assert_eq!(
+        auth["spec"]["oidcProviders"][0]["issuer"]["issuerURL"],
+        issuer.as_str()
+    );
+    assert_eq!(
+        auth["spec"]["oidcProviders"][0]["issuer"]["audiences"],
+        json!(["mcp-server"])
+    );
     let disco: Value = c
         .get(format!("{issuer}/.well-known/openid-configuration"))
         .send()
@@ -278,6 +300,12 @@ async fn classic_cluster_does_not_trust_the_issuer() {
         .oidc_token("member", None, Duration::from_secs(600))
         .expect("mint");
     assert_eq!(whoami(&sb, &jwt).await.0, 401);
+    let auth = sb.with_store(|s| {
+        s.list("config.openshift.io/authentications", None)
+            .first()
+            .map(|(_, a)| a["spec"]["type"].clone())
+    });
+    assert_eq!(auth, Some(json!("IntegratedOAuth")));
     let opaque = sb.token("member").expect("token");
     assert_eq!(whoami(&sb, &opaque).await.0, 201);
 }
