@@ -15,6 +15,9 @@ use crate::{Sandbox, SandboxError};
 /// Passthrough of opaque OpenShift tokens (design.md section 3, mode `openshift`).
 pub const OPENSHIFT_CONFIG: &str = "port = \"8080\"\nrequire_oauth = true\nskip_jwt_verification = true\ncluster_auth_mode = \"passthrough\"\nread_only = true\nlog_level = 2\n";
 
+/// `(file name, content)` pairs.
+pub type Files = Vec<(String, String)>;
+
 /// What to deploy.
 #[derive(Debug, Clone)]
 pub struct McpServerApp {
@@ -29,6 +32,11 @@ pub struct McpServerApp {
     /// Extra ConfigMap files: `(mount directory, ConfigMap, key)`, e.g. a CA bundle from the
     /// namespace's `kube-root-ca.crt`.
     pub extra_config_maps: Vec<(String, String, String)>,
+    /// Secrets mounted as directories: `(mount directory, Secret, files)`; the Secrets are
+    /// created with these files (e.g. a drop-in TOML for `--config-dir`).
+    pub extra_secrets: Vec<(String, String, Files)>,
+    /// Arguments after `--config <path>` (the chart's `extraArgs`).
+    pub extra_args: Vec<String>,
     /// The Ingress's `route.openshift.io/termination` (`None`: no Ingress at all).
     pub termination: Option<String>,
     /// A group given read access to namespaces, pods, logs, events and projects (the
@@ -45,6 +53,8 @@ impl Default for McpServerApp {
             automount_token: true,
             config: OPENSHIFT_CONFIG.into(),
             extra_config_maps: Vec::new(),
+            extra_secrets: Vec::new(),
+            extra_args: Vec::new(),
             termination: Some("edge".into()),
             reader_group: Some("mcp-users".into()),
         }
@@ -173,6 +183,27 @@ pub async fn deploy(
         volumes.push(json!({"name": format!("extra-{i}"), "configMap": {"name": cm, "items": [{"key": key, "path": key}]}}));
         mounts.push(json!({"name": format!("extra-{i}"), "mountPath": path}));
     }
+    for (i, (path, secret, files)) in app.extra_secrets.iter().enumerate() {
+        use base64::Engine as _;
+        let data: serde_json::Map<String, Value> = files
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    json!(base64::engine::general_purpose::STANDARD.encode(v)),
+                )
+            })
+            .collect();
+        create(c, &ar("", "Secret", "secrets"), Some(ns), json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": secret, "namespace": ns, "labels": labels}, "type": "Opaque", "data": data})).await?;
+        volumes.push(json!({"name": format!("secret-{i}"), "secret": {"secretName": secret}}));
+        mounts.push(json!({"name": format!("secret-{i}"), "mountPath": path, "readOnly": true}));
+    }
+    let mut args = vec![
+        json!("--config"),
+        json!("/etc/kubernetes-mcp-server/config.toml"),
+    ];
+    args.extend(app.extra_args.iter().map(|a| json!(a)));
     let checksum: String = sha2::Sha256::digest(app.config.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -184,7 +215,7 @@ pub async fn deploy(
                 "spec": {"serviceAccountName": app.name, "automountServiceAccountToken": app.automount_token,
                     "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [{"name": "kubernetes-mcp-server", "image": app.image, "imagePullPolicy": "IfNotPresent",
-                        "args": ["--config", "/etc/kubernetes-mcp-server/config.toml"],
+                        "args": args,
                         "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
                         "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},

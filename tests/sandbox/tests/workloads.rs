@@ -368,3 +368,78 @@ async fn no_service_account_token_crash_loops() {
         "BackOff event"
     );
 }
+
+/// The plugins' secret pattern: a drop-in TOML in a Secret, `--config-dir` on the command
+/// line; the kubelet mounts it and rewrites the path, and the server reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_drop_in_config_is_mounted_and_read() {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let app = McpApp {
+        extra_secrets: vec![(
+            "/etc/mcp-secrets".into(),
+            "mcp-drop-in".into(),
+            vec![(
+                "10-toolsets.toml".into(),
+                "toolsets = [\"config\"]\n".into(),
+            )],
+        )],
+        extra_args: vec!["--config-dir=/etc/mcp-secrets".into()],
+        ..McpApp::default()
+    };
+    sb.deploy_mcp_server(&app).await.expect("deploy");
+    let url = sb
+        .wait_mcp_server(&app, Duration::from_secs(30))
+        .await
+        .expect("ready");
+    let host = app.host(sb.apps_domain());
+    let c = common::https::client(&sb, &[&host]);
+    let mcp = format!("{url}/mcp");
+    let member = sb.token("member").expect("token");
+    let sid = common::https::initialize(&c, &mcp, &member).await;
+    let (code, _, body) = common::https::post(
+        &c,
+        &mcp,
+        Some(&member),
+        Some(&sid),
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let msgs = common::https::messages(&body);
+    let names: Vec<String> = msgs[0]["result"]["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(String::from))
+        .collect();
+    assert!(
+        names.contains(&"configuration_view".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"pods_list".to_string()),
+        "only the drop-in's toolsets: {names:?}"
+    );
+    // The Secret's file is private on disk.
+    let pods_dir = sb.dir().join("pods");
+    let file = std::fs::read_dir(&pods_dir)
+        .expect("pods dir")
+        .flatten()
+        .map(|e| e.path().join("volumes/secret-0/10-toolsets.toml"))
+        .find(|p| p.exists())
+        .expect("materialised secret file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).expect("file").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = std::fs::metadata(file.parent().expect("dir"))
+            .expect("dir")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dir_mode, 0o700);
+    }
+}
