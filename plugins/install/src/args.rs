@@ -44,6 +44,29 @@ pub struct InstallArgs {
     #[arg(long, value_name = "FILE")]
     pub issuer_ca: Option<PathBuf>,
 
+    /// Exchange the user's token before calling the cluster (entra/oidc): `entra-obo`,
+    /// `rfc8693` or `keycloak-v1`. The client secret comes from the Secret of
+    /// `oc mcp-oauth secret set` and reaches the server as a Secret-mounted drop-in file
+    #[arg(long, value_name = "STRATEGY", value_parser = ["entra-obo", "rfc8693", "keycloak-v1"])]
+    pub token_exchange: Option<String>,
+
+    /// The audience of the exchanged token (the cluster's API)
+    #[arg(long, value_name = "AUDIENCE", requires = "token_exchange")]
+    pub sts_audience: Option<String>,
+
+    /// Scopes to ask for in the exchange, comma separated
+    #[arg(
+        long,
+        value_name = "SCOPE,...",
+        value_delimiter = ',',
+        requires = "token_exchange"
+    )]
+    pub sts_scopes: Vec<String>,
+
+    /// The Secret (key `sts_client_secret`) holding the exchange client's secret
+    #[arg(long, value_name = "NAME", default_value = defaults::OAUTH_SECRET)]
+    pub sts_secret: String,
+
     /// The audience tokens must carry (default: the client ID)
     #[arg(long, value_name = "AUDIENCE")]
     pub audience: Option<String>,

@@ -104,15 +104,38 @@ async fn plan(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, 
         .to_owned();
     let client = global.kube.client().await?;
     let facts = ClusterFacts::gather(&client, &namespace).await?;
+    let sts_client_secret = match &args.token_exchange {
+        Some(_) => read_client_secret(&client, &namespace, &args.sts_secret).await?,
+        None => None,
+    };
     let inputs = plan::Inputs {
         extra_config: args.extra_config_text()?,
         issuer_ca: args.issuer_ca_pem()?,
+        sts_client_secret,
     };
     let plan = plan::resolve(args, &namespace, &facts, &inputs)?;
     for warning in &plan.warnings {
         cli::warn(warning);
     }
     Ok((client, plan))
+}
+
+/// The token-exchange client secret from the Secret `oc mcp-oauth secret set` writes.
+async fn read_client_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<oc_mcp_common::kube_args::Secret>> {
+    use k8s_openapi::api::core::v1::Secret;
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), namespace);
+    let value = secrets
+        .get_opt(name)
+        .await?
+        .and_then(|s| s.data)
+        .and_then(|d| d.get(defaults::OAUTH_SECRET_KEY).cloned())
+        .and_then(|b| String::from_utf8(b.0).ok())
+        .filter(|v| !v.trim().is_empty());
+    Ok(value.map(|v| oc_mcp_common::kube_args::Secret::new(v.trim())))
 }
 
 fn write_values_out(args: &InstallArgs, plan: &InstallPlan) -> Result<()> {
@@ -140,7 +163,7 @@ async fn render(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
         (Engine::Manifests, format) => {
             let mut manifests = Plan::new();
             for object in render::manifests(&plan)? {
-                manifests.push(object);
+                manifests.push(render::redacted(object));
             }
             let format = if format == OutputFormat::Json {
                 format
@@ -167,6 +190,7 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
     write_values_out(args, &plan)?;
     let output = &global.output;
     if output.dry_run == DryRun::Client {
+        // render redacts the Secret drop-in; nothing is sent.
         return render(global, args).await;
     }
     let helm = match plan.engine {
@@ -181,9 +205,14 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
         for object in render::manifests(&plan)? {
             objects.push(object);
         }
-    } else if let Some(cm) = render::issuer_ca_config_map(&plan) {
-        // The chart mounts it through extraVolumes; it must exist before the pod starts.
-        objects.push(oc_mcp_common::PlannedObject::from_typed(&cm)?);
+    } else {
+        // The chart mounts these through extraVolumes; they must exist before the pod starts.
+        if let Some(cm) = render::issuer_ca_config_map(&plan) {
+            objects.push(oc_mcp_common::PlannedObject::from_typed(&cm)?);
+        }
+        if let Some(secret) = render::secret_drop_in(&plan) {
+            objects.push(oc_mcp_common::PlannedObject::from_typed(&secret)?);
+        }
     }
     require_permissions(&client, &apply::permissions(&plan, &objects)).await?;
 

@@ -8,8 +8,8 @@ use oc_mcp_common::{
     Error, Result,
     openshift::{self, AuthenticationConfig, IngressConfig},
     server_config::{
-        AuthMode, Finding, LintContext, OidcSettings, ParsedConfig, ServerConfig, ServerVersion,
-        has_errors, lint, merge_into,
+        AuthMode, ConfigText, Finding, LintContext, OidcSettings, ParsedConfig, ServerConfig,
+        ServerVersion, TokenExchangeSettings, has_errors, lint, merge_into,
     },
 };
 use serde::Serialize;
@@ -93,6 +93,9 @@ pub struct InstallPlan {
     pub openshift: bool,
     /// The issuer's CA (`--issuer-ca`), mounted from a ConfigMap.
     pub issuer_ca: Option<String>,
+    /// The drop-in holding the token-exchange client secret, mounted from a Secret and read
+    /// with `--config-dir`. Its text contains the secret: never print it.
+    pub secret_drop_in: Option<oc_mcp_common::kube_args::Secret>,
 }
 
 impl InstallPlan {
@@ -125,11 +128,18 @@ pub fn fullname(release: &str) -> String {
 /// Where the issuer CA is mounted in the pod.
 pub const ISSUER_CA_PATH: &str = "/etc/kubernetes-mcp-server-ca/ca.crt";
 
-/// Files the plan needs besides flags: `--extra-config` and `--issuer-ca` contents.
+/// Where the Secret drop-in directory is mounted (`--config-dir`).
+pub const SECRET_CONFIG_DIR: &str = "/etc/kubernetes-mcp-server-secrets";
+/// The drop-in file's name in that directory and in the Secret.
+pub const SECRET_DROP_IN: &str = "50-token-exchange.toml";
+
+/// Inputs the plan needs besides flags: file contents and the client secret, read once.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
     pub extra_config: Option<String>,
     pub issuer_ca: Option<String>,
+    /// The token-exchange client secret (from the cluster Secret); never printed.
+    pub sts_client_secret: Option<oc_mcp_common::kube_args::Secret>,
 }
 
 /// Decide the plan; every refusal is a usage error naming the reason (exit 2).
@@ -162,7 +172,14 @@ pub fn resolve(
         ));
     }
     let oidc = oidc_settings(args, mode, facts, &exposure)?;
-    if let Some(settings) = &oidc {
+    if args.token_exchange.is_some() && oidc.is_none() {
+        return Err(Error::usage_with_hint(
+            format!("--token-exchange does not apply to --auth {mode}"),
+            "token exchange needs an issuer: choose --auth entra or --auth oidc",
+        ));
+    }
+    // With an exchange, the cluster receives the exchanged token, not the user's.
+    if let (Some(settings), None) = (&oidc, &args.token_exchange) {
         check_issuer_trust(settings, facts)?;
     }
     let mut base = ServerConfig::for_mode(mode, oidc.as_ref(), &args.toolsets)
@@ -176,19 +193,33 @@ pub fn resolve(
         }
         base.certificate_authority = Some(ISSUER_CA_PATH.to_owned());
     }
+    let (base, secret_drop_in) =
+        add_token_exchange(base, args, oidc.as_ref(), inputs, server_version)?;
     let context = match &exposure {
         Exposure::Internal => LintContext::new(server_version).in_configmap().internal(),
         Exposure::Route { host } => LintContext::new(server_version)
             .in_configmap()
             .public_route(host.clone()),
     };
-    let (config, findings) = match extra_config {
+    let (config, mut findings) = match extra_config {
         None => {
             let findings = lint(&base, &context);
             (base, findings)
         }
         Some(text) => merge_extra(&base, text, &context)?,
     };
+    if secret_drop_in.is_some() {
+        // Lint as the server reads it: the ConfigMap file plus the Secret drop-in (with a
+        // stand-in value: findings must never carry the real secret).
+        let stand_in =
+            ServerConfig::client_secret_drop_in("stand-in", server_version).to_toml_string();
+        let parsed = ParsedConfig::parse_files(
+            &ConfigText::new("config.toml", config.to_toml_string()),
+            &[ConfigText::new(SECRET_DROP_IN, stand_in)],
+        )
+        .map_err(|e| Error::failed(format!("cannot read the generated config: {e}")))?;
+        findings = parsed.lint(&context);
+    }
     refuse_lint_errors(&findings)?;
     Ok(InstallPlan {
         namespace: namespace.to_owned(),
@@ -205,7 +236,46 @@ pub fn resolve(
         chart_version: args.chart_version.clone(),
         openshift: facts.openshift,
         issuer_ca: inputs.issuer_ca.clone(),
+        secret_drop_in,
     })
+}
+
+/// `--token-exchange`: the `[token_exchange]` settings in the main file, and the client secret
+/// in a separate drop-in (mounted from a Secret).
+fn add_token_exchange(
+    base: ServerConfig,
+    args: &InstallArgs,
+    oidc: Option<&OidcSettings>,
+    inputs: &Inputs,
+    server_version: ServerVersion,
+) -> Result<(ServerConfig, Option<oc_mcp_common::kube_args::Secret>)> {
+    let (Some(strategy), Some(settings)) = (&args.token_exchange, oidc) else {
+        return Ok((base, None));
+    };
+    let Some(secret) = &inputs.sts_client_secret else {
+        return Err(Error::usage_with_hint(
+            format!(
+                "--token-exchange needs the client secret in Secret {} (key sts_client_secret)",
+                args.sts_secret
+            ),
+            "store it with `oc mcp-oauth secret set` (never on a command line)",
+        ));
+    };
+    let exchange = TokenExchangeSettings {
+        strategy: strategy.clone(),
+        audience: args.sts_audience.clone(),
+        scopes: args.sts_scopes.clone(),
+        client_id: settings.audience.clone(),
+        method: "client_secret_post".to_owned(),
+    };
+    let config = base.with_token_exchange(&exchange, server_version);
+    let drop_in = ServerConfig::client_secret_drop_in(secret.expose(), server_version);
+    Ok((
+        config,
+        Some(oc_mcp_common::kube_args::Secret::new(
+            drop_in.to_toml_string(),
+        )),
+    ))
 }
 
 /// Merge `--extra-config` over the mode's config and lint the result as the server will read
@@ -546,6 +616,7 @@ mod tests {
             &Inputs {
                 extra_config: Some("list_output = \"yaml\"\nlog_level = 3\n".into()),
                 issuer_ca: None,
+                sts_client_secret: None,
             },
         )
         .expect("plan");
@@ -563,7 +634,7 @@ mod tests {
                 &facts,
                 &Inputs {
                     extra_config: Some(text.into()),
-                    issuer_ca: None,
+                    ..Inputs::default()
                 },
             )
             .expect_err(text);
@@ -584,6 +655,7 @@ mod tests {
         );
         let inputs = Inputs {
             extra_config: None,
+            sts_client_secret: None,
             issuer_ca: Some(
                 "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
             ),
@@ -606,6 +678,62 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("--issuer-ca does not apply to --auth openshift"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn token_exchange_puts_the_secret_in_a_drop_in_and_nowhere_else() {
+        // With an exchange the cluster gets the exchanged token, so the issuer trust check
+        // does not apply (the default facts say the cluster trusts no issuer).
+        let facts = openshift();
+        let exchange = args(&[
+            "--auth",
+            "oidc",
+            "--issuer",
+            "https://idp.example.com",
+            "--client-id",
+            "mcp",
+            "--token-exchange",
+            "rfc8693",
+            "--sts-audience",
+            "openshift-api",
+        ]);
+        let secret = "very-secret-client-secret";
+        let inputs = Inputs {
+            sts_client_secret: Some(oc_mcp_common::kube_args::Secret::new(secret)),
+            ..Inputs::default()
+        };
+        let plan = resolve(&exchange, "mcp-server", &facts, &inputs).expect("plan");
+        let main = plan.config.to_toml_string();
+        assert!(
+            main.contains("[token_exchange]") && main.contains("strategy = \"rfc8693\""),
+            "{main}"
+        );
+        assert!(!main.contains(secret), "the ConfigMap file holds no secret");
+        let drop_in = plan.secret_drop_in.as_ref().expect("drop-in");
+        assert!(drop_in.expose().contains(secret));
+        assert!(
+            !format!("{plan:?}").contains(secret),
+            "Debug output redacts it"
+        );
+        let err =
+            resolve(&exchange, "mcp-server", &facts, &Inputs::default()).expect_err("no secret");
+        assert!(
+            err.to_string()
+                .contains("needs the client secret in Secret mcp-oauth-credentials"),
+            "{err}"
+        );
+        let err = resolve(
+            &args(&["--token-exchange", "rfc8693"]),
+            "mcp-server",
+            &facts,
+            &inputs,
+        )
+        .expect_err("openshift");
+        assert!(
+            err.to_string()
+                .contains("--token-exchange does not apply to --auth openshift"),
             "{err}"
         );
     }

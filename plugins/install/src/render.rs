@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
+    ByteString,
     api::{
         apps::v1::{Deployment, DeploymentSpec},
         core::v1::{
             Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
             EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector,
             PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-            SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
-            Volume, VolumeMount,
+            SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Service, ServiceAccount,
+            ServicePort, ServiceSpec, Volume, VolumeMount,
         },
         networking::v1::{
             HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -27,7 +28,7 @@ use oc_mcp_common::{PlannedObject, Result, defaults};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::plan::{CHART_NAME, Exposure, InstallPlan};
+use crate::plan::{CHART_NAME, Exposure, InstallPlan, SECRET_CONFIG_DIR, SECRET_DROP_IN};
 
 /// Where the chart mounts the config file; the container reads it with `--config`.
 pub const CONFIG_PATH: &str = "/etc/kubernetes-mcp-server/config.toml";
@@ -57,6 +58,9 @@ pub struct Values {
     pub extra_volumes: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_volume_mounts: Vec<serde_json::Value>,
+    /// `--config-dir` for the Secret drop-in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,15 +171,85 @@ pub fn values(plan: &InstallPlan) -> Values {
         },
         resources: resources(),
         config,
-        extra_volumes: issuer_ca_config_map(plan)
-            .map(|_| serde_json::json!({"name": "issuer-ca", "configMap": {"name": issuer_ca_name(plan)}}))
-            .into_iter()
-            .collect(),
-        extra_volume_mounts: issuer_ca_config_map(plan)
-            .map(|_| serde_json::json!({"name": "issuer-ca", "mountPath": ISSUER_CA_DIR, "readOnly": true}))
-            .into_iter()
-            .collect(),
+        extra_volumes: extra_volumes(plan),
+        extra_volume_mounts: extra_volume_mounts(plan),
+        extra_args: extra_args(plan),
     }
+}
+
+fn extra_volumes(plan: &InstallPlan) -> Vec<serde_json::Value> {
+    let mut volumes = Vec::new();
+    if plan.issuer_ca.is_some() {
+        volumes.push(
+            serde_json::json!({"name": "issuer-ca", "configMap": {"name": issuer_ca_name(plan)}}),
+        );
+    }
+    if plan.secret_drop_in.is_some() {
+        volumes.push(serde_json::json!({"name": "config-secrets", "secret": {"secretName": secret_drop_in_name(plan)}}));
+    }
+    volumes
+}
+
+fn extra_volume_mounts(plan: &InstallPlan) -> Vec<serde_json::Value> {
+    let mut mounts = Vec::new();
+    if plan.issuer_ca.is_some() {
+        mounts.push(
+            serde_json::json!({"name": "issuer-ca", "mountPath": ISSUER_CA_DIR, "readOnly": true}),
+        );
+    }
+    if plan.secret_drop_in.is_some() {
+        mounts.push(serde_json::json!({"name": "config-secrets", "mountPath": SECRET_CONFIG_DIR, "readOnly": true}));
+    }
+    mounts
+}
+
+fn extra_args(plan: &InstallPlan) -> Vec<String> {
+    if plan.secret_drop_in.is_some() {
+        vec!["--config-dir".into(), SECRET_CONFIG_DIR.into()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn secret_drop_in_name(plan: &InstallPlan) -> String {
+    format!("{}-config-secrets", plan.fullname)
+}
+
+/// The Secret holding the token-exchange drop-in (design.md 4.5: never in the ConfigMap, never
+/// on a command line).
+pub fn secret_drop_in(plan: &InstallPlan) -> Option<Secret> {
+    let text = plan.secret_drop_in.as_ref()?;
+    let mut metadata = meta(plan);
+    metadata.name = Some(secret_drop_in_name(plan));
+    Some(Secret {
+        metadata,
+        type_: Some("Opaque".into()),
+        data: Some(
+            [(
+                SECRET_DROP_IN.to_owned(),
+                ByteString(text.expose().as_bytes().to_vec()),
+            )]
+            .into(),
+        ),
+        ..Secret::default()
+    })
+}
+
+/// A planned object fit for printing: Secret data replaced by `<redacted>`.
+pub fn redacted(mut object: PlannedObject) -> PlannedObject {
+    let is_secret = object.kind() == "Secret";
+    if let Some(data) = object
+        .object
+        .data
+        .get_mut("data")
+        .and_then(serde_json::Value::as_object_mut)
+        .filter(|_| is_secret)
+    {
+        for value in data.values_mut() {
+            *value = serde_json::Value::String("<redacted>".into());
+        }
+    }
+    object
 }
 
 /// Where the issuer CA's ConfigMap is mounted (the directory of `plan::ISSUER_CA_PATH`).
@@ -231,8 +305,14 @@ pub fn config_toml(plan: &InstallPlan) -> String {
     plan.config.to_toml_string()
 }
 
+/// Changes when the config or the secret drop-in changes, so the pods roll.
 pub fn config_checksum(plan: &InstallPlan) -> String {
-    format!("{:x}", Sha256::digest(config_toml(plan).as_bytes()))
+    let mut hash = Sha256::new();
+    hash.update(config_toml(plan).as_bytes());
+    if let Some(drop_in) = &plan.secret_drop_in {
+        hash.update(drop_in.expose().as_bytes());
+    }
+    format!("{:x}", hash.finalize())
 }
 
 /// Every object of the manifests engine, in apply order.
@@ -252,6 +332,9 @@ pub fn manifests(plan: &InstallPlan) -> Result<Vec<PlannedObject>> {
     ];
     if let Some(cm) = issuer_ca_config_map(plan) {
         objects.push(PlannedObject::from_typed(&cm)?);
+    }
+    if let Some(secret) = secret_drop_in(plan) {
+        objects.push(PlannedObject::from_typed(&secret)?);
     }
     objects.push(PlannedObject::from_typed(&deployment(plan))?);
     objects.push(PlannedObject::from_typed(&service(plan))?);
@@ -354,6 +437,29 @@ fn deployment(plan: &InstallPlan) -> Deployment {
         },
     ];
     let mut container = container(plan);
+    if plan.secret_drop_in.is_some() {
+        volumes.push(Volume {
+            name: "config-secrets".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret_drop_in_name(plan)),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        container
+            .volume_mounts
+            .get_or_insert_default()
+            .push(VolumeMount {
+                name: "config-secrets".into(),
+                mount_path: SECRET_CONFIG_DIR.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+        container
+            .args
+            .get_or_insert_default()
+            .extend(extra_args(plan));
+    }
     if plan.issuer_ca.is_some() {
         volumes.push(Volume {
             name: "issuer-ca".into(),

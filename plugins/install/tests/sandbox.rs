@@ -747,3 +747,110 @@ async fn wait_times_out_with_the_evidence_when_the_server_cannot_start() {
         "the pod status is shown: {err}"
     );
 }
+
+#[tokio::test]
+async fn token_exchange_secret_travels_in_a_secret_drop_in_the_real_server_reads() {
+    use k8s_openapi::api::core::v1::Secret;
+
+    let cluster = Cluster::start().await;
+    let client = cluster.admin().await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "mcp-server"}}))
+            .expect("ns");
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+    // What `oc mcp-oauth secret set` stores.
+    let secret_value = "exchange-client-secret-0123456789";
+    let stored: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "mcp-oauth-credentials", "namespace": "mcp-server"},
+        "stringData": {"sts_client_secret": secret_value}
+    }))
+    .expect("secret");
+    Api::<Secret>::namespaced(client.clone(), "mcp-server")
+        .create(&PostParams::default(), &stored)
+        .await
+        .expect("store the client secret");
+    let issuer = cluster.sandbox.issuer_url().to_owned();
+    let ca = cluster.sandbox.dir().join("ca.crt").display().to_string();
+    let args = [
+        "--engine",
+        "manifests",
+        "--auth",
+        "oidc",
+        "--issuer",
+        &issuer,
+        "--client-id",
+        "mcp-server",
+        "--issuer-ca",
+        &ca,
+        "--token-exchange",
+        "rfc8693",
+        "--sts-audience",
+        "openshift-api",
+    ];
+    // Rendering shows the Secret without its value.
+    let mut render = vec!["render"];
+    render.extend_from_slice(&args);
+    let text = ok(&cluster.run(&render));
+    assert!(
+        text.contains("kubernetes-mcp-server-config-secrets") && text.contains("<redacted>"),
+        "{text}"
+    );
+    assert!(!text.contains(secret_value));
+
+    let mut install = args.to_vec();
+    install.extend_from_slice(&["--wait", "--timeout", "90s", "-vvv"]);
+    let out = cluster.run(&install);
+    ok(&out);
+    assert!(
+        !stderr(&out).contains(secret_value) && !stdout(&out).contains(secret_value),
+        "never printed"
+    );
+
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "mcp-server");
+    let main = config_maps
+        .get("kubernetes-mcp-server")
+        .await
+        .expect("cm")
+        .data
+        .expect("data")["config.toml"]
+        .clone();
+    assert!(
+        main.contains("[token_exchange]") && !main.contains(secret_value),
+        "{main}"
+    );
+    let drop_in = Api::<Secret>::namespaced(client.clone(), "mcp-server")
+        .get("kubernetes-mcp-server-config-secrets")
+        .await
+        .expect("the drop-in Secret");
+    let file = String::from_utf8(
+        drop_in.data.expect("data")["50-token-exchange.toml"]
+            .0
+            .clone(),
+    )
+    .expect("utf8");
+    assert!(file.contains(secret_value));
+    let deployments: Api<Deployment> = Api::namespaced(client, "mcp-server");
+    let container = deployments
+        .get("kubernetes-mcp-server")
+        .await
+        .expect("deployment")
+        .spec
+        .template
+        .spec
+        .expect("pod")
+        .containers[0]
+        .clone();
+    let command_line = container.args.expect("args").join(" ");
+    assert!(
+        argv.contains("--config-dir /etc/kubernetes-mcp-server-secrets"),
+        "{argv}"
+    );
+    assert!(
+        !argv.contains(secret_value),
+        "no secret on the command line"
+    );
+}

@@ -438,8 +438,31 @@ pub fn apply_defaults(
                 .as_object_mut()
                 .map(|l| l.insert("kubernetes.io/metadata.name".into(), json!(name)));
         }
-        ("", "Secret") if obj.get("type").is_none() => obj["type"] = json!("Opaque"),
-        ("", "Secret") => {}
+        ("", "Secret") => {
+            if obj.get("type").is_none() {
+                obj["type"] = json!("Opaque");
+            }
+            // Like kube-apiserver: stringData is write-only, merged into data (base64).
+            if let Some(Value::Object(plain)) =
+                obj.as_object_mut().and_then(|o| o.remove("stringData"))
+            {
+                let data = obj
+                    .as_object_mut()
+                    .map(|o| o.entry("data").or_insert_with(|| json!({})));
+                if let Some(Value::Object(data)) = data {
+                    for (key, value) in plain {
+                        let text = value.as_str().unwrap_or_default().to_owned();
+                        data.insert(
+                            key,
+                            json!(base64::Engine::encode(
+                                &base64::engine::general_purpose::STANDARD,
+                                text
+                            )),
+                        );
+                    }
+                }
+            }
+        }
         ("", "Service") => {
             if obj.pointer("/spec/type").is_none() {
                 obj["spec"]["type"] = json!("ClusterIP");
