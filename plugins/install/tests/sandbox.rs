@@ -846,11 +846,11 @@ async fn token_exchange_secret_travels_in_a_secret_drop_in_the_real_server_reads
         .clone();
     let command_line = container.args.expect("args").join(" ");
     assert!(
-        argv.contains("--config-dir /etc/kubernetes-mcp-server-secrets"),
-        "{argv}"
+        command_line.contains("--config-dir /etc/kubernetes-mcp-server-secrets"),
+        "{command_line}"
     );
     assert!(
-        !argv.contains(secret_value),
+        !command_line.contains(secret_value),
         "no secret on the command line"
     );
 }
