@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use crate::dist::PLUGINS;
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct DemoArgs {
     /// Keep the sandbox running at the end and print how to use the plugins against it
     #[arg(long)]
@@ -162,6 +162,12 @@ pub fn demo(root: &Path, tools: &Path, args: &DemoArgs) -> Result<()> {
         );
         let mut sandbox = sandbox;
         let _ = sandbox.child.wait();
+        return Ok(());
+    }
+    // Stop the sandbox (and its pods) before removing the directory it works in.
+    drop(sandbox);
+    if args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
     }
     println!("\nxtask: the demo ran every step of the guide");
     Ok(())

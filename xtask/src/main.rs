@@ -141,7 +141,12 @@ fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
     cmd.env("OC_MCP_SERVER_BIN", tools.join(MCP_SERVER.name))
         .env("OC_MCP_HELM", tools.join(HELM.name))
         .env("OC_MCP_TOOLS_DIR", &tools);
-    run(&mut cmd)
+    run(&mut cmd)?;
+    // The README's first command, as a newcomer runs it.
+    if test_args.is_empty() {
+        demo::demo(root, &tools, &demo::DemoArgs::default())?;
+    }
+    Ok(())
 }
 
 fn cargo(root: &Path) -> Command {
