@@ -136,7 +136,7 @@ fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
     run(cargo(root).args(["build", "--workspace", "--bins", "--locked"]))?;
     dist::dist(root, &dist::DistArgs::default())?;
     let mut cmd = cargo(root);
-    cmd.args(["test", "--workspace", "--locked"])
+    cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"])
         .args(test_args);
     cmd.env("OC_MCP_SERVER_BIN", tools.join(MCP_SERVER.name))
         .env("OC_MCP_HELM", tools.join(HELM.name))
