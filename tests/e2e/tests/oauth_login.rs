@@ -57,12 +57,15 @@ async fn login(sandbox: &Sandbox, secret: &str) -> Result<String, String> {
         .send()
         .await
         .expect("authorize");
+    let status = answer.status();
     let location = answer
         .headers()
         .get("location")
         .and_then(|l| l.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("authorize answered {} without a redirect", answer.status()));
+        .map_or_else(
+            || panic!("authorize answered {status} without a redirect"),
+            str::to_owned,
+        );
     assert!(location.starts_with(REDIRECT), "{location}");
     assert!(location.contains("state=e2e-state"), "{location}");
     let code = location
