@@ -430,7 +430,7 @@ async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Re
     let mut body = object.object.clone();
     body.metadata.resource_version = None;
     body.metadata.managed_fields = None;
-    let after = api.patch(&name, &params, &Patch::Apply(&body)).await?;
+    let after = patch_retrying_stale_writes(&api, &name, &params, &body).await?;
     Ok(match before {
         None => Outcome::Created,
         Some(before) if !dry_run => {
@@ -449,6 +449,37 @@ async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Re
             }
         }
     })
+}
+
+/// Server-side apply, tried again (a bounded number of times) when the server reports that a
+/// concurrent writer changed the object in between ("the object has been modified"): applying
+/// the same intent again is always correct. Field-manager conflicts are not retried.
+async fn patch_retrying_stale_writes(
+    api: &Api<DynamicObject>,
+    name: &str,
+    params: &PatchParams,
+    body: &DynamicObject,
+) -> Result<DynamicObject> {
+    const ATTEMPTS: u32 = 3;
+    let mut attempt = 1;
+    loop {
+        match api.patch(name, params, &Patch::Apply(body)).await {
+            Err(kube::Error::Api(status))
+                if status.code == 409
+                    && status.message.contains("has been modified")
+                    && attempt < ATTEMPTS =>
+            {
+                tracing::debug!(
+                    "{name}: {} (attempt {attempt} of {ATTEMPTS})",
+                    status.message
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+                attempt += 1;
+            }
+            other => return other.map_err(Error::from),
+        }
+    }
 }
 
 fn apply_mode(dry_run: crate::DryRun) -> ApplyMode {

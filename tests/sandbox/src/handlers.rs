@@ -738,6 +738,14 @@ fn apply_patch(
                 if !ctx.dry_run() {
                     let k = key(ctx, main, &ctx.info.name);
                     let mut store = state.store();
+                    // A controller may have written the new object already (the Ingress ->
+                    // Route controller does): record the ownership on the latest version, as
+                    // kube-apiserver's single atomic create would have.
+                    if let Some(latest) = store.get(&k) {
+                        let mut latest = latest.clone();
+                        patch::write_managed(&mut latest, &managed);
+                        created = latest;
+                    }
                     created = store
                         .update(&k, created)
                         .map_err(|e| map_store(e, main, &ctx.info.name))?;
