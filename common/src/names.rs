@@ -1,0 +1,106 @@
+//! Kubernetes name grammar (RFC 1123), checked before anything reaches the API server so a bad
+//! flag fails fast with exit code 2 and names the flag.
+//!
+//! - DNS-1123 subdomain: object names (ClusterRole, OAuthClient, Secret, ConfigMap): at most
+//!   253 characters, dot-separated labels of `[a-z0-9]([-a-z0-9]*[a-z0-9])?`.
+//! - DNS-1123 label: namespaces and names that become host name parts: one such label, at
+//!   most 63 characters.
+
+use crate::error::{Error, Result};
+
+/// Longest object name the API server accepts.
+pub const MAX_SUBDOMAIN: usize = 253;
+/// Longest DNS label (namespaces, Service names).
+pub const MAX_LABEL: usize = 63;
+
+/// One label of `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, without a length limit.
+fn is_label_text(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        }
+        _ => false,
+    }
+}
+
+/// Whether `name` is a DNS-1123 subdomain (what the API server requires of most object names).
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    name.len() <= MAX_SUBDOMAIN && name.split('.').all(is_label_text)
+}
+
+/// Whether `name` is a DNS-1123 label (namespaces and names used in host names).
+pub fn is_dns1123_label(name: &str) -> bool {
+    name.len() <= MAX_LABEL && is_label_text(name)
+}
+
+/// An object name given with `flag`: a DNS-1123 subdomain, else a usage error (exit 2).
+pub fn validate_object_name(name: &str, flag: &str) -> Result<()> {
+    if is_dns1123_subdomain(name) {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("{flag} {name:?} is not a valid object name"),
+            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+        ))
+    }
+}
+
+/// A namespace or host-name part given with `flag`: a DNS-1123 label, else a usage error
+/// (exit 2).
+pub fn validate_dns_label(name: &str, flag: &str) -> Result<()> {
+    if is_dns1123_label(name) {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("{flag} {name:?} is not a valid DNS label"),
+            "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_are_dns_subdomains() {
+        for good in [
+            "kubernetes-mcp-server",
+            "a.b",
+            "a",
+            "0",
+            "a--b",
+            "mcp.example-1.com",
+        ] {
+            assert!(validate_object_name(good, "--name").is_ok(), "{good}");
+        }
+        let longest = format!("{}.{}", "a".repeat(126), "b".repeat(126));
+        assert!(validate_object_name(&longest, "--name").is_ok());
+        // Empty labels and labels that start or end with '-' are refused by the API server
+        // too; catching them here gives exit 2 with the flag's name instead of a 422.
+        for bad in [
+            "", "Upper", "-x", "x-", "a b", "a/b", "a..b", "a.-b", "a-.b", ".a", "a.", "é",
+        ] {
+            let err = validate_object_name(bad, "--name").expect_err(bad);
+            assert_eq!(err.exit_code().code(), 2, "{bad}");
+            assert!(err.to_string().contains("--name"), "{err}");
+        }
+        assert!(validate_object_name(&format!("{longest}c"), "--name").is_err());
+    }
+
+    #[test]
+    fn dns_labels_have_no_dots_and_at_most_63_characters() {
+        assert!(validate_dns_label("mcp-server", "namespace").is_ok());
+        assert!(validate_dns_label(&"a".repeat(63), "namespace").is_ok());
+        for bad in ["a.b", "", "-a", "a-", "A"] {
+            let err = validate_dns_label(bad, "namespace").expect_err(bad);
+            assert_eq!(err.exit_code().code(), 2);
+        }
+        assert!(validate_dns_label(&"a".repeat(64), "namespace").is_err());
+    }
+}
