@@ -298,10 +298,7 @@ impl KubeArgs {
     /// [`Self::client`] with an explicit environment.
     pub async fn client_with(&self, env: &LoadEnv) -> Result<kube::Client> {
         let config = self.config_with(env).await?;
-        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig {
-            message: crate::error::describe_chain(&e),
-            hint: Some("check the certificate and credential fields of your kubeconfig".into()),
-        })
+        client_from_config(config)
     }
 
     /// The namespace a command works in: `-n`, else the context's namespace, else `fallback`.
@@ -456,6 +453,27 @@ impl KubeArgs {
     }
 }
 
+/// A client whose every request follows [`crate::retry::RetryPolicy::DEFAULT`] instead of
+/// kube's default retries (unbounded `Retry-After`, up to 1000 s of backoff).
+pub fn client_from_config(config: kube::Config) -> Result<kube::Client> {
+    client_with_retry(config, crate::retry::RetryPolicy::DEFAULT)
+}
+
+/// [`client_from_config`] with another retry policy (tests use short backoffs).
+pub fn client_with_retry(
+    mut config: kube::Config,
+    policy: crate::retry::RetryPolicy,
+) -> Result<kube::Client> {
+    config.default_retry = false;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| Error::Kubeconfig {
+        message: crate::error::describe_chain(&e),
+        hint: Some("check the certificate and credential fields of your kubeconfig".into()),
+    })?;
+    Ok(builder
+        .with_layer(&crate::retry::RetryLayer::new(policy))
+        .build())
+}
+
 /// The kubeconfig user created for `--token` when the context names none.
 const TOKEN_USER: &str = "oc-mcp-token";
 
@@ -556,6 +574,27 @@ mod tests {
                 parse_request_timeout(bad).is_err(),
                 "{bad:?} should be rejected"
             );
+        }
+    }
+
+    #[test]
+    fn readme_states_the_retry_budget_in_force() {
+        // The README's common-flags section is where `--request-timeout`'s retries are documented.
+        let readme = include_str!("../../README.md").replace('\n', " ");
+        let p = crate::retry::RetryPolicy::DEFAULT;
+        for fact in [
+            format!("at most {} attempts per request", p.max_attempts),
+            format!(
+                "`Retry-After` is honoured up to {} s",
+                p.max_retry_after.as_secs()
+            ),
+            format!(
+                "at most {} s of waiting and {} retries per command",
+                p.wait_budget.as_secs(),
+                p.retry_budget
+            ),
+        ] {
+            assert!(readme.contains(&fact), "README.md does not say {fact:?}");
         }
     }
 

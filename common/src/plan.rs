@@ -18,6 +18,11 @@ use crate::{
     preflight::{Permission, require_permissions},
 };
 
+/// How `Error`'s Display begins for the classes [`ApplyReport::failure`] tells apart.
+const UNREACHABLE_PREFIX: &str = "cannot reach the Kubernetes API server: ";
+const FORBIDDEN_PREFIX: &str = "forbidden: ";
+const UNAUTHENTICATED_PREFIX: &str = "not authenticated: ";
+
 /// The field manager for every write.
 pub const FIELD_MANAGER: &str = "oc-mcp";
 /// Label put on everything the plugins create.
@@ -210,6 +215,70 @@ impl ApplyReport {
         })
     }
 
+    /// The error that ends a command whose report did not succeed: exit 4 when the API server
+    /// could not be reached (retries ran out), 3 when it refused, 1 otherwise. The message counts
+    /// what was applied and what was not; the printed report names them.
+    pub fn failure(&self) -> Error {
+        let count = |wanted: &[Outcome]| {
+            self.objects
+                .iter()
+                .filter(|o| wanted.contains(&o.outcome))
+                .count()
+        };
+        let applied = count(&[
+            Outcome::Created,
+            Outcome::Configured,
+            Outcome::Unchanged,
+            Outcome::Deleted,
+        ]);
+        let failed = count(&[Outcome::Failed]);
+        let not_applied = count(&[Outcome::NotApplied]);
+        let summary = format!(
+            "{applied} of {} objects applied, {failed} failed, {not_applied} not applied \
+             (the report says which)",
+            self.objects.len()
+        );
+        let first = self
+            .objects
+            .iter()
+            .find(|o| o.outcome == Outcome::Failed)
+            .and_then(|o| o.error.as_deref().map(|e| (o, e)));
+        let Some((o, text)) = first else {
+            return Error::failed(summary);
+        };
+        // The per-object text is `Error`'s Display: its prefix says which class it was.
+        if let Some(cause) = text.strip_prefix(UNREACHABLE_PREFIX) {
+            return Error::Unreachable {
+                what: "the Kubernetes API server".into(),
+                message: format!(
+                    "{summary}; re-running converges once the API server answers. \
+                     {} {} failed: {cause}",
+                    o.kind, o.name
+                ),
+            };
+        }
+        if text.starts_with(FORBIDDEN_PREFIX) || text.starts_with(UNAUTHENTICATED_PREFIX) {
+            return Error::Forbidden {
+                message: format!("{summary}. {} {}: {text}", o.kind, o.name),
+            };
+        }
+        let hint = if text.to_lowercase().contains("conflict") {
+            // Keep the way out of a field-manager conflict (take the fields over).
+            let mut status = kube::core::Status::failure(text, "Conflict");
+            status.code = 409;
+            Error::Api(Box::new(status)).hint()
+        } else {
+            Some(
+                "fix the cause named above and run the command again: it applies what is missing"
+                    .into(),
+            )
+        };
+        Error::Failed {
+            message: format!("{summary}. {} {}: {text}", o.kind, o.name),
+            hint,
+        }
+    }
+
     /// Print the report: kubectl-style lines for people, the report itself for machines.
     pub fn print(&self, format: OutputFormat) -> Result<()> {
         use std::io::Write;
@@ -347,9 +416,7 @@ impl Plan {
         if report.succeeded() {
             Ok(crate::ExitCode::Ok)
         } else {
-            Err(Error::failed(
-                "not every object was applied; the report above says which (re-run to converge)",
-            ))
+            Err(report.failure())
         }
     }
 
@@ -469,9 +536,11 @@ async fn patch_retrying_stale_writes(
                     && status.message.contains("has been modified")
                     && attempt < ATTEMPTS =>
             {
-                tracing::debug!(
-                    "{name}: {} (attempt {attempt} of {ATTEMPTS})",
-                    status.message
+                // Logged like the transport retries (`-v`), in the same words.
+                tracing::info!(
+                    "{name}: 409 {}; retry {attempt} of {}",
+                    status.message,
+                    ATTEMPTS - 1
                 );
                 tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
                     .await;
@@ -578,6 +647,66 @@ mod tests {
             serde_json::from_str(&plan.render(OutputFormat::Json).expect("json")).expect("parse");
         assert_eq!(json["kind"], "List");
         assert_eq!(json["items"][1]["metadata"]["namespace"], "mcp-server");
+    }
+
+    fn result(name: &str, outcome: Outcome, error: Option<Error>) -> ObjectResult {
+        ObjectResult {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: name.into(),
+            namespace: Some("mcp-server".into()),
+            outcome,
+            error: error.map(|e| e.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_partial_apply_counts_what_was_applied_and_exits_by_the_cause() {
+        let unreachable = Error::Unreachable {
+            what: "the Kubernetes API server".into(),
+            message: "GET /x: gave up after 8 attempts".into(),
+        };
+        let report = ApplyReport {
+            dry_run: false,
+            objects: vec![
+                result("a", Outcome::Created, None),
+                result("b", Outcome::Failed, Some(unreachable)),
+                result("c", Outcome::NotApplied, None),
+            ],
+        };
+        assert!(!report.succeeded());
+        let err = report.failure();
+        assert_eq!(err.exit_code().code(), 4);
+        let text = err.to_string();
+        assert!(
+            text.contains("1 of 3 objects applied, 1 failed, 1 not applied"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ConfigMap b failed: GET /x: gave up"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["objects"][0]["outcome"], "created");
+        assert_eq!(json["objects"][1]["outcome"], "failed");
+        assert_eq!(json["objects"][2]["outcome"], "not-applied");
+
+        let conflict = Error::Api(Box::new(kube::core::Status::failure(
+            "conflict", "Conflict",
+        )));
+        let report = ApplyReport {
+            dry_run: false,
+            objects: vec![result("a", Outcome::Failed, Some(conflict))],
+        };
+        assert_eq!(report.failure().exit_code().code(), 1);
+        let forbidden = Error::Forbidden {
+            message: "no".into(),
+        };
+        let report = ApplyReport {
+            dry_run: false,
+            objects: vec![result("a", Outcome::Failed, Some(forbidden))],
+        };
+        assert_eq!(report.failure().exit_code().code(), 3);
     }
 
     #[test]

@@ -40,10 +40,7 @@ impl Cluster {
             .kube
             .namespace_or(&config, defaults::NAMESPACE)
             .to_owned();
-        let client = kube::Client::try_from(config.clone()).map_err(|e| Error::Kubeconfig {
-            message: oc_mcp_common::error::describe_chain(&e),
-            hint: Some("check the certificate and credential fields of your kubeconfig".into()),
-        })?;
+        let client = oc_mcp_common::kube_args::client_from_config(config.clone())?;
         Ok(Self {
             client,
             config,

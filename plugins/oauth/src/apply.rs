@@ -132,9 +132,7 @@ pub fn finish(report: &ApplyReport, output: &OutputArgs) -> Result<ExitCode> {
     if report.succeeded() {
         Ok(ExitCode::Ok)
     } else {
-        Err(Error::failed(
-            "not every object was applied; the report above says which (re-run to converge)",
-        ))
+        Err(report.failure())
     }
 }
 

@@ -379,9 +379,7 @@ async fn write(
     if report.succeeded() {
         Ok(ExitCode::Ok)
     } else {
-        Err(Error::failed(
-            "not every object was applied; the report above says which (re-run to converge)",
-        ))
+        Err(report.failure())
     }
 }
 

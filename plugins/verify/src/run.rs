@@ -188,10 +188,7 @@ async fn cluster_phase(
         .namespace_or(&config, defaults::NAMESPACE)
         .to_owned();
     target.namespace = Some(namespace.clone());
-    let client = kube::Client::try_from(config.clone()).map_err(|e| Error::Kubeconfig {
-        message: oc_mcp_common::error::describe_chain(&e),
-        hint: Some("check the certificate and credential fields of your kubeconfig".into()),
-    })?;
+    let client = oc_mcp_common::kube_args::client_from_config(config.clone())?;
     let scope = Scope {
         namespace,
         release: args.release.clone(),

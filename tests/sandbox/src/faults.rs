@@ -5,7 +5,7 @@
 //!
 //! Spec syntax (`serve --faults`, [`parse`]): rules separated by `;`, each a list of
 //! `key=value` separated by `,`:
-//! `kind=latency|500|503|429|drop`, `ms=` (latency), `retry_after=` (seconds, 429),
+//! `kind=latency|500|503|409|429|drop`, `ms=` (latency), `retry_after=` (seconds, 429),
 //! `path=` (glob, `*` any characters; default any), `verb=` (HTTP methods or kube verbs,
 //! `|`-separated; default any), `share=` (0..1 of matching requests; default 1),
 //! `max=` (default 100), `target=api|router|all` (default api).
@@ -21,7 +21,8 @@ const DEFAULT_MAX: u64 = 100;
 pub enum FaultKind {
     /// Delay the response.
     Latency(Duration),
-    /// Answer with this status (500 or 503) and a `Status` body.
+    /// Answer with this status (500, 503, or 409 "the object has been modified") and a
+    /// `Status` body.
     Status(u16),
     /// 429 with `Retry-After: <seconds>`.
     TooManyRequests { retry_after: u64 },
@@ -168,11 +169,17 @@ pub fn parse(spec: &str) -> Result<Vec<FaultRule>, String> {
             }
             Some("500") => FaultKind::Status(500),
             Some("503") => FaultKind::Status(503),
+            // A concurrent writer changed the object between read and write.
+            Some("409") => FaultKind::Status(409),
             Some("429") => FaultKind::TooManyRequests {
                 retry_after: retry_after.min(60),
             },
             Some("drop") => FaultKind::Drop,
-            Some(other) => return Err(format!("kind={other}: use latency, 500, 503, 429 or drop")),
+            Some(other) => {
+                return Err(format!(
+                    "kind={other}: use latency, 500, 503, 409, 429 or drop"
+                ));
+            }
             None => return Err(format!("rule {rule:?} has no kind=")),
         };
         out.push(r);
@@ -293,6 +300,10 @@ mod tests {
             Some(FaultKind::Latency(Duration::from_millis(5)))
         );
         assert_eq!(f.injected(), 4);
+        assert_eq!(
+            parse("kind=409,verb=patch").expect("409")[0].kind,
+            FaultKind::Status(409)
+        );
         assert!(parse("kind=boom").is_err());
         assert!(parse("kind=latency,ms=999999").is_err());
         assert!(parse("share=2,kind=500").is_err());

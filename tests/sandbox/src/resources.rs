@@ -301,6 +301,17 @@ pub static RESOURCES: &[ResourceDef] = &[
         &[]
     ),
     res!(RBAC, "v1", "roles", "role", "Role", true, RW, &[]),
+    // coordination (oc-mcp's apply lock)
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+        RW,
+        &[]
+    ),
     // networking
     with_status(res!(
         "networking.k8s.io",

@@ -488,6 +488,12 @@ fn fault_response(f: &crate::faults::FaultKind) -> Option<Resp> {
             "InternalError",
             "Internal error occurred: fault injected by oc-mcp-sandbox",
         ))),
+        FaultKind::Status(409) => Some(error_response(&ApiError::new(
+            409,
+            "Conflict",
+            "Operation cannot be fulfilled: the object has been modified; please apply your \
+             changes to the latest version and try again (fault injected by oc-mcp-sandbox)",
+        ))),
         FaultKind::Status(code) => Some(error_response(&ApiError::new(
             *code,
             "ServiceUnavailable",
