@@ -117,10 +117,11 @@ pub fn command_for<P: Plugin>(display_name: &str) -> clap::Command {
 
 /// Initialise logging on stderr. `RUST_LOG` wins over `-v`.
 pub fn init_logging(verbose: u8) {
-    // rmcp logs a transport's expected failures (a 401 probe) as errors: show them only when
-    // asked for detail.
+    // rmcp logs a transport's expected failures (a 401 probe) as errors, and kube's client
+    // logs every failed request before returning it (reported once, with a fix, by
+    // `print_error`): show them only when asked for detail.
     let default = match verbose {
-        0 => "warn,rmcp=off",
+        0 => "warn,rmcp=off,kube_client::client::builder=off",
         1 => "info,rmcp=warn",
         2 => "debug",
         _ => "trace",

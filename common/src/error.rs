@@ -50,6 +50,9 @@ pub struct MissingPermission {
     pub group: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Set when the permission is on one object (`bind` on one ClusterRole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl fmt::Display for MissingPermission {
@@ -60,6 +63,9 @@ impl fmt::Display for MissingPermission {
             format!("{}.{}", self.resource, self.group)
         };
         write!(f, "{} {resource}", self.verb)?;
+        if let Some(name) = &self.name {
+            write!(f, " named {name}")?;
+        }
         match &self.namespace {
             Some(ns) => write!(f, " in namespace {ns}"),
             None => write!(f, " (cluster-wide)"),
@@ -186,9 +192,22 @@ impl Error {
                 "user {user:?} needs every permission listed; nothing was changed. \
                  Run as a cluster administrator or grant them"
             )),
+            // rustls says `invalid peer certificate`: the address answered, but with a
+            // certificate the configured CA does not vouch for; a network hint would mislead.
+            Self::Unreachable { message, .. } if message.contains("invalid peer certificate") => {
+                Some(
+                    "the server's TLS certificate is not signed by the CA you trust: check \
+                     certificate-authority in the kubeconfig (or --certificate-authority), \
+                     or log in again to refresh it"
+                        .into(),
+                )
+            }
             Self::Unreachable { .. } => Some(
                 "check the server address, your network and VPN, and `--request-timeout`".into(),
             ),
+            Self::Api(status) if status.code == 409 && status.reason == "AlreadyExists" => {
+                Some("it was created meanwhile, by someone else or another run: re-run to converge".into())
+            }
             Self::Api(status) if status.code == 409 => Some(
                 "another writer owns these fields; inspect the object, then re-run with --force to take them over".into(),
             ),
@@ -298,22 +317,32 @@ mod tests {
                     resource: "clusterroles".into(),
                     group: "rbac.authorization.k8s.io".into(),
                     namespace: None,
+                    name: None,
                 },
                 MissingPermission {
                     verb: "patch".into(),
                     resource: "configmaps".into(),
                     group: String::new(),
                     namespace: Some("mcp-server".into()),
+                    name: None,
+                },
+                MissingPermission {
+                    verb: "bind".into(),
+                    resource: "clusterroles".into(),
+                    group: "rbac.authorization.k8s.io".into(),
+                    namespace: None,
+                    name: Some("mcp-readonly".into()),
                 },
             ],
         };
         assert_eq!(
             err.to_string(),
             "missing permissions: create clusterroles.rbac.authorization.k8s.io (cluster-wide), \
-             patch configmaps in namespace mcp-server"
+             patch configmaps in namespace mcp-server, \
+             bind clusterroles.rbac.authorization.k8s.io named mcp-readonly (cluster-wide)"
         );
         let report = ErrorReport::from(&err);
         assert_eq!(report.exit_code, 3);
-        assert_eq!(report.missing_permissions.len(), 2);
+        assert_eq!(report.missing_permissions.len(), 3);
     }
 }

@@ -130,10 +130,15 @@ fn read_bounded(input: &mut dyn Read, source: &SecretSource, what: &str) -> Resu
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(format!("reading the {what} from {}", source.describe()), e))?;
     if bytes.len() as u64 > MAX_SECRET_BYTES {
-        return Err(Error::usage(format!(
-            "the {what} from {} is longer than {MAX_SECRET_BYTES} bytes",
-            source.describe()
-        )));
+        return Err(Error::usage_with_hint(
+            format!(
+                "the {what} from {} is longer than {MAX_SECRET_BYTES} bytes",
+                source.describe()
+            ),
+            format!(
+                "give only the {what} itself: check that the right file, variable or pipe is used"
+            ),
+        ));
     }
     String::from_utf8(bytes).map_err(|_| {
         Error::usage(format!(

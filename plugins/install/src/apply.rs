@@ -11,13 +11,14 @@ use kube::{
 };
 use oc_mcp_common::{
     ApplyMode, DryRun, Error, Plan, PlannedObject, Result,
-    openshift::ProjectRequest,
+    openshift::{ClusterFlavor, ProjectRequest},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectResult, Outcome},
     preflight::{Permission, require_permissions},
 };
 use serde::de::DeserializeOwned;
 
 use crate::{
+    args::{Engine, InstallArgs},
     plan::InstallPlan,
     render::{INSTANCE_LABEL, manifests},
 };
@@ -56,9 +57,9 @@ pub async fn ensure_project(
         let mut request = ProjectRequest::named(&plan.namespace);
         request.display_name = Some("Kubernetes MCP Server".into());
         let api: Api<ProjectRequest> = Api::all(client.clone());
-        api.create(&params, &request).await?;
         result.api_version = "project.openshift.io/v1".into();
         result.kind = "Project".into();
+        created_unless_exists(api.create(&params, &request).await, &mut result)?;
     } else {
         let namespace = Namespace {
             metadata: ObjectMeta {
@@ -68,25 +69,77 @@ pub async fn ensure_project(
             },
             ..Namespace::default()
         };
-        namespaces.create(&params, &namespace).await?;
+        created_unless_exists(namespaces.create(&params, &namespace).await, &mut result)?;
     }
     Ok(result)
 }
 
-/// What the install may need to do, asked before anything is written.
-pub fn permissions(plan: &InstallPlan, objects: &Plan) -> Vec<Permission> {
-    let mut wanted = vec![if plan.openshift {
+/// Another install (or a person) may create the project between our read and our create:
+/// it exists, which is all this step needs.
+fn created_unless_exists<T>(created: kube::Result<T>, result: &mut ObjectResult) -> Result<()> {
+    match created {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            result.outcome = Outcome::Unchanged;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Everything an install with these flags reads and writes, known before the cluster is
+/// read: the cluster facts, the project, get/create/patch of each kind it applies (helm
+/// applies the chart's objects itself), and list/delete of each kind it prunes.
+pub fn permissions(args: &InstallArgs, namespace: &str, flavor: ClusterFlavor) -> Vec<Permission> {
+    let mut wanted = vec![if flavor.openshift {
         Permission::new("create", "project.openshift.io", "projectrequests")
     } else {
         Permission::new("create", "", "namespaces")
     }];
-    wanted.extend(objects.required_permissions());
-    for (group, resource) in PRUNED {
-        wanted.push(Permission::new("list", group, resource).in_namespace(&plan.namespace));
-        wanted.push(Permission::new("delete", group, resource).in_namespace(&plan.namespace));
+    if flavor.openshift_config {
+        for resource in ["ingresses", "authentications"] {
+            wanted.push(Permission::new("get", "config.openshift.io", resource).named("cluster"));
+        }
     }
+    let mut applied: Vec<(&str, &str)> = Vec::new();
+    if args.engine == Engine::Manifests {
+        applied.extend([
+            ("", "serviceaccounts"),
+            ("", "configmaps"),
+            ("apps", "deployments"),
+            ("", "services"),
+        ]);
+        if !args.internal {
+            applied.push(("networking.k8s.io", "ingresses"));
+        }
+    } else {
+        // The OAuth settings ConfigMap is read; the issuer CA is applied as one.
+        applied.push(("", "configmaps"));
+    }
+    if args.token_exchange.is_some() {
+        // The client secret is read from one Secret and mounted from another.
+        applied.push(("", "secrets"));
+    }
+    for (group, resource) in applied {
+        for verb in ["get", "create", "patch"] {
+            wanted.push(Permission::new(verb, group, resource).in_namespace(namespace));
+        }
+    }
+    wanted.extend(release_permissions(namespace));
+    wanted.sort_by_key(Permission::key);
     wanted.dedup_by_key(|p| p.key());
     wanted
+}
+
+/// Listing and deleting what a release made (a manifests install prunes with these).
+pub fn release_permissions(namespace: &str) -> Vec<Permission> {
+    PRUNED
+        .into_iter()
+        .flat_map(|(group, resource)| {
+            ["list", "delete"]
+                .map(|verb| Permission::new(verb, group, resource).in_namespace(namespace))
+        })
+        .collect()
 }
 
 /// The kinds a manifests install owns and prunes, in delete order.
@@ -149,13 +202,8 @@ pub async fn delete_release_objects(
     release: &str,
     dry_run: DryRun,
 ) -> Result<Vec<ObjectResult>> {
-    let mut wanted = Vec::new();
-    for (group, resource) in PRUNED {
-        wanted.push(Permission::new("list", group, resource).in_namespace(namespace));
-        wanted.push(Permission::new("delete", group, resource).in_namespace(namespace));
-    }
     if dry_run != DryRun::Client {
-        require_permissions(client, &wanted).await?;
+        require_permissions(client, &release_permissions(namespace)).await?;
     }
     let results = delete_labeled(client, namespace, release, &[], dry_run).await?;
     if results.is_empty() {

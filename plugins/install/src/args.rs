@@ -149,25 +149,42 @@ impl InstallArgs {
         };
         let size = std::fs::metadata(path).map_err(unreadable)?.len();
         if size > LIMIT {
-            return Err(Error::usage(format!(
-                "--extra-config {} is {size} bytes; a server config is far smaller",
-                path.display()
-            )));
+            return Err(Error::usage_with_hint(
+                format!(
+                    "--extra-config {} is {size} bytes, more than the {LIMIT} a server config can need",
+                    path.display()
+                ),
+                "pass only the TOML settings to add (e.g. `list_output = \"table\"`)",
+            ));
         }
         std::fs::read_to_string(path).map(Some).map_err(unreadable)
     }
 
     /// The `--issuer-ca` PEM, checked to hold certificates (a CA is public, not a secret).
     pub fn issuer_ca_pem(&self) -> Result<Option<String>> {
+        // A CA bundle is a few KiB; a size check first keeps a wrong path (a disk image, a
+        // device) from being read into memory.
+        const LIMIT: u64 = 1024 * 1024;
         let Some(path) = &self.issuer_ca else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let unreadable = |e: std::io::Error| {
             Error::usage_with_hint(
                 format!("cannot read --issuer-ca {}: {e}", path.display()),
                 "pass a readable PEM file with the issuer's CA certificate",
             )
-        })?;
+        };
+        let size = std::fs::metadata(path).map_err(unreadable)?.len();
+        if size > LIMIT {
+            return Err(Error::usage_with_hint(
+                format!(
+                    "--issuer-ca {} is {size} bytes, more than the {LIMIT} a CA bundle can need",
+                    path.display()
+                ),
+                "pass the PEM file with only the issuer's CA certificate(s)",
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(unreadable)?;
         if !text.contains("-----BEGIN CERTIFICATE-----") || text.contains("PRIVATE KEY") {
             return Err(Error::usage_with_hint(
                 format!(
@@ -218,11 +235,67 @@ impl InstallArgs {
             }
         }
         image_tag(&self.image)?;
-        if self.chart.trim().is_empty() {
-            return Err(Error::usage("--chart must name a chart"));
-        }
-        Ok(())
+        validate_chart(&self.chart)
     }
+}
+
+/// A chart reference helm can resolve: `oci://REGISTRY/PATH`, an http(s) URL of a packaged
+/// chart, a local chart directory or `.tgz`, or `REPO/NAME` of an added helm repository.
+/// Checked here so a typo fails before anything is written, with exit 2 instead of helm's
+/// message after the project exists.
+pub fn validate_chart(chart: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::usage_with_hint(
+            format!("--chart {chart:?} is not a chart reference: {why}"),
+            format!(
+                "pass an OCI reference such as {DEFAULT_CHART} (the default), a local chart \
+                 directory, or REPO/NAME of an added helm repository"
+            ),
+        )
+    };
+    if chart.trim().is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if chart.contains(char::is_whitespace) || chart.chars().any(char::is_control) {
+        return Err(bad("it contains spaces"));
+    }
+    if let Some(rest) = chart.strip_prefix("oci://") {
+        let (registry, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let path_ok = !path.is_empty()
+            && path.split('/').all(|part| {
+                !part.is_empty()
+                    && part.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || "._-:@".contains(c)
+                    })
+            });
+        if registry.is_empty() || !path_ok {
+            return Err(bad(
+                "an OCI reference is oci://REGISTRY/REPOSITORY in lower case",
+            ));
+        }
+        return Ok(());
+    }
+    if chart.starts_with("https://") || chart.starts_with("http://") {
+        return Ok(());
+    }
+    if chart.contains("://") {
+        return Err(bad("only oci://, https:// and local paths are supported"));
+    }
+    if std::path::Path::new(chart).exists() {
+        return Ok(());
+    }
+    let repo_ref = chart.split_once('/').is_some_and(|(repo, name)| {
+        [repo, name].iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        })
+    });
+    if repo_ref && !chart.starts_with('.') {
+        return Ok(());
+    }
+    Err(bad("no such chart directory or file"))
 }
 
 /// The tag (or `sha256:` digest) of an image reference.
@@ -330,6 +403,39 @@ pub fn validate_tenant(tenant: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chart_references_are_what_helm_resolves_and_typos_are_refused() {
+        let local = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-chart");
+        for good in [
+            DEFAULT_CHART,
+            "oci://registry.example.com:5000/charts/kubernetes-mcp-server",
+            "https://charts.example.com/kubernetes-mcp-server-0.1.0.tgz",
+            local,
+            "my-repo/kubernetes-mcp-server",
+        ] {
+            assert!(validate_chart(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("", "it is empty"),
+            ("oci://ghcr.io/charts/mcp server", "it contains spaces"),
+            ("oci://", "oci://REGISTRY/REPOSITORY"),
+            ("oci://ghcr.io", "oci://REGISTRY/REPOSITORY"),
+            ("oci://ghcr.io/Containers/Charts", "in lower case"),
+            ("oci://ghcr.io//charts", "oci://REGISTRY/REPOSITORY"),
+            ("ftp://example.com/c.tgz", "only oci://, https:// and local"),
+            ("./no-such-chart", "no such chart directory or file"),
+            ("/no/such/chart", "no such chart directory or file"),
+        ] {
+            let err = validate_chart(bad).expect_err(bad);
+            assert_eq!(err.exit_code().code(), 2, "{bad}");
+            assert!(err.to_string().contains(why), "{bad}: {err}");
+            assert!(
+                err.hint().is_some_and(|h| h.contains(DEFAULT_CHART)),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn image_references_need_a_tag_or_digest() {

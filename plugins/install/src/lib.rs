@@ -16,6 +16,8 @@ use std::io::Write;
 use clap::{Parser, Subcommand};
 use oc_mcp_common::{
     CompletionArgs, DryRun, Error, ExitCode, GlobalArgs, Plan, Plugin, Result, cli, defaults,
+    lock::ApplyLock,
+    openshift::{self, ClusterFlavor},
     output::OutputFormat,
     plan::{ApplyReport, Outcome},
     preflight::require_permissions,
@@ -25,6 +27,9 @@ use crate::{
     args::{Engine, InstallArgs},
     plan::{ClusterFacts, InstallPlan},
 };
+
+/// How long an install's lock outlives a run that died holding it.
+const LOCK_DURATION: std::time::Duration = std::time::Duration::from_secs(120);
 
 const LONG_ABOUT: &str =
     "Install the Kubernetes MCP Server: project, values overlay, Helm or manifests, TLS route.
@@ -94,18 +99,36 @@ impl Plugin for Cli {
     }
 }
 
-/// Resolve the plan from flags and what the cluster says; print lint warnings.
-async fn plan(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, InstallPlan)> {
+/// Check the flags, then connect: the client and the namespace planning starts from.
+async fn connect(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, String)> {
     args.validate()?;
     let config = global.kube.config().await?;
     let namespace = global
         .kube
         .namespace_or(&config, defaults::NAMESPACE)
         .to_owned();
-    let client = global.kube.client().await?;
-    let facts = ClusterFacts::gather(&client, &namespace).await?;
+    // Checked before the route host is derived from it, so the message names the namespace.
+    oc_mcp_common::names::validate_dns_label(&namespace, "namespace")?;
+    Ok((global.kube.client().await?, namespace))
+}
+
+/// Resolve the plan from flags and what the cluster says; print lint warnings.
+async fn plan(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, InstallPlan)> {
+    let (client, namespace) = connect(global, args).await?;
+    let flavor = openshift::detect(&client).await?;
+    let plan = plan_with(&client, &namespace, flavor, args).await?;
+    Ok((client, plan))
+}
+
+async fn plan_with(
+    client: &kube::Client,
+    namespace: &str,
+    flavor: ClusterFlavor,
+    args: &InstallArgs,
+) -> Result<InstallPlan> {
+    let facts = ClusterFacts::gather(client, namespace, flavor).await?;
     let sts_client_secret = match &args.token_exchange {
-        Some(_) => read_client_secret(&client, &namespace, &args.sts_secret).await?,
+        Some(_) => read_client_secret(client, namespace, &args.sts_secret).await?,
         None => None,
     };
     let inputs = plan::Inputs {
@@ -113,11 +136,11 @@ async fn plan(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, 
         issuer_ca: args.issuer_ca_pem()?,
         sts_client_secret,
     };
-    let plan = plan::resolve(args, &namespace, &facts, &inputs)?;
+    let plan = plan::resolve(args, namespace, &facts, &inputs)?;
     for warning in &plan.warnings {
         cli::warn(warning);
     }
-    Ok((client, plan))
+    Ok(plan)
 }
 
 /// The token-exchange client secret from the Secret `oc mcp-oauth secret set` writes.
@@ -141,8 +164,13 @@ async fn read_client_secret(
 fn write_values_out(args: &InstallArgs, plan: &InstallPlan) -> Result<()> {
     if let Some(path) = &args.values_out {
         let text = render::values_yaml(plan)?;
-        std::fs::write(path, text)
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        // Written before anything is applied, so a bad path is a usage error: nothing changed.
+        std::fs::write(path, text).map_err(|e| {
+            Error::usage_with_hint(
+                format!("cannot write --values-out {}: {e}", path.display()),
+                "pass a file in an existing directory you can write to; nothing was changed",
+            )
+        })?;
         cli::warn(&format!(
             "wrote the values overlay to {} (it holds no secret)",
             path.display()
@@ -155,14 +183,19 @@ fn write_values_out(args: &InstallArgs, plan: &InstallPlan) -> Result<()> {
 async fn render(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
     let (_, plan) = plan(global, args).await?;
     write_values_out(args, &plan)?;
-    let text = match (plan.engine, global.output.output) {
-        (Engine::Helm, OutputFormat::Json) => serde_json::to_string_pretty(&render::values(&plan))
+    print_rendered(&plan, global.output.output)
+}
+
+/// The values overlay (helm) or the manifests, with the Secret drop-in redacted.
+fn print_rendered(plan: &InstallPlan, format: OutputFormat) -> Result<ExitCode> {
+    let text = match (plan.engine, format) {
+        (Engine::Helm, OutputFormat::Json) => serde_json::to_string_pretty(&render::values(plan))
             .map(|t| t + "\n")
             .map_err(|e| Error::failed(format!("cannot encode the overlay: {e}")))?,
-        (Engine::Helm, _) => render::values_yaml(&plan)?,
+        (Engine::Helm, _) => render::values_yaml(plan)?,
         (Engine::Manifests, format) => {
             let mut manifests = Plan::new();
-            for object in render::manifests(&plan)? {
+            for object in render::manifests(plan)? {
                 manifests.push(render::redacted(object));
             }
             let format = if format == OutputFormat::Json {
@@ -186,12 +219,23 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
         // Refuse flags helm cannot take safely before talking to the cluster.
         helm::connection_args(&global.kube, defaults::NAMESPACE)?;
     }
-    let (client, plan) = plan(global, args).await?;
-    write_values_out(args, &plan)?;
     let output = &global.output;
+    let (client, namespace) = connect(global, args).await?;
+    let flavor = openshift::detect(&client).await?;
+    if output.dry_run != DryRun::Client {
+        // Every read planning makes and every write applying makes, asked at once, before
+        // anything is read: a user short of one learns the whole list in one go.
+        let mut wanted = apply::permissions(args, &namespace, flavor);
+        if output.dry_run == DryRun::None {
+            wanted.extend(ApplyLock::permissions(&namespace));
+        }
+        require_permissions(&client, &wanted).await?;
+    }
+    let plan = plan_with(&client, &namespace, flavor, args).await?;
+    write_values_out(args, &plan)?;
     if output.dry_run == DryRun::Client {
-        // render redacts the Secret drop-in; nothing is sent.
-        return render(global, args).await;
+        // The rendering redacts the Secret drop-in; nothing is sent.
+        return print_rendered(&plan, output.output);
     }
     let helm = match plan.engine {
         Engine::Helm => {
@@ -214,50 +258,26 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
             objects.push(oc_mcp_common::PlannedObject::from_typed(&secret)?);
         }
     }
-    require_permissions(&client, &apply::permissions(&plan, &objects)).await?;
-
     let mut report = ApplyReport {
         dry_run: output.dry_run == DryRun::Server,
         objects: vec![apply::ensure_project(&client, &plan, output.dry_run).await?],
     };
-    match &helm {
-        Some((helm, version)) => {
-            tracing::info!("using {} ({version})", helm.display());
-            let mode = if output.dry_run == DryRun::Server {
-                oc_mcp_common::ApplyMode::ServerDryRun
-            } else {
-                oc_mcp_common::ApplyMode::Apply
-            };
-            report
-                .objects
-                .extend(objects.apply_preflighted(&client, mode).await?.objects);
-            let values = render::values_yaml(&plan)?;
-            helm::upgrade_install(
-                helm,
-                &plan,
-                &values,
-                &global.kube,
-                output.dry_run == DryRun::Server,
-            )
-            .await?;
-            report.objects.push(oc_mcp_common::plan::ObjectResult {
-                api_version: "helm.sh/v3".into(),
-                kind: "Release".into(),
-                name: plan.release.clone(),
-                namespace: Some(plan.namespace.clone()),
-                outcome: Outcome::Configured,
-                error: None,
-            });
-        }
-        None => report
-            .objects
-            .extend(apply::apply_manifests(&client, &plan, output.dry_run).await?),
+    // Two installs of one release must not interleave their writes (both apply as
+    // `oc-mcp`, so the API would not tell them apart): the second one stops and says so.
+    let lock = if output.dry_run == DryRun::None {
+        let name = format!("oc-mcp-install-{}", plan.release);
+        Some(ApplyLock::acquire(&client, &plan.namespace, &name, LOCK_DURATION).await?)
+    } else {
+        None
+    };
+    let applied = apply_release(global, &client, &plan, &objects, helm.as_ref()).await;
+    if let Some(lock) = lock {
+        lock.release().await;
     }
+    report.objects.extend(applied?);
     report.print(output.output)?;
     if !report.succeeded() {
-        return Err(Error::failed(
-            "not every object was applied; the report above says which (re-run to converge)",
-        ));
+        return Err(report.failure());
     }
     if !report.changed() && output.output == OutputFormat::Table {
         cli::warn("nothing to change: the cluster already matches");
@@ -269,6 +289,45 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
         next_steps(&plan);
     }
     Ok(ExitCode::Ok)
+}
+
+/// The install's own objects, then helm (helm engine) or the manifests with pruning.
+async fn apply_release(
+    global: &GlobalArgs,
+    client: &kube::Client,
+    plan: &InstallPlan,
+    objects: &Plan,
+    helm: Option<&(std::path::PathBuf, String)>,
+) -> Result<Vec<oc_mcp_common::plan::ObjectResult>> {
+    let output = &global.output;
+    let Some((helm, version)) = helm else {
+        return apply::apply_manifests(client, plan, output.dry_run).await;
+    };
+    tracing::info!("using {} ({version})", helm.display());
+    let mode = if output.dry_run == DryRun::Server {
+        oc_mcp_common::ApplyMode::ServerDryRun
+    } else {
+        oc_mcp_common::ApplyMode::Apply
+    };
+    let mut results = objects.apply_preflighted(client, mode).await?.objects;
+    let values = render::values_yaml(plan)?;
+    helm::upgrade_install(
+        helm,
+        plan,
+        &values,
+        &global.kube,
+        output.dry_run == DryRun::Server,
+    )
+    .await?;
+    results.push(oc_mcp_common::plan::ObjectResult {
+        api_version: "helm.sh/v3".into(),
+        kind: "Release".into(),
+        name: plan.release.clone(),
+        namespace: Some(plan.namespace.clone()),
+        outcome: Outcome::Configured,
+        error: None,
+    });
+    Ok(results)
 }
 
 fn next_steps(plan: &InstallPlan) {
@@ -296,8 +355,16 @@ async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode
         .kube
         .namespace_or(&config, defaults::NAMESPACE)
         .to_owned();
-    let client = global.kube.client().await?;
+    oc_mcp_common::names::validate_dns_label(&namespace, "namespace")?;
     let output = &global.output;
+    if output.dry_run == DryRun::None && !output.yes {
+        confirm_uninstall(&args.release, &namespace)?;
+    }
+    let client = global.kube.client().await?;
+    if output.dry_run != DryRun::Client {
+        // Listing the release's secrets (is it helm's?) is one of these; ask before reading.
+        require_permissions(&client, &apply::release_permissions(&namespace)).await?;
+    }
     let helm_release = helm_release_exists(&client, &namespace, &args.release).await?;
     let objects = if helm_release {
         let (helm, _) = helm::find_helm().await?;
@@ -328,6 +395,34 @@ async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode
     };
     report.print(output.output)?;
     Ok(ExitCode::Ok)
+}
+
+/// Deleting a release is the one change that cannot be re-run into the same state, so it is
+/// confirmed: on a terminal by asking, in scripts (stdin not a terminal) only with `--yes`.
+fn confirm_uninstall(release: &str, namespace: &str) -> Result<()> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let what = format!("uninstall would delete release {release} in namespace {namespace}");
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage_with_hint(
+            format!("{what}, and stdin is not a terminal to confirm it"),
+            "pass --yes to confirm (or --dry-run=client to see what would be deleted)",
+        ));
+    }
+    eprint!("{what}. Continue? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("reading the answer", e))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            "uninstall was not confirmed; nothing was deleted",
+            "answer y, or pass --yes",
+        ))
+    }
 }
 
 /// Helm keeps each release revision in a Secret labelled `owner=helm,name=<release>`.

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{Api, Client};
 use oc_mcp_common::{
     Error, Result,
-    openshift::{self, AuthenticationConfig, IngressConfig},
+    openshift::{AuthenticationConfig, ClusterFlavor, IngressConfig},
     server_config::{
         AuthMode, ConfigText, Finding, LintContext, OidcSettings, ParsedConfig, ServerConfig,
         ServerVersion, TokenExchangeSettings, has_errors, lint, merge_into,
@@ -34,8 +34,7 @@ pub struct ClusterFacts {
 }
 
 impl ClusterFacts {
-    pub async fn gather(client: &Client, namespace: &str) -> Result<Self> {
-        let flavor = openshift::detect(client).await?;
+    pub async fn gather(client: &Client, namespace: &str, flavor: ClusterFlavor) -> Result<Self> {
         let mut facts = Self {
             openshift: flavor.openshift,
             ..Self::default()
@@ -441,6 +440,7 @@ fn check_issuer_trust(settings: &OidcSettings, facts: &ClusterFacts) -> Result<(
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+    use oc_mcp_common::preflight::Permission;
     use oc_mcp_common::server_config::entra_issuer;
 
     use super::*;
@@ -742,5 +742,92 @@ mod tests {
     fn fullname_follows_the_chart_helper() {
         assert_eq!(fullname("kubernetes-mcp-server"), "kubernetes-mcp-server");
         assert_eq!(fullname("prod"), "prod-kubernetes-mcp-server");
+    }
+
+    /// The preflight is computed from flags before the cluster is read; whatever the plan
+    /// then renders must be inside it.
+    #[test]
+    fn the_preflight_covers_every_rendered_object() {
+        use std::collections::BTreeSet;
+        let flavor = ClusterFlavor {
+            openshift: true,
+            openshift_config: true,
+            openshift_oauth: true,
+        };
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let mut trusting = openshift();
+        trusting.authentication = Some(
+            serde_json::from_value(serde_json::json!({
+                "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
+                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
+            }))
+            .expect("auth"),
+        );
+        let oidc = [
+            "--engine",
+            "manifests",
+            "--auth",
+            "oidc",
+            "--issuer",
+            "https://idp.example.com",
+            "--client-id",
+            "mcp",
+        ];
+        let with = |extra: &[&'static str]| [&oidc[..], extra].concat();
+        let cases: Vec<(Vec<&str>, Inputs, &ClusterFacts)> = vec![
+            (vec!["--engine", "manifests"], Inputs::default(), &trusting),
+            (
+                vec!["--engine", "manifests", "--internal", "--auth", "none"],
+                Inputs::default(),
+                &trusting,
+            ),
+            (vec![], Inputs::default(), &trusting),
+            (
+                with(&["--issuer-ca", "ca.pem"]),
+                Inputs {
+                    issuer_ca: Some(ca.into()),
+                    ..Inputs::default()
+                },
+                &trusting,
+            ),
+            (
+                with(&[
+                    "--token-exchange",
+                    "rfc8693",
+                    "--sts-audience",
+                    "openshift-api",
+                ]),
+                Inputs {
+                    sts_client_secret: Some(oc_mcp_common::kube_args::Secret::new("s")),
+                    ..Inputs::default()
+                },
+                &trusting,
+            ),
+        ];
+        for (flags, inputs, facts) in cases {
+            let args = args(&flags);
+            let plan = resolve(&args, "mcp-server", facts, &inputs).expect("plan");
+            let asked: BTreeSet<_> = crate::apply::permissions(&args, "mcp-server", flavor)
+                .iter()
+                .map(Permission::key)
+                .collect();
+            let objects = if args.engine == Engine::Manifests {
+                crate::render::manifests(&plan).expect("render")
+            } else {
+                Vec::new()
+            };
+            for object in objects {
+                for p in object.required_permissions() {
+                    assert!(asked.contains(&p.key()), "{flags:?}: {p:?} not asked");
+                }
+            }
+            let ingress = Permission::new("create", "networking.k8s.io", "ingresses")
+                .in_namespace("mcp-server");
+            assert_eq!(
+                asked.contains(&ingress.key()),
+                args.engine == Engine::Manifests && !args.internal,
+                "{flags:?}: an internal or helm install creates no Ingress itself"
+            );
+        }
     }
 }

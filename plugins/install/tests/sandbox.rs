@@ -64,11 +64,8 @@ impl Cluster {
         self.sandbox
             .audit()
             .into_iter()
-            .filter(|e| matches!(e.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
-            .filter(|e| {
-                e.api_group != "authorization.k8s.io" && e.api_group != "authentication.k8s.io"
-            })
-            .map(|e| format!("{} {}", e.method, e.request_uri))
+            .filter(oc_mcp_sandbox::AuditEntry::is_write)
+            .map(|e| e.summary())
             .collect()
     }
 
@@ -390,7 +387,7 @@ async fn manifests_engine_installs_reruns_upgrades_and_uninstalls() {
         .create(&PostParams::default(), &role)
         .await
         .expect("role");
-    let text = ok(&cluster.run(&["uninstall"]));
+    let text = ok(&cluster.run(&["uninstall", "--yes"]));
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.lines().all(|l| l.ends_with(" deleted")), "{text}");
     assert!(
@@ -401,7 +398,7 @@ async fn manifests_engine_installs_reruns_upgrades_and_uninstalls() {
             .is_none()
     );
     assert!(roles.get_opt("mcp-readonly").await.expect("get").is_some());
-    let out = cluster.run(&["uninstall"]);
+    let out = cluster.run(&["uninstall", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "nothing left to uninstall");
 }
 
@@ -609,7 +606,7 @@ async fn helm_engine_installs_the_chart_with_the_overlay_and_no_secret_in_argv()
 
     // uninstall goes through helm for a helm release.
     let text = ok(&cluster
-        .command("admin", &["uninstall"])
+        .command("admin", &["uninstall", "--yes"])
         .env("PATH", &path)
         .env("HELM_CONFIG_HOME", &helm_home)
         .env("HELM_CACHE_HOME", &helm_home)

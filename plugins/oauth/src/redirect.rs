@@ -9,7 +9,7 @@ use oc_mcp_common::{
     kube_args::Secret,
     openshift::{self, OAuthClient},
     output::Tabular,
-    preflight::{Permission, require_permissions},
+    preflight::{Permission, missing_permissions, require_none_missing},
 };
 use serde::Serialize;
 use serde_json::json;
@@ -167,11 +167,25 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<ExitCode> {
             ),
         });
     }
-    let mut reads = vec![
+    let reads = [
         Permission::new("list", "route.openshift.io", "routes").in_namespace(&target.namespace),
+        Permission::new("get", "", "configmaps").in_namespace(&target.namespace),
     ];
-    reads.push(Permission::new("get", "", "configmaps").in_namespace(&target.namespace));
-    require_permissions(&target.client, &reads).await?;
+    // The OAuthClient is read and applied unless the provider is Entra; with `auto` that is
+    // known only after reading the settings, so ask for both at once and judge afterwards.
+    let mut asked = reads.to_vec();
+    if args.provider != Provider::Entra {
+        asked.extend(
+            ["get", "create", "patch"]
+                .map(|verb| Permission::new(verb, "oauth.openshift.io", "oauthclients")),
+        );
+    }
+    let missing = missing_permissions(&target.client, &asked).await?;
+    if missing.iter().any(|p| reads.contains(p)) {
+        return require_none_missing(&target.client, missing)
+            .await
+            .map(|()| ExitCode::Ok);
+    }
     let entra = settings::read(&target)
         .await?
         .and_then(|d| EntraSettings::from_data(&d));
@@ -179,6 +193,9 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<ExitCode> {
         (Provider::Auto, Some(_)) | (Provider::Entra, _) => Provider::Entra,
         _ => Provider::Openshift,
     };
+    if provider == Provider::Openshift {
+        require_none_missing(&target.client, missing).await?;
+    }
     let Some(route) = uris::find_route(&target.client, &target.namespace, &args.release).await?
     else {
         return Err(Error::Failed {
@@ -282,7 +299,6 @@ async fn sync_openshift(
         }
         return Ok(ExitCode::Ok);
     }
-    require_permissions(&target.client, &plan.required_permissions()).await?;
     let previous: Vec<Secret> = existing
         .additional_secrets
         .iter()

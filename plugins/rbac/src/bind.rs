@@ -9,7 +9,7 @@ use oc_mcp_common::{
     DryRun, Error, ExitCode, GlobalArgs, Plan, PlannedObject, Result, cli, defaults,
     openshift::{self, Group},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
-    preflight::{Permission, require_permissions},
+    preflight::{Permission, RBAC_GROUP, require_permissions, require_permissions_or_held},
 };
 use serde::Serialize;
 
@@ -108,7 +108,17 @@ pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> 
     }
     wanted.dedup_by_key(|p| p.key());
     if global.output.dry_run != DryRun::Client {
-        require_permissions(&client, &wanted).await?;
+        let role = &args.subjects.role;
+        let bind = Permission::new("bind", RBAC_GROUP, "clusterroles").named(role);
+        let live_rules = || async {
+            let roles: Api<ClusterRole> = Api::all(client.clone());
+            Ok(roles
+                .get_opt(role)
+                .await?
+                .and_then(|r| r.rules)
+                .unwrap_or_default())
+        };
+        require_permissions_or_held(&client, &wanted, bind, live_rules).await?;
     }
     let (plan, warnings) = plan_bind(&client, args).await?;
     for warning in &warnings {

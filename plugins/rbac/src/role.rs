@@ -9,7 +9,7 @@ use oc_mcp_common::{
     kube_args::Secret,
     mcp::{McpSession, McpTarget},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
-    preflight::require_permissions,
+    preflight::{Permission, RBAC_GROUP, require_permissions_or_held},
 };
 
 use crate::profiles::{self, Profile, ToolsOptions};
@@ -111,6 +111,7 @@ impl RoleArgs {
         let Some(url) = &self.from_server else {
             return Ok(ToolsSource::None);
         };
+        validate_server_url(url)?;
         let token = match &self.server_token_file {
             Some(path) => Some(read_token_file(path)?),
             None => std::env::var("OC_MCP_TOKEN")
@@ -186,9 +187,9 @@ pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
     let client = global.kube.client().await?;
     // Ask for the reads and the writes at once, before reading anything.
     let wanted = PlannedObject::from_typed(&plan.role)?.required_permissions();
-    if output.dry_run != DryRun::Client {
-        require_permissions(&client, &wanted).await?;
-    }
+    let escalate = Permission::new("escalate", RBAC_GROUP, "clusterroles").named(&args.name);
+    let rules = plan.role.rules.clone().unwrap_or_default();
+    require_permissions_or_held(&client, &wanted, escalate, || async { Ok(rules) }).await?;
     let mut apply = Plan::new();
     apply.push(checked_object(&client, &plan).await?);
     apply.execute_preflighted(&client, output).await
@@ -202,12 +203,25 @@ fn read_token_file(path: &std::path::Path) -> Result<String> {
             .map_err(|e| Error::usage(format!("cannot read the token from stdin: {e}")))?;
         buf
     } else {
-        std::fs::read_to_string(path).map_err(|e| {
-            Error::usage_with_hint(
-                format!("cannot read --server-token-file {}: {e}", path.display()),
-                "pass a readable file that holds only the token",
-            )
-        })?
+        // Bounded like every secret input: a wrong path (an image, a device) is refused
+        // instead of being read whole and sent as a header.
+        let source = oc_mcp_common::secret_input::SecretSource::File(path.to_owned());
+        return oc_mcp_common::secret_input::read_secret_from(
+            &source,
+            "--server-token-file token",
+            &mut std::io::empty(),
+        )
+        .and_then(|token| {
+            let token = token.expose().trim();
+            if token.is_empty() || token.contains(char::is_whitespace) {
+                Err(Error::usage_with_hint(
+                    "the token file must hold exactly one token",
+                    "write only the token (e.g. `oc whoami -t > FILE`)",
+                ))
+            } else {
+                Ok(token.to_owned())
+            }
+        });
     };
     let token = text.trim();
     if token.is_empty() || token.contains(char::is_whitespace) {
@@ -217,6 +231,23 @@ fn read_token_file(path: &std::path::Path) -> Result<String> {
         ));
     }
     Ok(token.to_owned())
+}
+
+/// `--from-server` must be an http(s) URL with a host, checked before any connection so a
+/// typo is a usage error (exit 2), not an unreachable server (exit 4).
+fn validate_server_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    if host.is_some_and(|h| !h.is_empty()) && !url.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(Error::usage_with_hint(
+            format!("--from-server {url:?} is not an http(s) URL"),
+            "pass the server's MCP endpoint, e.g. https://kubernetes-mcp-server-mcp-server.apps.example.com/mcp",
+        ))
+    }
 }
 
 /// Tool lists are small; refuse anything that is clearly not one.
@@ -229,11 +260,14 @@ fn read_limited(path: &std::path::Path) -> Result<String> {
         )
     })?;
     if meta.len() > LIMIT {
-        return Err(Error::usage(format!(
-            "--from-tools {} is {} bytes; a tools/list reply is far smaller",
-            path.display(),
-            meta.len()
-        )));
+        return Err(Error::usage_with_hint(
+            format!(
+                "--from-tools {} is {} bytes; a tools/list reply is far smaller",
+                path.display(),
+                meta.len()
+            ),
+            "pass the saved reply to `tools/list` only (JSON), or use --from-server URL",
+        ));
     }
     std::fs::read_to_string(path).map_err(|e| {
         Error::usage_with_hint(
@@ -243,24 +277,8 @@ fn read_limited(path: &std::path::Path) -> Result<String> {
     })
 }
 
-/// Object names are DNS subdomains (RFC 1123): lower case, digits, `-` and `.`.
-pub fn validate_object_name(name: &str, flag: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage_with_hint(
-            format!("{flag} {name:?} is not a valid object name"),
-            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
-        ))
-    }
-}
+/// Object names are DNS subdomains (RFC 1123); one implementation for every plugin.
+pub use oc_mcp_common::names::validate_object_name;
 
 pub fn cluster_role(name: &str, profile: Profile, rules: Vec<PolicyRule>) -> ClusterRole {
     ClusterRole {

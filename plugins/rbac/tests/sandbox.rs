@@ -51,11 +51,8 @@ impl Cluster {
         self.sandbox
             .audit()
             .into_iter()
-            .filter(|e| matches!(e.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
-            .filter(|e| {
-                e.api_group != "authorization.k8s.io" && e.api_group != "authentication.k8s.io"
-            })
-            .map(|e| format!("{} {}", e.method, e.request_uri))
+            .filter(oc_mcp_sandbox::AuditEntry::is_write)
+            .map(|e| e.summary())
             .collect()
     }
 }
@@ -331,7 +328,9 @@ async fn preflight_lists_every_missing_permission_and_writes_nothing() {
             "get clusterroles",
             "get clusterrolebindings",
             "create clusterrolebindings",
-            "patch clusterrolebindings"
+            "patch clusterrolebindings",
+            // Binding a role one does not hold needs `bind` on it (escalation prevention).
+            "bind clusterroles"
         ]
     );
     assert_eq!(cluster.writes(), Vec::<String>::new());

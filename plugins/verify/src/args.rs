@@ -217,6 +217,9 @@ impl VerifyArgs {
 
     /// Checks that need nothing but the flags.
     pub fn validate(&self) -> Result<()> {
+        // Helm release names are DNS labels; anything else cannot name a release, so say so
+        // instead of reporting "not installed".
+        oc_mcp_common::names::validate_dns_label(&self.release, "--release")?;
         if self.token.token_stdin && self.denied_token.denied_token_stdin {
             return Err(Error::usage_with_hint(
                 "--token-stdin and --denied-token-stdin cannot both read standard input",
@@ -231,9 +234,10 @@ impl VerifyArgs {
                 )
             })?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-                return Err(Error::usage(format!(
-                    "--url {url:?} must be an http(s) URL with a host"
-                )));
+                return Err(Error::usage_with_hint(
+                    format!("--url {url:?} must be an http(s) URL with a host"),
+                    "pass the endpoint, e.g. https://mcp.apps.example.com/mcp",
+                ));
             }
             if !parsed.username().is_empty() || parsed.password().is_some() {
                 return Err(Error::usage(

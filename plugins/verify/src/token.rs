@@ -97,19 +97,38 @@ fn read_stdin(what: &str) -> Result<String> {
             .interact()
             .map_err(|e| Error::usage(format!("cannot read {what} from the terminal: {e}")));
     }
-    let mut text = String::new();
-    stdin
-        .lock()
-        .read_to_string(&mut text)
-        .map_err(|e| Error::io(format!("reading {what} from stdin"), e))?;
-    Ok(text)
+    bounded(stdin.lock(), what, "stdin")
 }
 
 fn read_file(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
+    let file = std::fs::File::open(path).map_err(|e| {
         Error::usage_with_hint(
             format!("cannot read {what} from {}: {e}", path.display()),
             "pass a readable file that holds only the token",
+        )
+    })?;
+    bounded(file, what, &path.display().to_string())
+}
+
+/// A token is at most a few KiB: read a little more than the limit and refuse the rest, so a
+/// wrong path (an image, a device) is neither read whole nor sent as a header.
+fn bounded(input: impl Read, what: &str, from: &str) -> Result<String> {
+    let limit = oc_mcp_common::secret_input::MAX_SECRET_BYTES;
+    let mut bytes = Vec::new();
+    input
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("reading {what} from {from}"), e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::usage_with_hint(
+            format!("{what} from {from} is longer than {limit} bytes"),
+            "pass a file (or stdin) that holds only the token",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        Error::usage_with_hint(
+            format!("{what} from {from} is not UTF-8 text"),
+            "pass a file (or stdin) that holds only the token",
         )
     })
 }

@@ -1,5 +1,7 @@
 //! Helpers for running the built plugins the way users do: as kubectl plugins found on PATH.
 
+pub mod harness;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},

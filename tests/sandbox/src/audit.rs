@@ -33,6 +33,21 @@ pub struct AuditEntry {
     pub fault: Option<String>,
 }
 
+impl AuditEntry {
+    /// A request that changes the cluster (or would have, when refused or a dry run): any
+    /// mutating method except access and token reviews, which are questions asked by POST.
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+            && self.api_group != "authorization.k8s.io"
+            && self.api_group != "authentication.k8s.io"
+    }
+
+    /// `METHOD /path?query`, for messages.
+    pub fn summary(&self) -> String {
+        format!("{} {}", self.method, self.request_uri)
+    }
+}
+
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,

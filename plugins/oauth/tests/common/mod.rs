@@ -119,11 +119,8 @@ impl Cluster {
             .audit()
             .into_iter()
             .skip(self.baseline)
-            .filter(|e| matches!(e.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
-            .filter(|e| {
-                e.api_group != "authorization.k8s.io" && e.api_group != "authentication.k8s.io"
-            })
-            .map(|e| format!("{} {}", e.method, e.request_uri))
+            .filter(oc_mcp_sandbox::AuditEntry::is_write)
+            .map(|e| e.summary())
             .collect()
     }
 }
