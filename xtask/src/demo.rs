@@ -22,7 +22,7 @@ pub struct DemoArgs {
 }
 
 /// The sandbox process, stopped (SIGTERM, then kill) when dropped.
-struct SandboxProcess {
+pub(crate) struct SandboxProcess {
     child: Child,
 }
 
@@ -44,7 +44,7 @@ impl Drop for SandboxProcess {
 
 /// The real kubectl: `OC_MCP_KUBECTL`, kubectl 1.33 of these machines, the one `xtask tools`
 /// installs, or `kubectl` on PATH.
-fn kubectl(root: &Path) -> PathBuf {
+pub(crate) fn kubectl(root: &Path) -> PathBuf {
     if let Some(path) = std::env::var_os("OC_MCP_KUBECTL") {
         return PathBuf::from(path);
     }
@@ -58,22 +58,27 @@ fn kubectl(root: &Path) -> PathBuf {
 }
 
 /// What the steps need: where the plugins, the kubeconfig and the sandbox's files are.
-struct Env {
-    kubectl: PathBuf,
-    path: std::ffi::OsString,
-    kubeconfig: PathBuf,
-    sandbox_dir: PathBuf,
-    bin: PathBuf,
+pub(crate) struct Env {
+    pub(crate) kubectl: PathBuf,
+    pub(crate) path: std::ffi::OsString,
+    pub(crate) kubeconfig: PathBuf,
+    pub(crate) sandbox_dir: PathBuf,
+    pub(crate) bin: PathBuf,
 }
 
 impl Env {
     /// Print the command, run it through kubectl, fail the demo if it fails.
-    fn run(&self, title: &str, args: &[&str]) -> Result<()> {
+    pub(crate) fn run(&self, title: &str, args: &[&str]) -> Result<()> {
         self.run_with(title, args, &[])
     }
 
     /// [`Self::run`] with extra environment variables (tokens travel there, never in argv).
-    fn run_with(&self, title: &str, args: &[&str], vars: &[(&str, String)]) -> Result<()> {
+    pub(crate) fn run_with(
+        &self,
+        title: &str,
+        args: &[&str],
+        vars: &[(&str, String)],
+    ) -> Result<()> {
         println!("\n### {title}\n$ kubectl {}", args.join(" "));
         let status = Command::new(&self.kubectl)
             .args(args)
@@ -122,23 +127,13 @@ pub fn demo(root: &Path, tools: &Path, args: &DemoArgs) -> Result<()> {
     }
 
     let sandbox_dir = dir.join("sandbox");
-    std::fs::create_dir_all(&sandbox_dir)?;
-    let _ = std::fs::remove_file(sandbox_dir.join("ready"));
-    let log = std::fs::File::create(dir.join("sandbox.log"))?;
-    let child = Command::new(debug.join("oc-mcp-sandbox"))
-        .args(["serve", "--dir"])
-        .arg(&sandbox_dir)
-        .arg("--mcp-server-bin")
-        .arg(tools.join("kubernetes-mcp-server"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("cannot start oc-mcp-sandbox")?;
-    let sandbox = SandboxProcess { child };
-    wait_for(&sandbox_dir.join("ready"), Duration::from_secs(30))?;
-    let api = std::fs::read_to_string(sandbox_dir.join("ready"))?;
-    eprintln!("xtask: sandbox API server at {}", api.trim());
+    let sandbox = start_sandbox(
+        &debug.join("oc-mcp-sandbox"),
+        tools,
+        &sandbox_dir,
+        &dir.join("sandbox.log"),
+        &[],
+    )?;
 
     let env = Env {
         kubectl: kubectl(root),
@@ -171,6 +166,36 @@ pub fn demo(root: &Path, tools: &Path, args: &DemoArgs) -> Result<()> {
     }
     println!("\nxtask: the demo ran every step of the guide");
     Ok(())
+}
+
+/// Start `oc-mcp-sandbox serve --dir sandbox_dir` (plus `extra` flags) with the real MCP
+/// server, logging to `log`; returns once it is ready.
+pub(crate) fn start_sandbox(
+    program: &Path,
+    tools: &Path,
+    sandbox_dir: &Path,
+    log: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> Result<SandboxProcess> {
+    std::fs::create_dir_all(sandbox_dir)?;
+    let _ = std::fs::remove_file(sandbox_dir.join("ready"));
+    let log = std::fs::File::create(log)?;
+    let child = Command::new(program)
+        .args(["serve", "--dir"])
+        .arg(sandbox_dir)
+        .arg("--mcp-server-bin")
+        .arg(tools.join("kubernetes-mcp-server"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("cannot start oc-mcp-sandbox")?;
+    let sandbox = SandboxProcess { child };
+    wait_for(&sandbox_dir.join("ready"), Duration::from_secs(60))?;
+    let api = std::fs::read_to_string(sandbox_dir.join("ready"))?;
+    eprintln!("xtask: sandbox API server at {}", api.trim());
+    Ok(sandbox)
 }
 
 /// The guide's steps, as a user types them. Returns the `--connect-to` that reaches the route.
@@ -262,7 +287,7 @@ fn guide(env: &Env) -> Result<String> {
 }
 
 /// A user's bearer token from the sandbox's kubeconfig (kept in memory, handed over in env).
-fn kubeconfig_token(kubeconfig: &Path, user: &str) -> Result<String> {
+pub(crate) fn kubeconfig_token(kubeconfig: &Path, user: &str) -> Result<String> {
     let text = std::fs::read_to_string(kubeconfig)?;
     let config: serde_json::Value =
         serde_saphyr::from_str(&text).context("the sandbox kubeconfig is not YAML")?;

@@ -6,7 +6,7 @@ use k8s_openapi::api::{
     authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec},
     rbac::v1::ClusterRole,
 };
-use kube::{Api, Client, api::PostParams};
+use kube::{Api, Client, ResourceExt, api::PostParams};
 use oc_mcp_common::{
     Error, ExitCode, GlobalArgs, Result, cli, defaults,
     output::Tabular,
@@ -16,8 +16,9 @@ use serde::Serialize;
 
 use crate::{bind::SubjectArgs, profiles, subjects::Subject};
 
-/// How many reviews are in flight at once.
-const CONCURRENCY: usize = 16;
+/// How many reviews are in flight at once by default: enough to hide the round trip, few
+/// enough not to look like a flood to API priority and fairness.
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
@@ -40,6 +41,15 @@ pub struct CheckArgs {
     /// The namespace used for namespaced checks besides the cluster-wide ones
     #[arg(long, default_value = "default", value_name = "NAMESPACE")]
     pub sample_namespace: String,
+
+    /// How many SubjectAccessReviews are in flight at once (1: one by one)
+    #[arg(
+        long,
+        default_value_t = DEFAULT_CONCURRENCY,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
+    pub concurrency: u16,
 }
 
 impl CheckArgs {
@@ -287,17 +297,20 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode> {
         )],
     )
     .await?;
-    let subjects = if explicit.is_empty() {
-        let bound = crate::status::status(
+    // The role is read once: by `status` when the subjects come from its bindings.
+    let (subjects, live) = if explicit.is_empty() {
+        let (bound, live) = crate::status::status_and_role(
             &client,
             &crate::status::StatusArgs {
                 role: args.role.clone(),
+                chunk_size: crate::status::DEFAULT_CHUNK_SIZE,
             },
         )
         .await?;
-        bound.bound_subjects()
+        (bound.bound_subjects(), live)
     } else {
-        explicit
+        let roles: Api<ClusterRole> = Api::all(client.clone());
+        (explicit, roles.get_opt(&args.role).await?)
     };
     if subjects.is_empty() {
         return Err(Error::Failed {
@@ -308,7 +321,20 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode> {
             ),
         });
     }
-    let report = check(&client, &args.role, subjects, &args.sample_namespace).await?;
+    let Some(live) = live else {
+        return Err(Error::Failed {
+            message: format!("ClusterRole {} does not exist", args.role),
+            hint: Some("create it with `oc mcp-rbac role`".into()),
+        });
+    };
+    let report = check(
+        &client,
+        &live,
+        subjects,
+        &args.sample_namespace,
+        usize::from(args.concurrency),
+    )
+    .await?;
     cli::emit(&report, global.output.output)?;
     if report.passed() {
         Ok(ExitCode::Ok)
@@ -320,21 +346,15 @@ pub async fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<ExitCode> {
     }
 }
 
-/// Ask every question for every subject, `CONCURRENCY` at a time.
+/// Ask every question about `role` for every subject, `concurrency` at a time.
 pub async fn check(
     client: &Client,
-    role: &str,
+    role: &ClusterRole,
     subjects: Vec<Subject>,
     sample_namespace: &str,
+    concurrency: usize,
 ) -> Result<CheckReport> {
-    let roles: Api<ClusterRole> = Api::all(client.clone());
-    let Some(live) = roles.get_opt(role).await? else {
-        return Err(Error::Failed {
-            message: format!("ClusterRole {role} does not exist"),
-            hint: Some("create it with `oc mcp-rbac role`".into()),
-        });
-    };
-    let probes = probes_for(live.rules.as_deref().unwrap_or_default(), sample_namespace);
+    let probes = probes_for(role.rules.as_deref().unwrap_or_default(), sample_namespace);
     let reviews: Api<SubjectAccessReview> = Api::all(client.clone());
     let questions: Vec<(Subject, Probe)> = subjects
         .iter()
@@ -374,12 +394,12 @@ pub async fn check(
                 })
             }
         })
-        .buffered(CONCURRENCY)
+        .buffered(concurrency.max(1))
         .try_collect()
         .await?;
     let deviations = matrix.iter().filter(|c| !c.ok).count();
     Ok(CheckReport {
-        role: role.to_owned(),
+        role: role.name_any(),
         checked: matrix.len(),
         subjects,
         deviations,

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding};
-use kube::{Api, Client, ResourceExt, api::ListParams};
+use kube::{Api, Client, Resource, ResourceExt, api::ListParams};
 use oc_mcp_common::{
     ExitCode, GlobalArgs, Result, cli, defaults,
     output::Tabular,
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
 };
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::{
     profiles::{self, Profile, READ_VERBS},
@@ -22,7 +23,15 @@ pub struct StatusArgs {
     /// The ClusterRole to report on
     #[arg(long, default_value = defaults::CLUSTER_ROLE, value_name = "NAME")]
     pub role: String,
+
+    /// Read bindings in pages of this many objects, as kubectl's --chunk-size (0: all at once)
+    #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE, value_name = "N")]
+    pub chunk_size: u32,
 }
+
+/// kubectl's page size: large clusters hold tens of thousands of bindings, and one page at a
+/// time keeps the memory of both ends bounded (see BENCHMARKS.md for the trade-off).
+pub const DEFAULT_CHUNK_SIZE: u32 = 500;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -171,13 +180,18 @@ const EVERYONE_GROUPS: [&str; 3] = [
 ];
 
 pub async fn status(client: &Client, args: &StatusArgs) -> Result<StatusReport> {
+    Ok(status_and_role(client, args).await?.0)
+}
+
+/// [`status`], and the live ClusterRole it read (so `check` need not read it again).
+pub async fn status_and_role(
+    client: &Client,
+    args: &StatusArgs,
+) -> Result<(StatusReport, Option<ClusterRole>)> {
     let role_name = &args.role;
     let roles: Api<ClusterRole> = Api::all(client.clone());
     let crbs: Api<ClusterRoleBinding> = Api::all(client.clone());
     let rbs: Api<RoleBinding> = Api::all(client.clone());
-    let all = ListParams::default();
-    let (role, crb_list, rb_list) =
-        futures::try_join!(roles.get_opt(role_name), crbs.list(&all), rbs.list(&all))?;
     let ours = |labels: &BTreeMap<String, String>| {
         labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
     };
@@ -187,35 +201,35 @@ pub async fn status(client: &Client, args: &StatusArgs) -> Result<StatusReport> 
             .filter_map(Subject::from_rbac)
             .collect::<Vec<_>>()
     };
-    let mut bindings: Vec<BindingStatus> = crb_list
-        .items
-        .iter()
-        .filter(|b| b.role_ref.kind == "ClusterRole" && &b.role_ref.name == role_name)
-        .map(|b| BindingStatus {
+    // Only bindings of the role are kept: the rest of each page is dropped as it arrives.
+    let crb_status = |b: &ClusterRoleBinding| {
+        (b.role_ref.kind == "ClusterRole" && &b.role_ref.name == role_name).then(|| BindingStatus {
             kind: "ClusterRoleBinding".into(),
             name: b.name_any(),
             namespace: None,
             managed_by_oc_mcp: ours(b.labels()),
             subjects: to_subjects(&b.subjects),
         })
-        .collect();
-    bindings.extend(
-        rb_list
-            .items
-            .iter()
-            .filter(|b| b.role_ref.kind == "ClusterRole" && &b.role_ref.name == role_name)
-            .map(|b| BindingStatus {
-                kind: "RoleBinding".into(),
-                name: b.name_any(),
-                namespace: b.namespace(),
-                managed_by_oc_mcp: ours(b.labels()),
-                subjects: to_subjects(&b.subjects),
-            }),
-    );
+    };
+    let rb_status = |b: &RoleBinding| {
+        (b.role_ref.kind == "ClusterRole" && &b.role_ref.name == role_name).then(|| BindingStatus {
+            kind: "RoleBinding".into(),
+            name: b.name_any(),
+            namespace: b.namespace(),
+            managed_by_oc_mcp: ours(b.labels()),
+            subjects: to_subjects(&b.subjects),
+        })
+    };
+    let (live, mut bindings, rb_bindings) = futures::try_join!(
+        async { Ok(roles.get_opt(role_name).await?) },
+        list_filtered(&crbs, args.chunk_size, crb_status),
+        list_filtered(&rbs, args.chunk_size, rb_status),
+    )?;
+    bindings.extend(rb_bindings);
     bindings
         .sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
 
-    let role = role_status(role_name, role.as_ref());
+    let role = role_status(role_name, live.as_ref());
     let mut subjects: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for subject in bindings.iter().flat_map(|b| &b.subjects) {
         let list = subjects.entry(subject.kind().to_owned()).or_default();
@@ -227,12 +241,52 @@ pub async fn status(client: &Client, args: &StatusArgs) -> Result<StatusReport> 
         list.sort();
     }
     let warnings = warnings(&role, &bindings, &subjects);
-    Ok(StatusReport {
-        role,
-        bindings,
-        subjects,
-        warnings,
-    })
+    Ok((
+        StatusReport {
+            role,
+            bindings,
+            subjects,
+            warnings,
+        },
+        live,
+    ))
+}
+
+/// Every object of a kind, `chunk_size` per request (0: one request), mapped by `keep`; only
+/// what `keep` returns is held, never the whole list.
+async fn list_filtered<K, T>(
+    api: &Api<K>,
+    chunk_size: u32,
+    keep: impl Fn(&K) -> Option<T>,
+) -> Result<Vec<T>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = ListParams::default();
+    if chunk_size > 0 {
+        params = params.limit(chunk_size);
+    }
+    let mut out = Vec::new();
+    loop {
+        let page = match api.list(&params).await {
+            Ok(page) => page,
+            // The continue token expired (410 Gone: the list took longer than etcd keeps its
+            // snapshot); start again in one request so the list still completes.
+            Err(kube::Error::Api(status))
+                if status.code == 410 && params.continue_token.is_some() =>
+            {
+                out.clear();
+                params = ListParams::default();
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.extend(page.items.iter().filter_map(&keep));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(out),
+        }
+    }
 }
 
 fn warnings(

@@ -139,18 +139,40 @@ pub fn get(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Result<R
 
 /// Items of a list request after selectors, in key order, with their keys.
 fn selected(state: &State, ctx: &Ctx, def: &ResourceDef) -> Result<Vec<(Key, Value)>, ApiError> {
+    Ok(selected_page(state, ctx, def, None, 0)?.0)
+}
+
+/// One page of [`selected`]: the first `limit` items (0: all) after the `after` key
+/// (namespace, name), and how many more match. Only the page is cloned, so paging through
+/// 10,000 objects costs each page its own size, as in kube-apiserver.
+fn selected_page(
+    state: &State,
+    ctx: &Ctx,
+    def: &ResourceDef,
+    after: Option<(&str, &str)>,
+    limit: usize,
+) -> Result<(Vec<(Key, Value)>, usize), ApiError> {
     let ls = LabelSelector::parse(ctx.q("labelSelector"))
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
     let fs = FieldSelector::parse(ctx.q("fieldSelector")).map_err(ApiError::bad_request)?;
     let ns =
         (def.namespaced && !ctx.info.namespace.is_empty()).then_some(ctx.info.namespace.as_str());
     let store = state.store();
-    Ok(store
-        .list(&gr_of(def), ns)
-        .into_iter()
-        .filter(|(_, v)| ls.matches(v) && fs.matches(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect())
+    let mut page = Vec::new();
+    let mut remaining = 0;
+    for (k, v) in store.list(&gr_of(def), ns) {
+        if after.is_some_and(|a| (k.namespace.as_str(), k.name.as_str()) <= a)
+            || !(ls.matches(v) && fs.matches(v))
+        {
+            continue;
+        }
+        if limit == 0 || page.len() < limit {
+            page.push((k.clone(), v.clone()));
+        } else {
+            remaining += 1;
+        }
+    }
+    Ok((page, remaining))
 }
 
 fn continue_token(rv: u64, k: &Key) -> String {
@@ -174,23 +196,28 @@ fn parse_continue(tok: &str) -> Result<(String, String), ApiError> {
 }
 
 pub fn list(state: &Arc<State>, ctx: &Ctx, def: &'static ResourceDef) -> Result<Resp, ApiError> {
-    let mut items = selected(state, ctx, def)?;
-    let rv = state.store().resource_version();
-    if !ctx.q("continue").is_empty() {
-        let (ns, name) = parse_continue(ctx.q("continue"))?;
-        items.retain(|(k, _)| {
-            (k.namespace.as_str(), k.name.as_str()) > (ns.as_str(), name.as_str())
-        });
-    }
+    let after = if ctx.q("continue").is_empty() {
+        None
+    } else {
+        Some(parse_continue(ctx.q("continue"))?)
+    };
     let limit: usize = ctx.q("limit").parse().unwrap_or(0);
+    let (items, remaining) = selected_page(
+        state,
+        ctx,
+        def,
+        after
+            .as_ref()
+            .map(|(ns, name)| (ns.as_str(), name.as_str())),
+        limit,
+    )?;
+    let rv = state.store().resource_version();
     let mut meta = json!({"resourceVersion": rv.to_string()});
-    if limit > 0 && items.len() > limit {
-        let remaining = items.len() - limit;
-        items.truncate(limit);
-        if let Some((k, _)) = items.last() {
-            meta["continue"] = json!(continue_token(rv, k));
-            meta["remainingItemCount"] = json!(remaining);
-        }
+    if remaining > 0
+        && let Some((k, _)) = items.last()
+    {
+        meta["continue"] = json!(continue_token(rv, k));
+        meta["remainingItemCount"] = json!(remaining);
     }
     let objs: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
     if ctx.wants_table() {

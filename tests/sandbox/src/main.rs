@@ -52,6 +52,10 @@ enum Cmd {
         /// "kind=503,share=0.5,path=/api/v1/*,verb=list,max=10;kind=latency,ms=300".
         #[arg(long, value_name = "RULES")]
         faults: Option<String>,
+        /// Objects to store before serving, from a JSON file (an array of objects or a
+        /// `List`), without admission: large fixtures load in a second, not minutes of POSTs.
+        #[arg(long, value_name = "FILE")]
+        preload: Option<PathBuf>,
     },
     /// Print an access token (RS256 JWT) from a running sandbox's OIDC issuer.
     Token {
@@ -89,10 +93,15 @@ fn main() -> anyhow::Result<()> {
             oidc_audience,
             crash_backoff,
             faults,
+            preload,
         } => {
             let faults = match faults {
                 Some(spec) => oc_mcp_sandbox::faults::parse(&spec)
                     .map_err(|e| anyhow::anyhow!("--faults: {e}"))?,
+                None => Vec::new(),
+            };
+            let preload = match preload {
+                Some(path) => read_preload(&path)?,
                 None => Vec::new(),
             };
             let cfg = SandboxConfig {
@@ -104,6 +113,7 @@ fn main() -> anyhow::Result<()> {
                 oidc_audience: oidc_audience.clone(),
                 crash_backoff: Duration::from_secs(crash_backoff),
                 faults,
+                preload,
                 ..SandboxConfig::default()
             };
             serve(&dir, cfg, &oidc_audience)
@@ -165,6 +175,25 @@ fn serve(dir: &Path, cfg: SandboxConfig, audience: &str) -> anyhow::Result<()> {
         sb.shutdown();
         Ok(())
     })
+}
+
+/// The objects of a `--preload` file: a JSON array of objects, or a `List` with `items`.
+fn read_preload(path: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--preload: reading {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--preload: {} is not JSON", path.display()))?;
+    match value {
+        serde_json::Value::Array(items) => Ok(items),
+        serde_json::Value::Object(mut list) => match list.remove("items") {
+            Some(serde_json::Value::Array(items)) => Ok(items),
+            _ => anyhow::bail!("--preload: {} is an object without items", path.display()),
+        },
+        _ => anyhow::bail!(
+            "--preload: {} holds neither an array nor a List",
+            path.display()
+        ),
+    }
 }
 
 fn read_trimmed(p: &Path) -> anyhow::Result<String> {

@@ -41,6 +41,9 @@ pub struct SandboxConfig {
     pub oidc_audience: String,
     /// Faults to inject from the start (see [`crate::faults`]); more with `add_fault`.
     pub faults: Vec<crate::faults::FaultRule>,
+    /// Objects stored before serving, as given (see [`crate::seed::preload`]): large
+    /// fixtures such as 10,000 ClusterRoleBindings, which take minutes to POST one by one.
+    pub preload: Vec<serde_json::Value>,
 }
 
 impl Default for SandboxConfig {
@@ -60,6 +63,7 @@ impl Default for SandboxConfig {
             trust_issuer: false,
             oidc_audience: crate::issuer::DEFAULT_AUDIENCE.into(),
             faults: Vec::new(),
+            preload: Vec::new(),
         }
     }
 }
@@ -81,6 +85,8 @@ pub enum SandboxError {
     Start,
     #[error("the sandbox OIDC issuer failed: {0}")]
     Issuer(String),
+    #[error("cannot preload object {index}: {message}")]
+    Preload { index: usize, message: String },
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
@@ -166,6 +172,10 @@ impl Sandbox {
         crate::seed::seed_with_ca(&mut store, &config.apps_domain, &pki.ca_pem);
         if let Some(o) = &oidc {
             crate::seed::external_oidc(&mut store, o);
+        }
+        for (index, obj) in config.preload.iter().enumerate() {
+            crate::seed::preload(&mut store, obj.clone())
+                .map_err(|message| SandboxError::Preload { index, message })?;
         }
         let tokens = TokenTable::default();
         let mut users = Vec::new();

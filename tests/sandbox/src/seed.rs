@@ -30,6 +30,39 @@ fn put(store: &mut Store, group: &str, resource: &str, obj: Value) {
     let _ = store.create(Key::new(def, &ns, &name), obj);
 }
 
+/// Store one object as given, before the sandbox serves: no admission, validation or
+/// defaulting, only the system metadata a create stamps (uid, resourceVersion, ...).
+/// Namespaced objects without a namespace go to `default`. For large fixtures (`--preload`).
+pub fn preload(store: &mut Store, mut obj: Value) -> Result<(), String> {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let def = resources::by_kind(api_version, &kind)
+        .ok_or_else(|| format!("the sandbox does not serve {api_version:?} {kind:?}"))?;
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or("metadata.name is missing")?
+        .to_string();
+    let mut ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if def.namespaced && ns.is_empty() {
+        ns = "default".into();
+        crate::store::ensure_meta(&mut obj).insert("namespace".into(), Value::from("default"));
+    }
+    store
+        .create(Key::new(def, &ns, &name), obj)
+        .map(|_| ())
+        .map_err(|e| format!("{kind} {name}: {e}"))
+}
+
 /// Objects the namespace controllers create in every new namespace.
 pub fn namespace_contents(store: &mut Store, ns: &str, ca_pem: &str) {
     put(
@@ -152,4 +185,29 @@ pub fn external_oidc(store: &mut Store, o: &crate::authn::OidcConfig) {
         "claimMappings": {"username": username, "groups": groups}}]});
     auth["status"] = json!({});
     let _ = store.update(&key, auth);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preload_stores_objects_as_given_and_refuses_what_the_sandbox_does_not_serve() {
+        let mut store = Store::new();
+        let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "b1"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "g1"}]});
+        preload(&mut store, binding.clone()).expect("preload");
+        let stored = store.list("rbac.authorization.k8s.io/clusterrolebindings", None);
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].1["subjects"], binding["subjects"]);
+        assert!(stored[0].1.pointer("/metadata/uid").is_some());
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        preload(&mut store, cm).expect("preload");
+        assert_eq!(store.list("/configmaps", Some("default")).len(), 1);
+        assert!(preload(&mut store, binding).is_err_and(|e| e.contains("already exists")));
+        let unknown =
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
+        assert!(preload(&mut store, unknown).is_err_and(|e| e.contains("does not serve")));
+    }
 }
