@@ -233,41 +233,76 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
         .into_iter()
         .chain(candidate_names(&scope.release))
         .collect::<Vec<_>>();
+    // The independent reads run at once; each fills its own part of the facts.
+    let base = || Facts {
+        namespace: ns.to_owned(),
+        deployment: facts.deployment.clone(),
+        ..Facts::default()
+    };
+    let (mut workload, mut release, mut exposure) = (base(), base(), base());
+    let oauth: Api<OAuthClient> = Api::all(client.clone());
+    let auth: Api<AuthenticationConfig> = Api::all(client.clone());
+    let oauth_client = async {
+        match oauth.get_opt(&scope.oauth_client).await {
+            Ok(c) => Ok(c),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(read_error("oauthclient", &e)),
+        }
+    };
+    let ((), (), (), oauth_client, authentication) = futures::join!(
+        read_workload(client, scope, &names, &mut workload),
+        read_helm(client, ns, &scope.release, &mut release),
+        async {
+            read_service(client, ns, &names, &scope.release, &mut exposure).await;
+            read_route(client, ns, &names, &scope.release, &mut exposure).await;
+        },
+        oauth_client,
+        auth.get_opt("cluster"),
+    );
+    facts.server_version = workload.server_version;
+    facts.pods = workload.pods;
+    facts.pods_error = workload.pods_error;
+    facts.logs = workload.logs;
+    facts.logs_error = workload.logs_error;
+    facts.config = workload.config;
+    facts.helm_release = release.helm_release;
+    facts.helm_status = release.helm_status;
+    facts.service = exposure.service;
+    facts.endpoints = exposure.endpoints;
+    facts.ingress = exposure.ingress;
+    facts.routes = exposure.routes;
+    facts.no_route_api = exposure.no_route_api;
+    facts.oauth_client = Some(oauth_client);
+    facts.authentication = authentication.ok().flatten();
+    facts
+}
+
+/// The Deployment's pods, their logs and its config (or, without a Deployment, the config
+/// the chart's ConfigMap name finds).
+async fn read_workload(client: &Client, scope: &Scope, names: &[String], facts: &mut Facts) {
+    let ns = scope.namespace.as_str();
     if let Some(deployment) = facts.deployment().cloned() {
         facts.server_version = server_version(&deployment);
-        read_pods(client, ns, &deployment, &mut facts).await;
+        read_pods(client, ns, &deployment, facts).await;
         if scope.logs {
-            read_logs(client, ns, &mut facts).await;
+            read_logs(client, ns, facts).await;
         }
         facts.config = Some(read_config(client, ns, &deployment).await);
-    } else {
-        // No Deployment to follow: the chart's ConfigMap name still finds the config.
-        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-        for name in &names {
-            if let Ok(Some(cm)) = get_opt(&cms, name, "configmap").await
-                && let Some(text) = cm.data.as_ref().and_then(|d| d.get("config.toml"))
-            {
-                facts.config = Some(Ok(ClusterConfig {
-                    source: format!("configmap/{name} key config.toml"),
-                    parsed: ParsedConfig::parse(text).map_err(|e| e.to_string()),
-                    unread_drop_ins: Vec::new(),
-                }));
-                break;
-            }
+        return;
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    for name in names {
+        if let Ok(Some(cm)) = get_opt(&cms, name, "configmap").await
+            && let Some(text) = cm.data.as_ref().and_then(|d| d.get("config.toml"))
+        {
+            facts.config = Some(Ok(ClusterConfig {
+                source: format!("configmap/{name} key config.toml"),
+                parsed: ParsedConfig::parse(text).map_err(|e| e.to_string()),
+                unread_drop_ins: Vec::new(),
+            }));
+            return;
         }
     }
-    read_helm(client, ns, &scope.release, &mut facts).await;
-    read_service(client, ns, &names, &scope.release, &mut facts).await;
-    read_route(client, ns, &names, &scope.release, &mut facts).await;
-    let oauth: Api<OAuthClient> = Api::all(client.clone());
-    facts.oauth_client = Some(match oauth.get_opt(&scope.oauth_client).await {
-        Ok(c) => Ok(c),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(e) => Err(read_error("oauthclient", &e)),
-    });
-    let auth: Api<AuthenticationConfig> = Api::all(client.clone());
-    facts.authentication = auth.get_opt("cluster").await.ok().flatten();
-    facts
 }
 
 async fn find_deployment(

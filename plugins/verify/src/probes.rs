@@ -135,15 +135,50 @@ pub async fn run(p: &Probe<'_>) -> Result<Vec<Row>> {
         p.http.inspecting_client_for(&p.url).await?
     };
 
-    // 6. Unauthenticated.
-    let no_token = send(initialize_request(&probe_client, &p.url, None)).await;
-    let challenge = no_token
-        .as_ref()
-        .ok()
-        .and_then(|a| a.header("www-authenticate").map(str::to_owned));
-    rows.push(no_token_row(p, &no_token));
+    let token_blocker = token_blocker(p, tls_trusted, https);
+    // 6-9 are independent once the endpoint answers: run them at once (the MCP sessions are
+    // most of verify's time), report them in order.
+    let unauthenticated = async {
+        // 6. Unauthenticated; 7. discovery follows the challenge it gets.
+        let no_token = send(initialize_request(&probe_client, &p.url, None)).await;
+        let challenge = no_token
+            .as_ref()
+            .ok()
+            .and_then(|a| a.header("www-authenticate").map(str::to_owned));
+        let row = no_token_row(p, &no_token);
+        (
+            row,
+            discovery_rows(p, &probe_client, challenge.as_deref()).await,
+        )
+    };
+    let garbage = garbage_row(p, &probe_client);
+    // 8-9. Authenticated session and passthrough.
+    let sessions = async {
+        match &token_blocker {
+            None => session_rows(p, &verifying).await,
+            Some(why) => [
+                CheckId::McpInitialize,
+                CheckId::McpTools,
+                CheckId::PassthroughUser,
+                CheckId::PassthroughDenied,
+            ]
+            .into_iter()
+            .map(|id| Row::skip(id, why.clone()))
+            .collect(),
+        }
+    };
+    let ((no_token, discovery), garbage, sessions) =
+        futures::join!(unauthenticated, garbage, sessions);
+    rows.push(no_token);
+    rows.push(garbage);
+    rows.extend(discovery);
+    rows.extend(sessions);
+    Ok(rows)
+}
 
-    let token_blocker: Option<String> = if !tls_trusted && !p.http.insecure {
+/// Why the user's token must not be sent to this endpoint, if it must not.
+fn token_blocker(p: &Probe<'_>, tls_trusted: bool, https: bool) -> Option<String> {
+    if !tls_trusted && !p.http.insecure {
         Some("the endpoint's certificate is not trusted: the token is not sent (pass --endpoint-ca, or --endpoint-insecure to send it anyway)".into())
     } else if !https && !is_loopback_host(&p.url) {
         Some(format!(
@@ -152,27 +187,7 @@ pub async fn run(p: &Probe<'_>) -> Result<Vec<Row>> {
         ))
     } else {
         None
-    };
-
-    rows.push(garbage_row(p, &probe_client).await);
-
-    // 7. Discovery.
-    rows.extend(discovery_rows(p, &probe_client, challenge.as_deref()).await);
-
-    // 8-9. Authenticated session and passthrough.
-    if let Some(why) = token_blocker {
-        for id in [
-            CheckId::McpInitialize,
-            CheckId::McpTools,
-            CheckId::PassthroughUser,
-            CheckId::PassthroughDenied,
-        ] {
-            rows.push(Row::skip(id, why.clone()));
-        }
-        return Ok(rows);
     }
-    rows.extend(session_rows(p, &verifying).await);
-    Ok(rows)
 }
 
 fn health_row(healthz: &Url, answer: &Answer) -> Row {
