@@ -185,6 +185,9 @@ pub struct DistArgs {
     /// (the release workflow merges every platform's sums, then runs this)
     #[arg(long)]
     pub manifests_only: bool,
+    /// Cargo profile of the packed binaries; `release` is what ships
+    #[arg(long, value_name = "NAME", default_value = "release")]
+    pub profile: String,
 }
 
 impl Default for DistArgs {
@@ -195,6 +198,7 @@ impl Default for DistArgs {
             out: None,
             update_manifests: false,
             manifests_only: false,
+            profile: "release".to_owned(),
         }
     }
 }
@@ -214,25 +218,25 @@ pub fn dist(root: &Path, args: &DistArgs) -> Result<()> {
             Some(target) => Platform::from_target(target)?,
             None => Platform::host()?,
         };
-        pack_all(root, args.target.as_deref(), &platform, &out, &mut sums)?;
+        let bin_dir = build(root, args.target.as_deref(), &args.profile)?;
+        pack_all(root, &bin_dir, &platform, &out, &mut sums)?;
         write_sums(&out.join("SHA256SUMS"), &sums)?;
     }
     write_manifests(root, args, &out, &sums)
 }
 
-/// Build the release binaries for one platform and pack one archive per plugin.
+/// Pack one archive per plugin from the binaries in `bin_dir`.
 fn pack_all(
     root: &Path,
-    target: Option<&str>,
+    bin_dir: &Path,
     platform: &Platform,
     out: &Path,
     sums: &mut BTreeMap<String, String>,
 ) -> Result<()> {
     let version = env!("CARGO_PKG_VERSION");
-    let bin_dir = build_release(root, target)?;
     for plugin in &PLUGINS {
         let archive = out.join(platform.archive_name(plugin, version));
-        pack(root, &bin_dir, plugin, platform, &archive)?;
+        pack(root, bin_dir, plugin, platform, &archive)?;
         let sum = sha256_file(&archive)?;
         let size = fs::metadata(bin_dir.join(platform.exe(&plugin.binary())))?.len();
         eprintln!(
@@ -269,10 +273,11 @@ fn write_manifests(
     Ok(())
 }
 
-fn build_release(root: &Path, target: Option<&str>) -> Result<PathBuf> {
+/// Build the plugins with `profile` for one platform; the directory holding the binaries.
+fn build(root: &Path, target: Option<&str>, profile: &str) -> Result<PathBuf> {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root)
-        .args(["build", "--release", "--locked"]);
+        .args(["build", "--profile", profile, "--locked"]);
     for plugin in &PLUGINS {
         cmd.args(["--package", plugin.package]);
     }
@@ -281,12 +286,13 @@ fn build_release(root: &Path, target: Option<&str>) -> Result<PathBuf> {
     }
     eprintln!("xtask: running {cmd:?}");
     let status = cmd.status().context("cannot run cargo build")?;
-    ensure!(status.success(), "release build failed");
+    ensure!(status.success(), "{profile} build failed");
     let mut dir = root.join("target");
     if let Some(target) = target {
         dir = dir.join(target);
     }
-    Ok(dir.join("release"))
+    // Cargo keeps the `dev` profile in `debug`.
+    Ok(dir.join(if profile == "dev" { "debug" } else { profile }))
 }
 
 /// The shim kubectl runs to complete `kubectl mcp-rbac <TAB>`: it asks the plugin.
@@ -331,7 +337,7 @@ fn pack(
         }
         zip.finish()?;
     } else {
-        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::best());
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
         let mut tar = tar::Builder::new(gz);
         for (name, bytes, mode) in &entries {
             let mut header = tar::Header::new_gnu();
