@@ -148,6 +148,9 @@ pub fn resolve(
     facts: &ClusterFacts,
     inputs: &Inputs,
 ) -> Result<InstallPlan> {
+    // The namespace becomes part of the route host and the values file's header: whoever
+    // calls, it must be a DNS label (fuzzing found a newline breaking the header).
+    oc_mcp_common::names::validate_dns_label(namespace, "namespace")?;
     let extra_config = inputs.extra_config.as_deref();
     args.validate()?;
     let mode = args.auth.unwrap_or(AuthMode::OpenShift);
@@ -828,6 +831,16 @@ mod tests {
                 args.engine == Engine::Manifests && !args.internal,
                 "{flags:?}: an internal or helm install creates no Ingress itself"
             );
+        }
+    }
+
+    #[test]
+    fn a_namespace_that_is_no_dns_label_is_refused_by_the_plan_itself() {
+        for bad in ["mcp\nserver", "MCP", "a.b", ""] {
+            let err = resolve(&args(&[]), bad, &openshift(), &Inputs::default())
+                .expect_err(&format!("{bad:?}"));
+            assert_eq!(err.exit_code().code(), 2, "{bad:?}");
+            assert!(err.to_string().contains("namespace"), "{err}");
         }
     }
 }

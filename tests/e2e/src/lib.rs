@@ -1,5 +1,6 @@
 //! Helpers for running the built plugins the way users do: as kubectl plugins found on PATH.
 
+pub mod admin;
 pub mod harness;
 
 use std::{

@@ -9,52 +9,29 @@
 //!
 //! `cargo test -p oc-mcp-e2e --test concurrency -- --nocapture` prints what each pair did.
 
-use std::{path::PathBuf, process::Output, time::Duration};
+use std::{process::Output, time::Duration};
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::{
     Api, ResourceExt,
     api::{ListParams, Patch, PatchParams},
 };
-use oc_mcp_e2e::{plugin_dir, text};
-use oc_mcp_sandbox::{
-    Sandbox, SandboxConfig,
-    faults::{FaultKind, FaultRule},
-};
+use oc_mcp_e2e::{admin::AdminBench, text};
+use oc_mcp_sandbox::faults::{FaultKind, FaultRule};
 
-struct Bench {
-    sandbox: Sandbox,
-    plugins: tempfile::TempDir,
-    home: tempfile::TempDir,
-    kubeconfig: PathBuf,
+/// The shared administrator's bench, plus the race helpers.
+struct Bench(AdminBench);
+
+impl std::ops::Deref for Bench {
+    type Target = AdminBench;
+    fn deref(&self) -> &AdminBench {
+        &self.0
+    }
 }
 
 impl Bench {
     async fn start() -> Self {
-        let sandbox = Sandbox::start(SandboxConfig::default())
-            .await
-            .expect("sandbox");
-        let kubeconfig = sandbox.kubeconfig_path("admin").expect("kubeconfig");
-        Self {
-            sandbox,
-            plugins: plugin_dir(),
-            home: tempfile::tempdir().expect("home"),
-            kubeconfig,
-        }
-    }
-
-    fn command(&self, plugin: &str, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(self.plugins.path().join(plugin));
-        command
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .env_remove("KUBECONFIG")
-            .env_remove("RUST_LOG")
-            .env("HOME", self.home.path())
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        command
+        Self(AdminBench::start().await)
     }
 
     async fn run(&self, plugin: &str, args: &[&str]) -> Output {
@@ -70,15 +47,7 @@ impl Bench {
     }
 
     async fn client(&self) -> kube::Client {
-        oc_mcp_common::install_crypto_provider();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read");
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .expect("config");
-        kube::Client::try_from(config).expect("client")
+        self.sandbox.client_for("admin").await.expect("client")
     }
 
     /// Writes (not reads, reviews or dry runs) by admin that succeeded, from audit index `from`.

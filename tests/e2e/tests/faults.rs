@@ -12,14 +12,11 @@
 //!
 //! `cargo test -p oc-mcp-e2e --test faults -- --nocapture` prints the matrix.
 
-use std::{fmt::Write as _, path::PathBuf, process::Output, time::Duration};
+use std::{fmt::Write as _, process::Output, time::Duration};
 
 use oc_mcp_common::retry::RetryPolicy;
-use oc_mcp_e2e::{plugin_dir, text};
-use oc_mcp_sandbox::{
-    Sandbox, SandboxConfig,
-    faults::{FaultKind, FaultRule},
-};
+use oc_mcp_e2e::{admin::AdminBench, text};
+use oc_mcp_sandbox::faults::{FaultKind, FaultRule};
 
 /// Each attempt of a request waits at most this long (`--request-timeout`).
 const REQUEST_TIMEOUT_SECS: u64 = 5;
@@ -120,45 +117,31 @@ struct Cell {
     problems: Vec<String>,
 }
 
-struct Matrix {
-    sandbox: Sandbox,
-    plugins: tempfile::TempDir,
-    home: tempfile::TempDir,
-    kubeconfig: PathBuf,
+/// The shared administrator's bench, plus the matrix's runs.
+struct Matrix(AdminBench);
+
+impl std::ops::Deref for Matrix {
+    type Target = AdminBench;
+    fn deref(&self) -> &AdminBench {
+        &self.0
+    }
 }
 
 impl Matrix {
     async fn start() -> Self {
-        let sandbox = Sandbox::start(SandboxConfig::default())
-            .await
-            .expect("sandbox");
-        let kubeconfig = sandbox.kubeconfig_path("admin").expect("kubeconfig");
-        Self {
-            sandbox,
-            plugins: plugin_dir(),
-            home: tempfile::tempdir().expect("home"),
-            kubeconfig,
-        }
+        Self(AdminBench::start().await)
     }
 
     /// Run a command as admin; `None` when it outlived [`run_bound`] (it is killed).
     async fn run(&self, cmd: &Cmd, verbose: bool) -> Option<Output> {
-        let mut command = tokio::process::Command::new(self.plugins.path().join(cmd.plugin));
+        let mut command = self.command(cmd.plugin, cmd.args);
         command
-            .args(cmd.args)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
             .arg("--request-timeout")
             .arg(format!("{REQUEST_TIMEOUT_SECS}s"))
-            .env_remove("KUBECONFIG")
-            .env_remove("RUST_LOG")
-            .env("HOME", self.home.path())
             .env(
                 "FAULTS_CLIENT_SECRET",
                 "faults-matrix-client-secret-0123456789",
-            )
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
+            );
         if verbose {
             command.arg("-v");
         }
