@@ -469,6 +469,20 @@ mod tests {
         }
     }
 
+    /// OpenShift whose API server accepts https://idp.example.com's tokens for audience `mcp`.
+    fn trusting_idp() -> ClusterFacts {
+        let mut facts = openshift();
+        facts.authentication = Some(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "cluster"},
+                "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
+                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
+            }))
+            .expect("auth"),
+        );
+        facts
+    }
+
     #[test]
     fn openshift_defaults_follow_the_guide_without_its_mistakes() {
         let plan =
@@ -548,15 +562,7 @@ mod tests {
 
     #[test]
     fn oidc_mode_when_the_cluster_trusts_the_issuer() {
-        let mut facts = openshift();
-        facts.authentication = Some(
-            serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "cluster"},
-                "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
-                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
-            }))
-            .expect("auth"),
-        );
+        let facts = trusting_idp();
         let plan = resolve(
             &args(&[
                 "--auth",
@@ -648,14 +654,7 @@ mod tests {
 
     #[test]
     fn an_issuer_ca_is_mounted_and_named_in_the_config_only_for_issuer_modes() {
-        let mut facts = openshift();
-        facts.authentication = Some(
-            serde_json::from_value(serde_json::json!({
-                "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
-                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
-            }))
-            .expect("auth"),
-        );
+        let facts = trusting_idp();
         let inputs = Inputs {
             extra_config: None,
             sts_client_secret: None,
@@ -758,14 +757,7 @@ mod tests {
             openshift_oauth: true,
         };
         let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-        let mut trusting = openshift();
-        trusting.authentication = Some(
-            serde_json::from_value(serde_json::json!({
-                "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
-                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
-            }))
-            .expect("auth"),
-        );
+        let trusting = trusting_idp();
         let oidc = [
             "--engine",
             "manifests",
