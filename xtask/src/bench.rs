@@ -163,8 +163,8 @@ pub fn bench(root: &Path, tools: &Path, args: &BenchArgs) -> Result<()> {
 /// Release builds of the plugins and the sandbox (the sandbox too: a debug API server would
 /// make every ratio look better than it is).
 fn build_release(root: &Path) -> Result<PathBuf> {
-    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    build.current_dir(root).args([
+    let mut build = crate::cargo(root);
+    build.args([
         "build",
         "--release",
         "--locked",

@@ -98,10 +98,8 @@ impl Env {
 }
 
 pub fn demo(root: &Path, tools: &Path, args: &DemoArgs) -> Result<()> {
-    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    build
-        .current_dir(root)
-        .args(["build", "--locked", "--package", "oc-mcp-sandbox"]);
+    let mut build = crate::cargo(root);
+    build.args(["build", "--locked", "--package", "oc-mcp-sandbox"]);
     for plugin in &PLUGINS {
         build.args(["--package", plugin.package]);
     }

@@ -6,7 +6,6 @@ use std::{
     fs,
     io::Write,
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use anyhow::{Context, Result, bail, ensure};
@@ -275,9 +274,8 @@ fn write_manifests(
 
 /// Build the plugins with `profile` for one platform; the directory holding the binaries.
 fn build(root: &Path, target: Option<&str>, profile: &str) -> Result<PathBuf> {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(root)
-        .args(["build", "--profile", profile, "--locked"]);
+    let mut cmd = crate::cargo(root);
+    cmd.args(["build", "--profile", profile, "--locked"]);
     for plugin in &PLUGINS {
         cmd.args(["--package", plugin.package]);
     }

@@ -11,6 +11,7 @@ mod bench;
 mod demo;
 mod dist;
 mod fuzz;
+mod lint;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand};
@@ -131,6 +132,7 @@ fn tools_dir(root: &Path) -> PathBuf {
 fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
     let tools = install_tools(root)?;
     if !no_lint {
+        lint::test_modules(root)?;
         run(cargo(root).args(["fmt", "--all", "--check"]))?;
         run(cargo(root).args([
             "clippy",
@@ -178,9 +180,12 @@ fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn cargo(root: &Path) -> Command {
+/// `cargo` in the workspace root; the one way xtask runs it.
+pub(crate) fn cargo(root: &Path) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(root);
+    // A test run compiles each crate once; incremental caches would only cost disk
+    // (5.5 GB on a clean clone, which filled a CI machine's disk mid-link).
+    cmd.current_dir(root).env("CARGO_INCREMENTAL", "0");
     cmd
 }
 

@@ -6,7 +6,7 @@
 
 #![allow(clippy::too_many_lines)]
 
-mod common;
+use crate::common;
 
 use std::{path::Path, process::Command, time::Duration};
 

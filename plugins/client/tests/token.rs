@@ -6,7 +6,7 @@
 // Story tests read top to bottom; splitting them would hide the order.
 #![allow(clippy::too_many_lines)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

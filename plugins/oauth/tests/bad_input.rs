@@ -4,7 +4,7 @@
 // One table of cases reads best as one list.
 #![allow(clippy::too_many_lines)]
 
-mod common;
+use crate::common;
 
 use common::{Cluster, Run, stderr, stdout};
 

@@ -1,7 +1,7 @@
 //! `discover` against a small OIDC issuer started here (discovery document and JWKS, https with
 //! its own CA, or http): it passes, and each failure names its cause.
 
-mod common;
+use crate::common;
 
 use std::{
     net::SocketAddr,

@@ -4,7 +4,7 @@
 // The story reads top to bottom like a user's session; splitting it would hide the order.
 #![allow(clippy::too_many_lines)]
 
-mod common;
+use crate::common;
 
 use common::{
     Cluster, NAMESPACE, Run,

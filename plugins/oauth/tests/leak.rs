@@ -6,7 +6,7 @@
 // One session of commands, then one search over everything they left.
 #![allow(clippy::too_many_lines)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

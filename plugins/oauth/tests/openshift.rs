@@ -1,6 +1,6 @@
 //! `register openshift`, `rotate`, `secret set` and `status` against the sandbox API server.
 
-mod common;
+use crate::common;
 
 use common::{Cluster, NAMESPACE, Run, ok, stderr, stdout};
 use k8s_openapi::api::core::v1::Secret as KubeSecret;

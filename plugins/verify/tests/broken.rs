@@ -2,7 +2,7 @@
 //! the mistake, the report stays complete (no other check crashes), and the exit code is the
 //! documented class.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! validates and the (sandbox) API server trusts. A correct deployment passes every check,
 //! with the OAuth discovery documents checked; an expired token is exit 3.
 
-mod support;
+use crate::support;
 
 use oc_mcp_common::server_config::{
     OidcSettings, ServerConfig, ServerVersion, TokenExchangeSettings,

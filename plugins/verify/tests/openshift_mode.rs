@@ -2,7 +2,7 @@
 //! mode (opaque tokens passed through): a correct deployment passes every check, and each
 //! broken one fails the check that names the mistake while every other check still reports.
 
-mod support;
+use crate::support;
 
 use oc_mcp_sandbox::SandboxConfig;
 use support::{App, Env};

@@ -7,7 +7,7 @@
 //! - a field another manager owns: the apply stops with a conflict (exit 1) that names it and
 //!   the way to take it over (`--force`); the other writer's value stays.
 //!
-//! `cargo test -p oc-mcp-e2e --test concurrency -- --nocapture` prints what each pair did.
+//! `cargo test -p oc-mcp-e2e --test it concurrency:: -- --nocapture` prints what each pair did.
 
 use std::{process::Output, time::Duration};
 

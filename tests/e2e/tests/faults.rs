@@ -10,7 +10,7 @@
 //! unbind, uninstall). No run may outlast the retry budget (the child is killed, failing the
 //! test). One sandbox per profile; profiles run in parallel.
 //!
-//! `cargo test -p oc-mcp-e2e --test faults -- --nocapture` prints the matrix.
+//! `cargo test -p oc-mcp-e2e --test it faults:: -- --nocapture` prints the matrix.
 
 use std::{fmt::Write as _, process::Output, time::Duration};
 

@@ -1,7 +1,7 @@
 //! The real helm v3.17.1 installs, lists and uninstalls a tiny chart on the sandbox
 //! (release Secrets arrive as protobuf; validation uses the OpenAPI v3 documents).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

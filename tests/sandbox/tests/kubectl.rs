@@ -3,7 +3,7 @@
 // Each test is one kubectl story with its expected output; splitting hides the story.
 #![allow(clippy::too_many_lines)]
 
-mod common;
+use crate::common;
 
 use common::{Kubectl, header};
 use oc_mcp_sandbox::{AuditQuery, Sandbox, SandboxConfig};

@@ -1,8 +1,6 @@
 //! The real kubernetes-mcp-server v0.0.67 with a passthrough token against the sandbox:
 //! member sees the sandbox's data, outsider gets authorization errors.
 
-mod common;
-
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,7 @@
 //! The OpenShift OAuth server: an OAuthClient created through the API lets a PKCE
 //! authorization-code flow obtain an opaque `sha256~` token the API server accepts.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::https;

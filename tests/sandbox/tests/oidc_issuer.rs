@@ -2,7 +2,7 @@
 //! prompt, refresh and client_credentials grants; the API server trusting it or not; and the
 //! real kubernetes-mcp-server validating its JWTs end to end through a Route.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

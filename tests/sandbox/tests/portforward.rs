@@ -1,7 +1,7 @@
 //! `pods/portforward` to the real server's process: kube-rs (WebSocket, v4 channels) and
 //! kubectl 1.33 (SPDY tunneled in a WebSocket) both reach its `/healthz`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::process::{Command, Stdio};

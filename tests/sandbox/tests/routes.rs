@@ -2,7 +2,7 @@
 //! require_oauth, skip_jwt_verification, passthrough, read_only; an Ingress with the
 //! OpenShift termination annotation), reached over HTTPS through the sandbox router.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `oc-mcp-sandbox serve --dir DIR`: files, contexts, and a clean stop on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

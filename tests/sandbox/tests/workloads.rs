@@ -2,7 +2,7 @@
 //! rollout on a template change, Service -> Endpoints, and the real kubernetes-mcp-server
 //! run for pods of its image (logs, readiness, the crash loop without a token).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

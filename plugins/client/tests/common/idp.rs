@@ -351,6 +351,8 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((unescape(id), unescape(secret)))
 }
 
+// One match over the grant types, as the spec lists them.
+#[allow(clippy::too_many_lines)]
 async fn token(State(s): State<Shared>, headers: HeaderMap, body: String) -> Response {
     let config = s.config.lock().expect("lock").clone();
     let f = form(&body);

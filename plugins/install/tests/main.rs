@@ -1,0 +1,4 @@
+//! The crate's integration tests, one module per file, linked as one test binary.
+
+mod help;
+mod sandbox;

@@ -1,0 +1,7 @@
+//! The crate's integration tests, one module per file, linked as one test binary.
+
+mod guide_manifests;
+mod help;
+mod props;
+mod sandbox;
+mod tools_profile;

@@ -1,0 +1,13 @@
+//! The crate's integration tests, one module per file, linked as one test binary.
+
+mod bad_input;
+mod concurrency;
+mod faults;
+mod guide;
+mod krew;
+mod leaks;
+mod least_privilege;
+mod oauth_login;
+mod plugins;
+mod readme;
+mod round_trips;
