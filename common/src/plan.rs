@@ -498,23 +498,12 @@ async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Re
     body.metadata.resource_version = None;
     body.metadata.managed_fields = None;
     let after = patch_retrying_stale_writes(&api, &name, &params, &body).await?;
+    // Compare content, not resourceVersion: a dry run never bumps it, and a controller writing
+    // status between our read and our apply (a Deployment's rollout) bumps it without us.
     Ok(match before {
         None => Outcome::Created,
-        Some(before) if !dry_run => {
-            if before.resource_version() == after.resource_version() {
-                Outcome::Unchanged
-            } else {
-                Outcome::Configured
-            }
-        }
-        // A dry run never bumps resourceVersion: compare the content instead.
-        Some(before) => {
-            if comparable(&before) == comparable(&after) {
-                Outcome::Unchanged
-            } else {
-                Outcome::Configured
-            }
-        }
+        Some(before) if comparable(&before) == comparable(&after) => Outcome::Unchanged,
+        Some(_) => Outcome::Configured,
     })
 }
 
@@ -573,12 +562,16 @@ pub fn qualified_name(api_version: &str, kind: &str, name: &str) -> String {
     }
 }
 
-/// An object without the fields the server changes on every write.
+/// An object without what the server and controllers change on their own: resourceVersion,
+/// managedFields, generation and status.
 fn comparable(object: &DynamicObject) -> serde_json::Value {
     let mut object = object.clone();
     object.metadata.resource_version = None;
     object.metadata.managed_fields = None;
     object.metadata.generation = None;
+    if let Some(fields) = object.data.as_object_mut() {
+        fields.remove("status");
+    }
     serde_json::to_value(&object).unwrap_or_default()
 }
 
