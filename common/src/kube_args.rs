@@ -523,11 +523,33 @@ fn override_token(kc: &mut Kubeconfig, user_name: &str, token: &Secret) {
     }
 }
 
+/// Far above any real kubeconfig (a few KB, or a few hundred with many embedded certificates);
+/// the bound keeps a wrong path (a log, a disk image, `/dev/zero`) from being read into memory.
+pub const MAX_KUBECONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
 fn read_kubeconfig(path: &std::path::Path) -> Result<Kubeconfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Kubeconfig {
+    use std::io::Read as _;
+    let unreadable = |e: std::io::Error| Error::Kubeconfig {
         message: format!("cannot read {}: {e}", path.display()),
         hint: Some("check the path and its permissions (--kubeconfig or KUBECONFIG)".into()),
-    })?;
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(MAX_KUBECONFIG_BYTES + 1)
+                .read_to_string(&mut text)
+        })
+        .map_err(unreadable)?;
+    if text.len() as u64 > MAX_KUBECONFIG_BYTES {
+        return Err(Error::Kubeconfig {
+            message: format!(
+                "{} is larger than {} MiB, too large to be a kubeconfig",
+                path.display(),
+                MAX_KUBECONFIG_BYTES / (1024 * 1024)
+            ),
+            hint: Some("point --kubeconfig or KUBECONFIG at your kubeconfig file".into()),
+        });
+    }
     Kubeconfig::from_yaml(&text).map_err(|e| Error::Kubeconfig {
         message: format!("{} is not a valid kubeconfig: {e}", path.display()),
         hint: Some("check the file's YAML, or log in again to rewrite it".into()),

@@ -498,11 +498,11 @@ async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Re
     body.metadata.resource_version = None;
     body.metadata.managed_fields = None;
     let after = patch_retrying_stale_writes(&api, &name, &params, &body).await?;
-    // Compare content, not resourceVersion: a dry run never bumps it, and a controller writing
-    // status between our read and our apply (a Deployment's rollout) bumps it without us.
+    // Compare what we apply, not resourceVersion: a dry run never bumps it, and controllers
+    // write status and annotations between our read and our apply (a Deployment rolling out).
     Ok(match before {
         None => Outcome::Created,
-        Some(before) if comparable(&before) == comparable(&after) => Outcome::Unchanged,
+        Some(before) if intent(&before, &body) == intent(&after, &body) => Outcome::Unchanged,
         Some(_) => Outcome::Configured,
     })
 }
@@ -562,17 +562,32 @@ pub fn qualified_name(api_version: &str, kind: &str, name: &str) -> String {
     }
 }
 
-/// An object without what the server and controllers change on their own: resourceVersion,
-/// managedFields, generation and status.
-fn comparable(object: &DynamicObject) -> serde_json::Value {
-    let mut object = object.clone();
-    object.metadata.resource_version = None;
-    object.metadata.managed_fields = None;
-    object.metadata.generation = None;
-    if let Some(fields) = object.data.as_object_mut() {
-        fields.remove("status");
+/// The part of `object` an apply of `body` decides: the values at the fields `body` sets, and
+/// the set of fields our manager owns (an apply that drops a field changes that set).
+fn intent(object: &DynamicObject, body: &DynamicObject) -> serde_json::Value {
+    let owned = object.managed_fields().iter().find(|entry| {
+        entry.manager.as_deref() == Some(FIELD_MANAGER)
+            && entry.operation.as_deref() == Some("Apply")
+            && entry.subresource.is_none()
+    });
+    let as_json = |value: &DynamicObject| serde_json::to_value(value).unwrap_or_default();
+    serde_json::json!({
+        "values": project(&as_json(object), &as_json(body)),
+        "owned": owned.and_then(|entry| entry.fields_v1.as_ref()).map(|fields| &fields.0),
+    })
+}
+
+/// `value` cut down to the keys `shape` has, recursively through objects; lists and scalars
+/// are kept whole (the server's defaults inside list items are in every stored copy alike).
+fn project(value: &serde_json::Value, shape: &serde_json::Value) -> serde_json::Value {
+    match (value, shape) {
+        (serde_json::Value::Object(value), serde_json::Value::Object(shape)) => shape
+            .iter()
+            .filter_map(|(key, sub)| Some((key.clone(), project(value.get(key)?, sub))))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        _ => value.clone(),
     }
-    serde_json::to_value(&object).unwrap_or_default()
 }
 
 /// The group-version-kind of a planned object, for tests and reports.
@@ -709,5 +724,25 @@ mod tests {
         assert!(perms.iter().any(|p| p.verb == "create"
             && p.resource == "configmaps"
             && p.namespace.as_deref() == Some("mcp-server")));
+    }
+
+    #[test]
+    fn projection_keeps_the_fields_an_apply_sets_and_lists_whole() {
+        let stored = serde_json::json!({
+            "metadata": {"name": "server", "annotations": {"revision": "7"}, "labels": {"a": "1"}},
+            "spec": {"ports": [{"port": 80, "protocol": "TCP"}], "clusterIP": "10.0.0.1"},
+            "status": {"ready": true},
+        });
+        let body = serde_json::json!({
+            "metadata": {"name": "server", "labels": {"a": "1", "b": "2"}},
+            "spec": {"ports": [{"port": 80}]},
+        });
+        assert_eq!(
+            project(&stored, &body),
+            serde_json::json!({
+                "metadata": {"name": "server", "labels": {"a": "1"}},
+                "spec": {"ports": [{"port": 80, "protocol": "TCP"}]},
+            })
+        );
     }
 }

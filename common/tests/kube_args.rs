@@ -393,6 +393,9 @@ async fn bad_kubeconfig_input_is_a_usage_error_that_names_the_problem() {
         &server.kubeconfig("dev", &[("dev", "sha256~dev", None)]),
     );
     let garbage = server.write("garbage", "clusters: [this is: not: a kubeconfig");
+    let oversized_len = usize::try_from(oc_mcp_common::kube_args::MAX_KUBECONFIG_BYTES + 1)
+        .expect("fits in memory");
+    let oversized = server.write("oversized", &"#".repeat(oversized_len));
     let cases: Vec<(KubeArgs, LoadEnv, &str)> = vec![
         (
             KubeArgs {
@@ -414,6 +417,14 @@ async fn bad_kubeconfig_input_is_a_usage_error_that_names_the_problem() {
             KubeArgs::default(),
             env_with(&[&garbage]),
             "is not a valid kubeconfig",
+        ),
+        (
+            KubeArgs {
+                kubeconfig: Some(oversized),
+                ..KubeArgs::default()
+            },
+            LoadEnv::default(),
+            "too large to be a kubeconfig",
         ),
         (
             KubeArgs {

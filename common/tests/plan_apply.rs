@@ -9,11 +9,13 @@ use oc_mcp_common::plan::{ApplyMode, Outcome, Plan, PlannedObject};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 
-fn deployment(label: &str) -> Deployment {
+/// The Deployment the plan applies; `tier` is a label of ours when given.
+fn deployment(tier: Option<&str>) -> Deployment {
+    let labels = tier.map_or_else(|| json!({}), |tier| json!({"tier": tier}));
     serde_json::from_value(json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "server", "namespace": "default", "labels": {"tier": label}},
+        "metadata": {"name": "server", "namespace": "default", "labels": labels},
         "spec": {
             "replicas": 0,
             "selector": {"matchLabels": {"app": "server"}},
@@ -44,16 +46,17 @@ async fn outcome(client: &kube::Client, plan: &Plan) -> Outcome {
     report.objects[0].outcome
 }
 
-/// A controller writing status between the plan's read and its apply (a rollout) is not a
-/// change the plan made: a re-run still says `unchanged`. A change to what we own still counts.
+/// Controllers writing status and annotations between the plan's read and its apply (a
+/// rollout) did not change what the plan applies: a re-run still says `unchanged`. A value of
+/// ours that changes, or a field of ours the apply drops, is a change.
 #[tokio::test]
-async fn a_status_write_by_a_controller_is_not_reported_as_our_change() {
+async fn writes_by_controllers_are_not_reported_as_our_change() {
     let sandbox = Sandbox::start(SandboxConfig::default())
         .await
         .expect("sandbox");
     let client = sandbox.client_for("admin").await.expect("admin client");
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
-    let desired = deployment("web");
+    let desired = deployment(Some("web"));
 
     assert_eq!(
         outcome(&client, &plan(&desired, None)).await,
@@ -61,22 +64,39 @@ async fn a_status_write_by_a_controller_is_not_reported_as_our_change() {
     );
     let read_by_the_plan = api.get("server").await.expect("created");
 
+    let controller = PatchParams {
+        field_manager: Some("deployment-controller".into()),
+        ..PatchParams::default()
+    };
+    let revision = json!({"metadata": {"annotations": {"deployment.kubernetes.io/revision": "7"}}});
+    api.patch("server", &controller, &Patch::Merge(&revision))
+        .await
+        .expect("annotation write");
     let status = json!({"status": {"conditions": [{
         "type": "Progressing", "status": "True", "reason": "ControllerWroteThis",
     }]}});
     let written = api
-        .patch_status("server", &PatchParams::default(), &Patch::Merge(&status))
+        .patch_status("server", &controller, &Patch::Merge(&status))
         .await
         .expect("status write");
     assert_ne!(
         written.resource_version(),
         read_by_the_plan.resource_version(),
-        "the status write must move resourceVersion for this test to mean anything"
+        "the controller's writes must move resourceVersion for this test to mean anything"
     );
 
     let rerun = plan(&desired, Some(&read_by_the_plan));
     assert_eq!(outcome(&client, &rerun).await, Outcome::Unchanged);
 
-    let relabelled = plan(&deployment("api"), Some(&written));
+    let relabelled = plan(&deployment(Some("api")), Some(&written));
     assert_eq!(outcome(&client, &relabelled).await, Outcome::Configured);
+
+    let current = api.get("server").await.expect("relabelled");
+    let label_dropped = plan(&deployment(None), Some(&current));
+    assert_eq!(outcome(&client, &label_dropped).await, Outcome::Configured);
+    let labels = api.get("server").await.expect("read").labels().clone();
+    assert!(
+        !labels.contains_key("tier"),
+        "the apply removed our label: {labels:?}"
+    );
 }
