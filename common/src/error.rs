@@ -131,6 +131,9 @@ fn list_permissions(missing: &[MissingPermission]) -> String {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+const RERUN_HINT: &str =
+    "fix the cause named above and run the command again: it finishes what is left";
+
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Self::Usage {
@@ -157,6 +160,45 @@ impl Error {
         Self::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// This error, met after part of a change was made: `done` (what was and was not done)
+    /// leads the message; the class, so the exit code and the hint, stay the error's own.
+    #[must_use]
+    pub fn after_partial_change(self, done: &str) -> Self {
+        match self {
+            Self::Unreachable { what, message } => Self::Unreachable {
+                what,
+                message: format!(
+                    "{done}; re-running finishes it once the server answers: {message}"
+                ),
+            },
+            Self::Unauthenticated { message } => Self::Unauthenticated {
+                message: format!("{done}: {message}"),
+            },
+            Self::Forbidden { message } => Self::Forbidden {
+                message: format!("{done}: {message}"),
+            },
+            // These keep their own exit code and hint (`--force` for a conflict).
+            Self::Api(mut status) if matches!(status.code, 400 | 409 | 422) => {
+                status.message = format!("{done}: {}", status.message);
+                Self::Api(status)
+            }
+            api @ Self::Api(_) => Self::Failed {
+                message: format!("{done}: {api}"),
+                hint: Some(RERUN_HINT.into()),
+            },
+            Self::Failed { message, hint } => Self::Failed {
+                message: format!("{done}: {message}"),
+                hint: hint.or_else(|| Some(RERUN_HINT.into())),
+            },
+            io @ Self::Io { .. } => Self::Failed {
+                message: format!("{done}: {io}"),
+                hint: Some(RERUN_HINT.into()),
+            },
+            // Input and permission errors are found before the first write.
+            before_any_write => before_any_write,
         }
     }
 
@@ -290,6 +332,43 @@ impl From<&Error> for ErrorReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_after_a_partial_change_leads_with_what_was_done_and_keeps_its_exit_code() {
+        let done = "1 of 2 changes done, 1 failed";
+        let cases = [
+            Error::Unreachable {
+                what: "the Kubernetes API server".into(),
+                message: "gave up after 8 attempts".into(),
+            },
+            Error::Forbidden {
+                message: "cannot delete".into(),
+            },
+            Error::failed("boom"),
+            Error::Api(Box::new(
+                kube::core::Status::failure("conflict", "Conflict").with_code(409),
+            )),
+            Error::Api(Box::new(
+                kube::core::Status::failure("etcd", "InternalError").with_code(500),
+            )),
+        ];
+        for error in cases {
+            let (code, hinted) = (error.exit_code(), error.hint().is_some());
+            let after = error.after_partial_change(done);
+            assert_eq!(after.exit_code(), code, "{after}");
+            assert!(after.to_string().contains(done), "{after}");
+            assert!(after.hint().is_some() || !hinted, "{after}");
+        }
+        // A server error says to run the command again, which finishes what is left.
+        let internal = Error::Api(Box::new(
+            kube::core::Status::failure("etcd", "InternalError").with_code(500),
+        ));
+        let hint = internal
+            .after_partial_change(done)
+            .hint()
+            .unwrap_or_default();
+        assert!(hint.contains("run the command again"), "{hint}");
+    }
 
     #[test]
     fn exit_codes_follow_the_documented_table() {

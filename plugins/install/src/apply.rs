@@ -7,13 +7,13 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, ListParams, ObjectMeta, PostParams},
+    api::{ApiResource, DeleteParams, DynamicObject, ListParams, ObjectMeta, PostParams},
 };
 use oc_mcp_common::{
     ApplyMode, DryRun, Error, Plan, PlannedObject, Result,
     openshift::{ClusterFlavor, ProjectRequest},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectResult, Outcome},
-    preflight::{Permission, require_permissions},
+    preflight::Permission,
 };
 use serde::de::DeserializeOwned;
 
@@ -196,15 +196,13 @@ async fn prune(
 }
 
 /// Delete everything a manifests install made for the release (not RBAC, not OAuth objects).
+/// The caller has asked for [`release_permissions`].
 pub async fn delete_release_objects(
     client: &Client,
     namespace: &str,
     release: &str,
     dry_run: DryRun,
 ) -> Result<Vec<ObjectResult>> {
-    if dry_run != DryRun::Client {
-        require_permissions(client, &release_permissions(namespace)).await?;
-    }
     let results = delete_labeled(client, namespace, release, &[], dry_run).await?;
     if results.is_empty() {
         return Err(Error::Failed {
@@ -218,6 +216,9 @@ pub async fn delete_release_objects(
 }
 
 /// Delete the release's objects (by label) except those in `keep`, kind by kind.
+///
+/// Everything is listed before the first delete, so when a delete fails the report names what
+/// was deleted, what failed and what was not attempted; a list that fails has deleted nothing.
 async fn delete_labeled(
     client: &Client,
     namespace: &str,
@@ -226,24 +227,65 @@ async fn delete_labeled(
     dry_run: DryRun,
 ) -> Result<Vec<ObjectResult>> {
     let selector = format!("{INSTANCE_LABEL}={release},{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
-    let mut results = Vec::new();
-    results.extend(delete_kind::<Ingress>(client, namespace, &selector, keep, dry_run).await?);
-    results.extend(delete_kind::<Service>(client, namespace, &selector, keep, dry_run).await?);
-    results.extend(delete_kind::<Deployment>(client, namespace, &selector, keep, dry_run).await?);
-    results.extend(delete_kind::<ConfigMap>(client, namespace, &selector, keep, dry_run).await?);
-    results.extend(delete_kind::<Secret>(client, namespace, &selector, keep, dry_run).await?);
-    results
-        .extend(delete_kind::<ServiceAccount>(client, namespace, &selector, keep, dry_run).await?);
+    let labeled = ListParams::default().labels(&selector);
+    let mut targets = Vec::new();
+    targets.extend(list_kind::<Ingress>(client, namespace, &labeled).await?);
+    targets.extend(list_kind::<Service>(client, namespace, &labeled).await?);
+    targets.extend(list_kind::<Deployment>(client, namespace, &labeled).await?);
+    targets.extend(list_kind::<ConfigMap>(client, namespace, &labeled).await?);
+    targets.extend(list_kind::<Secret>(client, namespace, &labeled).await?);
+    targets.extend(list_kind::<ServiceAccount>(client, namespace, &labeled).await?);
+    targets.retain(|t| !keep.iter().any(|(k, n)| k == &t.kind && n == &t.name));
+
+    let params = DeleteParams {
+        dry_run: dry_run == DryRun::Server,
+        ..DeleteParams::default()
+    };
+    let mut failed = false;
+    let mut results = Vec::with_capacity(targets.len());
+    for target in targets {
+        let mut result = ObjectResult {
+            api_version: target.resource.api_version.clone(),
+            kind: target.kind.clone(),
+            name: target.name.clone(),
+            namespace: Some(namespace.to_owned()),
+            outcome: Outcome::NotApplied,
+            error: None,
+        };
+        if !failed {
+            result.outcome = Outcome::Deleted;
+            if dry_run != DryRun::Client {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), namespace, &target.resource);
+                match api.delete(&target.name, &params).await {
+                    Ok(_) => {}
+                    // Gone already (another run, or its owner's garbage collection).
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(err) => {
+                        result.outcome = Outcome::Failed;
+                        result.error = Some(Error::from(err).to_string());
+                        failed = true;
+                    }
+                }
+            }
+        }
+        results.push(result);
+    }
     Ok(results)
 }
 
-async fn delete_kind<K>(
+/// An object `delete_labeled` found.
+struct DeleteTarget {
+    resource: ApiResource,
+    kind: String,
+    name: String,
+}
+
+async fn list_kind<K>(
     client: &Client,
     namespace: &str,
-    selector: &str,
-    keep: &[(String, String)],
-    dry_run: DryRun,
-) -> Result<Vec<ObjectResult>>
+    params: &ListParams,
+) -> Result<Vec<DeleteTarget>>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -251,28 +293,15 @@ where
         + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let kind = K::kind(&()).to_string();
-    let mut results = Vec::new();
-    for object in api.list(&ListParams::default().labels(selector)).await? {
-        let name = object.name_any();
-        if keep.iter().any(|(k, n)| k == &kind && n == &name) {
-            continue;
-        }
-        if dry_run != DryRun::Client {
-            let params = DeleteParams {
-                dry_run: dry_run == DryRun::Server,
-                ..DeleteParams::default()
-            };
-            api.delete(&name, &params).await?;
-        }
-        results.push(ObjectResult {
-            api_version: K::api_version(&()).to_string(),
-            kind: kind.clone(),
-            name,
-            namespace: Some(namespace.to_owned()),
-            outcome: Outcome::Deleted,
-            error: None,
-        });
-    }
-    Ok(results)
+    let resource = ApiResource::erase::<K>(&());
+    Ok(api
+        .list(params)
+        .await?
+        .into_iter()
+        .map(|object| DeleteTarget {
+            resource: resource.clone(),
+            kind: resource.kind.clone(),
+            name: object.name_any(),
+        })
+        .collect())
 }

@@ -394,7 +394,11 @@ async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode
         objects,
     };
     report.print(output.output)?;
-    Ok(ExitCode::Ok)
+    if report.succeeded() {
+        Ok(ExitCode::Ok)
+    } else {
+        Err(report.failure())
+    }
 }
 
 /// Deleting a release is the one change that cannot be re-run into the same state, so it is

@@ -143,9 +143,12 @@ pub async fn run_unbind(global: &GlobalArgs, args: &UnbindArgs) -> Result<ExitCo
     if output.dry_run != DryRun::Client {
         require_permissions(&client, &needed).await?;
     }
-    let report = unbind(&client, args, output.dry_run).await?;
+    let (report, failure) = unbind(&client, args, output.dry_run).await?;
     cli::emit(&report, output.output)?;
-    Ok(ExitCode::Ok)
+    match failure {
+        None => Ok(ExitCode::Ok),
+        Some(error) => Err(error.after_partial_change(&report.summary())),
+    }
 }
 
 /// Warnings that do not stop `bind` (unless `--strict`).
@@ -246,8 +249,11 @@ pub struct UnbindAction {
     pub subject: String,
     pub binding: String,
     pub ours: bool,
-    /// `deleted`, `subject removed`, `left alone (not made by oc-mcp; --force to change)`, `not bound`.
+    /// `deleted`, `subject removed`, `left alone (not made by oc-mcp; --force to change)`,
+    /// `not bound`, or after a write failed: `failed` (with `error`), then `not done`.
     pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,6 +261,22 @@ pub struct UnbindReport {
     #[serde(rename = "dryRun")]
     pub dry_run: bool,
     pub actions: Vec<UnbindAction>,
+}
+
+const FAILED: &str = "failed";
+const NOT_DONE: &str = "not done";
+
+impl UnbindReport {
+    /// What a failed run did and did not do, to lead its error.
+    pub fn summary(&self) -> String {
+        let count = |result: &str| self.actions.iter().filter(|a| a.result == result).count();
+        let (failed, not_done) = (count(FAILED), count(NOT_DONE));
+        format!(
+            "{} of {} bindings handled, {failed} failed, {not_done} not done (the report says which)",
+            self.actions.len() - failed - not_done,
+            self.actions.len()
+        )
+    }
 }
 
 impl oc_mcp_common::output::Tabular for UnbindReport {
@@ -281,7 +303,14 @@ impl oc_mcp_common::output::Tabular for UnbindReport {
 }
 
 /// Remove what `bind` made for each subject; report (and with `--force` edit) other bindings.
-pub async fn unbind(client: &Client, args: &UnbindArgs, mode: DryRun) -> Result<UnbindReport> {
+///
+/// A write that fails ends the run: the report names what was done, what failed and what was
+/// not done, and the error comes back beside it.
+pub async fn unbind(
+    client: &Client,
+    args: &UnbindArgs,
+    mode: DryRun,
+) -> Result<(UnbindReport, Option<Error>)> {
     // --dry-run=client decides without writing; server mode sends the writes with dryRun=All.
     let write = mode != DryRun::Client;
     let dry_run = mode != DryRun::None;
@@ -290,6 +319,7 @@ pub async fn unbind(client: &Client, args: &UnbindArgs, mode: DryRun) -> Result<
     let api: Api<ClusterRoleBinding> = Api::all(client.clone());
     let all = api.list(&ListParams::default()).await?;
     let mut actions = Vec::new();
+    let mut failure: Option<Error> = None;
     let delete = DeleteParams {
         dry_run,
         ..DeleteParams::default()
@@ -317,6 +347,7 @@ pub async fn unbind(client: &Client, args: &UnbindArgs, mode: DryRun) -> Result<
                 binding: "-".into(),
                 ours: false,
                 result: "not bound".into(),
+                error: None,
             });
         }
         for binding in holding {
@@ -329,31 +360,49 @@ pub async fn unbind(client: &Client, args: &UnbindArgs, mode: DryRun) -> Result<
                 .filter(|s| !same_subject(s, &wanted))
                 .cloned()
                 .collect();
-            let result = if !ours && !args.force {
-                "left alone (not made by oc-mcp; --force to change)".to_owned()
+            let (result, written) = if failure.is_some() {
+                (NOT_DONE, Ok(()))
+            } else if !ours && !args.force {
+                ("left alone (not made by oc-mcp; --force to change)", Ok(()))
             } else if others.is_empty() {
-                if write {
-                    api.delete(&name, &delete).await?;
-                }
-                "deleted".to_owned()
+                let deleted = if write {
+                    match api.delete(&name, &delete).await {
+                        // Gone already: another run got there first.
+                        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                        other => other.map(drop),
+                    }
+                } else {
+                    Ok(())
+                };
+                ("deleted", deleted)
             } else {
                 // Keep the other subjects; the resourceVersion makes a concurrent edit a conflict.
                 let mut edited = binding.clone();
                 edited.subjects = Some(others);
-                if write {
-                    api.replace(&name, &post, &edited).await?;
-                }
-                "subject removed".to_owned()
+                let replaced = if write {
+                    api.replace(&name, &post, &edited).await.map(drop)
+                } else {
+                    Ok(())
+                };
+                ("subject removed", replaced)
             };
-            actions.push(UnbindAction {
+            let mut action = UnbindAction {
                 subject: subject.to_string(),
                 binding: name,
                 ours,
-                result,
-            });
+                result: result.to_owned(),
+                error: None,
+            };
+            if let Err(err) = written {
+                let err = Error::from(err);
+                action.result = FAILED.to_owned();
+                action.error = Some(err.to_string());
+                failure = Some(err);
+            }
+            actions.push(action);
         }
     }
-    Ok(UnbindReport { dry_run, actions })
+    Ok((UnbindReport { dry_run, actions }, failure))
 }
 
 fn same_subject(

@@ -14,6 +14,7 @@
 
 use std::{fmt::Write as _, process::Output, time::Duration};
 
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use oc_mcp_common::retry::RetryPolicy;
 use oc_mcp_e2e::{admin::AdminBench, text};
 use oc_mcp_sandbox::faults::{FaultKind, FaultRule};
@@ -394,5 +395,125 @@ async fn an_apply_that_runs_out_of_retries_reports_what_was_applied() {
     assert!(
         again.status.success() && !stdout.contains("created") && !stdout.contains("configured"),
         "{stdout}"
+    );
+}
+
+/// `unbind` and `uninstall` stop at the first delete the server fails: the report names what
+/// was deleted, what failed and what was not done, and running them again finishes the job.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_that_fails_midway_is_reported_and_a_rerun_finishes() {
+    let m = Matrix::start().await;
+    let install = &COMMANDS[0];
+    let ok = |out: Option<Output>| {
+        let out = out.expect("within the retry budget");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let cmd = |plugin: &'static str, args: &'static [&'static str]| Cmd {
+        name: "",
+        plugin,
+        args,
+        rerun: Rerun::Succeeds,
+    };
+    ok(m.run(install, false).await);
+    ok(m.run(&cmd("kubectl-mcp_rbac", &["role"]), false).await);
+    ok(
+        m.run(&cmd("kubectl-mcp_rbac", &["bind", "mcp-a", "mcp-b"]), false)
+            .await,
+    );
+
+    // The second group's binding cannot be deleted (a 500 is not retried: the test stays quick).
+    let client = m.sandbox.client_for("admin").await.expect("admin client");
+    let bindings: kube::Api<ClusterRoleBinding> = kube::Api::all(client);
+    let of_b = bindings
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("list bindings")
+        .items
+        .into_iter()
+        .find(|b| b.subjects.iter().flatten().any(|s| s.name == "mcp-b"))
+        .map(|b| b.metadata.name.unwrap_or_default())
+        .expect("mcp-b is bound");
+    m.sandbox.add_fault(
+        FaultRule::new(FaultKind::Status(500))
+            .path(&format!(
+                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{of_b}"
+            ))
+            .verbs(&["delete"]),
+    );
+    let unbind = cmd(
+        "kubectl-mcp_rbac",
+        &["unbind", "mcp-a", "mcp-b", "-o", "json"],
+    );
+    let out = m
+        .run(&unbind, false)
+        .await
+        .expect("within the retry budget");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json report");
+    let result = |group: &str| {
+        report["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["subject"].as_str().is_some_and(|s| s.contains(group)))
+            .map(|a| (a["result"].clone(), a.get("error").is_some()))
+    };
+    assert_eq!(result("mcp-a"), Some(("deleted".into(), false)), "{stdout}");
+    assert_eq!(result("mcp-b"), Some(("failed".into(), true)), "{stdout}");
+    let error: serde_json::Value = serde_json::from_str(&stderr).expect("json error");
+    let message = error["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("1 of 2 bindings handled, 1 failed, 0 not done"),
+        "{message}"
+    );
+    let hint = error["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("run the command again"), "{stderr}");
+    m.sandbox.clear_faults();
+    let rerun = ok(m.run(&unbind, false).await);
+    assert!(
+        rerun.contains("not bound") && rerun.contains("deleted"),
+        "{rerun}"
+    );
+
+    // Uninstall lists everything first, so a failed delete leaves a complete report.
+    m.sandbox.add_fault(
+        FaultRule::new(FaultKind::Status(500))
+            .path("/apis/apps/v1/namespaces/*/deployments/*")
+            .verbs(&["delete"]),
+    );
+    let uninstall = &COMMANDS[8];
+    let out = m
+        .run(uninstall, false)
+        .await
+        .expect("within the retry budget");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    for line in [
+        "service/kubernetes-mcp-server deleted",
+        "deployment.apps/kubernetes-mcp-server failed",
+        "configmap/kubernetes-mcp-server not applied",
+        "serviceaccount/kubernetes-mcp-server not applied",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    assert!(stderr.contains("not applied"), "{stderr}");
+    m.sandbox.clear_faults();
+    let finish = ok(m.run(uninstall, false).await);
+    assert!(
+        finish.contains("deployment.apps/kubernetes-mcp-server deleted")
+            && !finish.contains("service/kubernetes-mcp-server"),
+        "{finish}"
+    );
+    let gone = m
+        .run(uninstall, false)
+        .await
+        .expect("within the retry budget");
+    assert_eq!(gone.status.code(), Some(1), "{}", text(&gone.stderr));
+    assert!(
+        text(&gone.stderr).contains("no objects"),
+        "{}",
+        text(&gone.stderr)
     );
 }
