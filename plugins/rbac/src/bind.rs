@@ -386,20 +386,22 @@ pub async fn unbind(
                 };
                 ("subject removed", replaced)
             };
-            let mut action = UnbindAction {
+            let (result, error) = match written {
+                Ok(()) => (result, None),
+                Err(err) => {
+                    let err = Error::from(err);
+                    let text = err.to_string();
+                    failure = Some(err);
+                    (FAILED, Some(text))
+                }
+            };
+            actions.push(UnbindAction {
                 subject: subject.to_string(),
                 binding: name,
                 ours,
                 result: result.to_owned(),
-                error: None,
-            };
-            if let Err(err) = written {
-                let err = Error::from(err);
-                action.result = FAILED.to_owned();
-                action.error = Some(err.to_string());
-                failure = Some(err);
-            }
-            actions.push(action);
+                error,
+            });
         }
     }
     Ok((UnbindReport { dry_run, actions }, failure))
