@@ -105,6 +105,23 @@ pub struct KubeArgs {
 }
 
 /// `--request-timeout`: `None` inside means wait forever (`0`).
+/// What [`KubeArgs::connect`] resolved.
+#[derive(Clone)]
+pub struct Connection {
+    pub config: kube::Config,
+    pub client: kube::Client,
+    pub namespace: String,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("server", &self.config.cluster_url.to_string())
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestTimeout(pub Option<Duration>);
 
@@ -299,6 +316,19 @@ impl KubeArgs {
     pub async fn client_with(&self, env: &LoadEnv) -> Result<kube::Client> {
         let config = self.config_with(env).await?;
         client_from_config(config)
+    }
+
+    /// The configuration (loaded once), a client built from it and the namespace the command
+    /// works in (see [`Self::namespace_or`]). No request is made yet.
+    pub async fn connect(&self, fallback_namespace: &str) -> Result<Connection> {
+        let config = self.config().await?;
+        let namespace = self.namespace_or(&config, fallback_namespace).to_owned();
+        let client = client_from_config(config.clone())?;
+        Ok(Connection {
+            config,
+            client,
+            namespace,
+        })
     }
 
     /// The namespace a command works in: `-n`, else the context's namespace, else `fallback`.

@@ -162,6 +162,14 @@ pub async fn holds_every_rule(client: &Client, rules: &[PolicyRule]) -> Result<b
     Ok(answers.into_iter().all(|allowed| allowed))
 }
 
+/// A rule's resource as access reviews ask it: `pods/log` is resource `pods`, subresource `log`.
+pub fn split_subresource(resource: &str) -> (&str, Option<&str>) {
+    match resource.split_once('/') {
+        Some((resource, subresource)) => (resource, Some(subresource)),
+        None => (resource, None),
+    }
+}
+
 fn rule_reviews(rule: &PolicyRule) -> Vec<SelfSubjectAccessReview> {
     let review = |resource_attributes, non_resource_attributes| SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
@@ -185,17 +193,13 @@ fn rule_reviews(rule: &PolicyRule) -> Vec<SelfSubjectAccessReview> {
         };
         for group in rule.api_groups.iter().flatten() {
             for resource in rule.resources.iter().flatten() {
-                // `pods/log`: the subresource is asked as such.
-                let (resource, subresource) = match resource.split_once('/') {
-                    Some((r, s)) => (r.to_string(), Some(s.to_string())),
-                    None => (resource.clone(), None),
-                };
+                let (resource, subresource) = split_subresource(resource);
                 for name in &names {
                     let attributes = ResourceAttributes {
                         verb: Some(verb.clone()),
                         group: Some(group.clone()),
-                        resource: Some(resource.clone()),
-                        subresource: subresource.clone(),
+                        resource: Some(resource.to_owned()),
+                        subresource: subresource.map(str::to_owned),
                         name: name.clone(),
                         ..ResourceAttributes::default()
                     };

@@ -35,16 +35,11 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     pub async fn connect(global: &GlobalArgs) -> Result<Self> {
-        let config = global.kube.config().await?;
-        let namespace = global
-            .kube
-            .namespace_or(&config, defaults::NAMESPACE)
-            .to_owned();
-        let client = oc_mcp_common::kube_args::client_from_config(config.clone())?;
+        let connection = global.kube.connect(defaults::NAMESPACE).await?;
         Ok(Self {
-            client,
-            config,
-            namespace,
+            client: connection.client,
+            config: connection.config,
+            namespace: connection.namespace,
         })
     }
 

@@ -6,7 +6,7 @@ use k8s_openapi::api::{
     networking::v1::Ingress,
 };
 use kube::{
-    Api, Client, Resource, ResourceExt,
+    Api, Client, ResourceExt,
     api::{ApiResource, DeleteParams, DynamicObject, ListParams, ObjectMeta, PostParams},
 };
 use oc_mcp_common::{
@@ -15,7 +15,6 @@ use oc_mcp_common::{
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectResult, Outcome},
     preflight::Permission,
 };
-use serde::de::DeserializeOwned;
 
 use crate::{
     args::{Engine, InstallArgs},
@@ -133,24 +132,27 @@ pub fn permissions(args: &InstallArgs, namespace: &str, flavor: ClusterFlavor) -
 
 /// Listing and deleting what a release made (a manifests install prunes with these).
 pub fn release_permissions(namespace: &str) -> Vec<Permission> {
-    PRUNED
+    pruned_kinds()
         .into_iter()
-        .flat_map(|(group, resource)| {
-            ["list", "delete"]
-                .map(|verb| Permission::new(verb, group, resource).in_namespace(namespace))
+        .flat_map(|kind| {
+            ["list", "delete"].map(|verb| {
+                Permission::new(verb, &kind.group, &kind.plural).in_namespace(namespace)
+            })
         })
         .collect()
 }
 
 /// The kinds a manifests install owns and prunes, in delete order.
-const PRUNED: [(&str, &str); 6] = [
-    ("networking.k8s.io", "ingresses"),
-    ("", "services"),
-    ("apps", "deployments"),
-    ("", "configmaps"),
-    ("", "secrets"),
-    ("", "serviceaccounts"),
-];
+fn pruned_kinds() -> [ApiResource; 6] {
+    [
+        ApiResource::erase::<Ingress>(&()),
+        ApiResource::erase::<Service>(&()),
+        ApiResource::erase::<Deployment>(&()),
+        ApiResource::erase::<ConfigMap>(&()),
+        ApiResource::erase::<Secret>(&()),
+        ApiResource::erase::<ServiceAccount>(&()),
+    ]
+}
 
 /// Apply the manifests, then delete what an earlier run made and this one no longer needs.
 pub async fn apply_manifests(
@@ -228,14 +230,16 @@ async fn delete_labeled(
 ) -> Result<Vec<ObjectResult>> {
     let selector = format!("{INSTANCE_LABEL}={release},{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
     let labeled = ListParams::default().labels(&selector);
-    let mut targets = Vec::new();
-    targets.extend(list_kind::<Ingress>(client, namespace, &labeled).await?);
-    targets.extend(list_kind::<Service>(client, namespace, &labeled).await?);
-    targets.extend(list_kind::<Deployment>(client, namespace, &labeled).await?);
-    targets.extend(list_kind::<ConfigMap>(client, namespace, &labeled).await?);
-    targets.extend(list_kind::<Secret>(client, namespace, &labeled).await?);
-    targets.extend(list_kind::<ServiceAccount>(client, namespace, &labeled).await?);
-    targets.retain(|t| !keep.iter().any(|(k, n)| k == &t.kind && n == &t.name));
+    let mut targets: Vec<(ApiResource, String)> = Vec::new();
+    for kind in pruned_kinds() {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &kind);
+        for object in api.list(&labeled).await? {
+            let name = object.name_any();
+            if !keep.iter().any(|(k, n)| k == &kind.kind && n == &name) {
+                targets.push((kind.clone(), name));
+            }
+        }
+    }
 
     let params = DeleteParams {
         dry_run: dry_run == DryRun::Server,
@@ -243,11 +247,11 @@ async fn delete_labeled(
     };
     let mut failed = false;
     let mut results = Vec::with_capacity(targets.len());
-    for target in targets {
+    for (kind, name) in targets {
         let mut result = ObjectResult {
-            api_version: target.resource.api_version.clone(),
-            kind: target.kind.clone(),
-            name: target.name.clone(),
+            api_version: kind.api_version.clone(),
+            kind: kind.kind.clone(),
+            name: name.clone(),
             namespace: Some(namespace.to_owned()),
             outcome: Outcome::NotApplied,
             error: None,
@@ -256,8 +260,8 @@ async fn delete_labeled(
             result.outcome = Outcome::Deleted;
             if dry_run != DryRun::Client {
                 let api: Api<DynamicObject> =
-                    Api::namespaced_with(client.clone(), namespace, &target.resource);
-                match api.delete(&target.name, &params).await {
+                    Api::namespaced_with(client.clone(), namespace, &kind);
+                match api.delete(&name, &params).await {
                     Ok(_) => {}
                     // Gone already (another run, or its owner's garbage collection).
                     Err(kube::Error::Api(status)) if status.code == 404 => {}
@@ -272,36 +276,4 @@ async fn delete_labeled(
         results.push(result);
     }
     Ok(results)
-}
-
-/// An object `delete_labeled` found.
-struct DeleteTarget {
-    resource: ApiResource,
-    kind: String,
-    name: String,
-}
-
-async fn list_kind<K>(
-    client: &Client,
-    namespace: &str,
-    params: &ListParams,
-) -> Result<Vec<DeleteTarget>>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let resource = ApiResource::erase::<K>(&());
-    Ok(api
-        .list(params)
-        .await?
-        .into_iter()
-        .map(|object| DeleteTarget {
-            resource: resource.clone(),
-            kind: resource.kind.clone(),
-            name: object.name_any(),
-        })
-        .collect())
 }

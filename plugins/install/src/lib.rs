@@ -102,14 +102,10 @@ impl Plugin for Cli {
 /// Check the flags, then connect: the client and the namespace planning starts from.
 async fn connect(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, String)> {
     args.validate()?;
-    let config = global.kube.config().await?;
-    let namespace = global
-        .kube
-        .namespace_or(&config, defaults::NAMESPACE)
-        .to_owned();
+    let connection = global.kube.connect(defaults::NAMESPACE).await?;
     // Checked before the route host is derived from it, so the message names the namespace.
-    oc_mcp_common::names::validate_dns_label(&namespace, "namespace")?;
-    Ok((global.kube.client().await?, namespace))
+    oc_mcp_common::names::validate_dns_label(&connection.namespace, "namespace")?;
+    Ok((connection.client, connection.namespace))
 }
 
 /// Resolve the plan from flags and what the cluster says; print lint warnings.
@@ -350,17 +346,14 @@ fn next_steps(plan: &InstallPlan) {
 /// `oc mcp-install uninstall`
 async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode> {
     args::validate_dns_label(&args.release, "--release")?;
-    let config = global.kube.config().await?;
-    let namespace = global
-        .kube
-        .namespace_or(&config, defaults::NAMESPACE)
-        .to_owned();
+    let oc_mcp_common::kube_args::Connection {
+        client, namespace, ..
+    } = global.kube.connect(defaults::NAMESPACE).await?;
     oc_mcp_common::names::validate_dns_label(&namespace, "namespace")?;
     let output = &global.output;
     if output.dry_run == DryRun::None && !output.yes {
         confirm_uninstall(&args.release, &namespace)?;
     }
-    let client = global.kube.client().await?;
     if output.dry_run != DryRun::Client {
         // Listing the release's secrets (is it helm's?) is one of these; ask before reading.
         require_permissions(&client, &apply::release_permissions(&namespace)).await?;
@@ -404,22 +397,21 @@ async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode
 /// Deleting a release is the one change that cannot be re-run into the same state, so it is
 /// confirmed: on a terminal by asking, in scripts (stdin not a terminal) only with `--yes`.
 fn confirm_uninstall(release: &str, namespace: &str) -> Result<()> {
-    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    use std::io::IsTerminal as _;
     let what = format!("uninstall would delete release {release} in namespace {namespace}");
+    let yes_hint = "pass --yes to confirm (or --dry-run=client to see what would be deleted)";
     if !std::io::stdin().is_terminal() {
         return Err(Error::usage_with_hint(
             format!("{what}, and stdin is not a terminal to confirm it"),
-            "pass --yes to confirm (or --dry-run=client to see what would be deleted)",
+            yes_hint,
         ));
     }
-    eprint!("{what}. Continue? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::io("reading the answer", e))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
+    let confirmed = dialoguer::Confirm::new()
+        .with_prompt(format!("{what}. Continue?"))
+        .default(false)
+        .interact()
+        .map_err(|e| Error::usage_with_hint(format!("cannot ask to confirm: {e}"), yes_hint))?;
+    if confirmed {
         Ok(())
     } else {
         Err(Error::usage_with_hint(

@@ -24,14 +24,12 @@ impl std::fmt::Debug for Target {
 
 /// Build the client from the kubectl flags; no request is made yet.
 pub async fn connect(global: &GlobalArgs) -> Result<Target> {
-    let config = global.kube.config().await?;
-    let namespace = global
-        .kube
-        .namespace_or(&config, defaults::NAMESPACE)
-        .to_owned();
-    validate_dns_label(&namespace, "namespace")?;
-    let client = oc_mcp_common::kube_args::client_from_config(config)?;
-    Ok(Target { client, namespace })
+    let connection = global.kube.connect(defaults::NAMESPACE).await?;
+    validate_dns_label(&connection.namespace, "namespace")?;
+    Ok(Target {
+        client: connection.client,
+        namespace: connection.namespace,
+    })
 }
 
 /// Fail before any write when the namespace is missing (guide step 2 comes first).

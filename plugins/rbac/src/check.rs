@@ -98,15 +98,12 @@ impl Probe {
         namespace: Option<&str>,
         expect: Expect,
     ) -> Self {
-        let (resource, subresource) = match resource.split_once('/') {
-            Some((r, s)) => (r.to_owned(), Some(s.to_owned())),
-            None => (resource.to_owned(), None),
-        };
+        let (resource, subresource) = oc_mcp_common::preflight::split_subresource(resource);
         Self {
             verb: verb.into(),
             group: group.into(),
-            resource,
-            subresource,
+            resource: resource.to_owned(),
+            subresource: subresource.map(str::to_owned),
             namespace: namespace.map(str::to_owned),
             expect,
         }
