@@ -558,19 +558,14 @@ fn override_token(kc: &mut Kubeconfig, user_name: &str, token: &Secret) {
 pub const MAX_KUBECONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
 fn read_kubeconfig(path: &std::path::Path) -> Result<Kubeconfig> {
-    use std::io::Read as _;
-    let unreadable = |e: std::io::Error| Error::Kubeconfig {
+    let unreadable = |e: &dyn std::fmt::Display| Error::Kubeconfig {
         message: format!("cannot read {}: {e}", path.display()),
         hint: Some("check the path and its permissions (--kubeconfig or KUBECONFIG)".into()),
     };
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|file| {
-            file.take(MAX_KUBECONFIG_BYTES + 1)
-                .read_to_string(&mut text)
-        })
-        .map_err(unreadable)?;
-    if text.len() as u64 > MAX_KUBECONFIG_BYTES {
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| crate::secret_input::read_at_most(&mut file, MAX_KUBECONFIG_BYTES))
+        .map_err(|e| unreadable(&e))?;
+    let Some(bytes) = read else {
         return Err(Error::Kubeconfig {
             message: format!(
                 "{} is larger than {} MiB, too large to be a kubeconfig",
@@ -579,7 +574,8 @@ fn read_kubeconfig(path: &std::path::Path) -> Result<Kubeconfig> {
             ),
             hint: Some("point --kubeconfig or KUBECONFIG at your kubeconfig file".into()),
         });
-    }
+    };
+    let text = String::from_utf8(bytes).map_err(|e| unreadable(&e))?;
     Kubeconfig::from_yaml(&text).map_err(|e| Error::Kubeconfig {
         message: format!("{} is not a valid kubeconfig: {e}", path.display()),
         hint: Some("check the file's YAML, or log in again to rewrite it".into()),

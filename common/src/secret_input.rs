@@ -123,13 +123,18 @@ pub fn read_secret_from(source: &SecretSource, what: &str, stdin: &mut dyn Read)
     normalize(raw, source, what)
 }
 
-fn read_bounded(input: &mut dyn Read, source: &SecretSource, what: &str) -> Result<String> {
+/// At most `limit` bytes of `input`; `None` when it holds more. A wrong path or pipe (an image,
+/// a device, `/dev/zero`) is never read whole.
+pub(crate) fn read_at_most(input: &mut dyn Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
-    input
-        .take(MAX_SECRET_BYTES + 1)
-        .read_to_end(&mut bytes)
+    input.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+fn read_bounded(input: &mut dyn Read, source: &SecretSource, what: &str) -> Result<String> {
+    let read = read_at_most(input, MAX_SECRET_BYTES)
         .map_err(|e| Error::io(format!("reading the {what} from {}", source.describe()), e))?;
-    if bytes.len() as u64 > MAX_SECRET_BYTES {
+    let Some(bytes) = read else {
         return Err(Error::usage_with_hint(
             format!(
                 "the {what} from {} is longer than {MAX_SECRET_BYTES} bytes",
@@ -139,7 +144,7 @@ fn read_bounded(input: &mut dyn Read, source: &SecretSource, what: &str) -> Resu
                 "give only the {what} itself: check that the right file, variable or pipe is used"
             ),
         ));
-    }
+    };
     String::from_utf8(bytes).map_err(|_| {
         Error::usage(format!(
             "the {what} from {} is not valid UTF-8",
