@@ -125,7 +125,7 @@ pub fn read_secret_from(source: &SecretSource, what: &str, stdin: &mut dyn Read)
 
 /// At most `limit` bytes of `input`; `None` when it holds more. A wrong path or pipe (an image,
 /// a device, `/dev/zero`) is never read whole.
-pub(crate) fn read_at_most(input: &mut dyn Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub fn read_at_most(input: &mut dyn Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     input.take(limit + 1).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))

@@ -112,19 +112,17 @@ fn read_file(path: &Path, what: &str) -> Result<String> {
 
 /// A token is at most a few KiB: read a little more than the limit and refuse the rest, so a
 /// wrong path (an image, a device) is neither read whole nor sent as a header.
-fn bounded(input: impl Read, what: &str, from: &str) -> Result<String> {
-    let limit = oc_mcp_common::secret_input::MAX_SECRET_BYTES;
-    let mut bytes = Vec::new();
-    input
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
+fn bounded(mut input: impl Read, what: &str, from: &str) -> Result<String> {
+    use oc_mcp_common::secret_input::{MAX_SECRET_BYTES, read_at_most};
+    let limit = MAX_SECRET_BYTES;
+    let read = read_at_most(&mut input, limit)
         .map_err(|e| Error::io(format!("reading {what} from {from}"), e))?;
-    if bytes.len() as u64 > limit {
+    let Some(bytes) = read else {
         return Err(Error::usage_with_hint(
             format!("{what} from {from} is longer than {limit} bytes"),
             "pass a file (or stdin) that holds only the token",
         ));
-    }
+    };
     String::from_utf8(bytes).map_err(|_| {
         Error::usage_with_hint(
             format!("{what} from {from} is not UTF-8 text"),
