@@ -203,7 +203,7 @@ impl InstallArgs {
 
     /// Checks that need no cluster: names, hosts, URLs, toolsets, image.
     pub fn validate(&self) -> Result<()> {
-        validate_dns_label(&self.release, "--release")?;
+        validate_release_name(&self.release, "--release")?;
         if let Some(host) = &self.host {
             validate_host(host)?;
         }
@@ -323,15 +323,12 @@ pub fn image_tag(image: &str) -> Result<&str> {
     }
 }
 
-/// RFC 1035 label: what Helm and Kubernetes accept for release and service names.
-pub fn validate_dns_label(name: &str, flag: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 53
+/// A Helm release name: an RFC 1035 label (a DNS-1123 label starting with a letter) of at most
+/// 53 characters, which Helm and Kubernetes accept for release and service names.
+pub fn validate_release_name(name: &str, flag: &str) -> Result<()> {
+    let ok = name.len() <= 53
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && oc_mcp_common::names::is_dns1123_label(name);
     if ok {
         Ok(())
     } else {
@@ -457,9 +454,9 @@ mod tests {
 
     #[test]
     fn names_hosts_and_urls() {
-        assert!(validate_dns_label("kubernetes-mcp-server", "--release").is_ok());
+        assert!(validate_release_name("kubernetes-mcp-server", "--release").is_ok());
         for bad in ["", "Kube", "1abc", "a_b", "abc-"] {
-            assert!(validate_dns_label(bad, "--release").is_err(), "{bad}");
+            assert!(validate_release_name(bad, "--release").is_err(), "{bad}");
         }
         assert!(validate_host("mcp.apps.example.com").is_ok());
         for bad in ["localhost", "https://x.y", "x.y:443", "X.y", "x..y", "-x.y"] {

@@ -345,7 +345,7 @@ fn next_steps(plan: &InstallPlan) {
 
 /// `oc mcp-install uninstall`
 async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode> {
-    args::validate_dns_label(&args.release, "--release")?;
+    args::validate_release_name(&args.release, "--release")?;
     let oc_mcp_common::kube_args::Connection {
         client, namespace, ..
     } = global.kube.connect(defaults::NAMESPACE).await?;
