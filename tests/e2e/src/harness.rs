@@ -205,12 +205,8 @@ pub struct Needle {
 
 impl Needle {
     pub fn new(what: &str, value: &str) -> Self {
-        let engines = [
-            ("base64", base64(value.as_bytes(), STANDARD)),
-            ("base64url", base64(value.as_bytes(), URL_SAFE)),
-        ];
         let mut forms = vec![(what.to_owned(), value.to_owned())];
-        for (name, encoded) in engines {
+        for (name, encoded) in base64_forms(value.as_bytes()) {
             // Both encodings agree for most values; search each distinct form once.
             if forms.iter().all(|(_, f)| f != &encoded) {
                 forms.push((format!("{what} ({name})"), encoded));
@@ -231,25 +227,17 @@ impl Needle {
     }
 }
 
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Base64 without padding: a padded encoding starts with the same characters, so searching
-/// for this prefix finds both. (Written out to keep this crate's dependencies as they are.)
-pub fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(alphabet[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
+/// Base64 without padding, standard and URL-safe: a padded encoding starts with the same
+/// characters, so searching for these finds both.
+fn base64_forms(bytes: &[u8]) -> [(&'static str, String); 2] {
+    use base64::{
+        Engine as _,
+        engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD},
+    };
+    [
+        ("base64", STANDARD_NO_PAD.encode(bytes)),
+        ("base64url", URL_SAFE_NO_PAD.encode(bytes)),
+    ]
 }
 
 #[cfg(test)]
@@ -265,8 +253,8 @@ mod tests {
             ("fooba", "Zm9vYmE"),
             ("foobar", "Zm9vYmFy"),
         ] {
-            assert_eq!(super::base64(plain.as_bytes(), super::STANDARD), encoded);
+            assert_eq!(super::base64_forms(plain.as_bytes())[0].1, encoded);
         }
-        assert_eq!(super::base64(&[0xfb, 0xff], super::URL_SAFE), "-_8");
+        assert_eq!(super::base64_forms(&[0xfb, 0xff])[1].1, "-_8");
     }
 }
