@@ -71,16 +71,6 @@ fn jwt(sb: &Sandbox, edit: impl FnOnce(&mut serde_json::Value)) -> String {
         .expect("sign")
 }
 
-fn now() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs(),
-    )
-    .expect("seconds")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes_nothing() {
     let sb = Sandbox::start(SandboxConfig {
@@ -163,9 +153,10 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         ),
     );
     let expired = jwt(&sb, |c| {
-        c["iat"] = (now() - 7200).into();
-        c["nbf"] = (now() - 7200).into();
-        c["exp"] = (now() - 3600).into();
+        let now = oc_mcp_sandbox::issuer::now();
+        c["iat"] = (now - 7200).into();
+        c["nbf"] = (now - 7200).into();
+        c["exp"] = (now - 3600).into();
     });
     let expired_kc = file("kc-expired", &kubeconfig_yaml(sb.url(), &ca_line, &expired));
     let foreign = jwt(&sb, |c| {

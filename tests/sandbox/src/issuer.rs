@@ -117,7 +117,8 @@ pub fn warm_up() {
         });
 }
 
-fn now() -> i64 {
+/// Seconds since the Unix epoch, as JWT times are written.
+pub fn now() -> i64 {
     k8s_openapi::jiff::Timestamp::now().as_second()
 }
 
