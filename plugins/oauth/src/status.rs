@@ -3,7 +3,7 @@
 
 use kube::{Api, ResourceExt};
 use oc_mcp_common::{
-    ExitCode, GlobalArgs, Result, cli, defaults,
+    Error, ExitCode, GlobalArgs, Result, cli, defaults,
     kube_args::Secret,
     openshift::{self, OAuthClient},
     output::Tabular,
@@ -67,7 +67,16 @@ pub struct StatusReport {
     pub secret: SecretStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entra: Option<EntraSettings>,
+    /// The kinds that could not be read (forbidden): whether those objects exist is unknown,
+    /// so the report never calls them missing.
+    pub forbidden: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+impl StatusReport {
+    fn unknown(&self, kind: &str) -> bool {
+        self.forbidden.iter().any(|f| f == kind)
+    }
 }
 
 impl Tabular for StatusReport {
@@ -88,6 +97,8 @@ impl Tabular for StatusReport {
                         yes_no(c.secret_set),
                         c.previous_secrets
                     )
+                } else if self.unknown(OAUTH_CLIENTS) {
+                    UNKNOWN.into()
                 } else {
                     "missing".into()
                 },
@@ -98,10 +109,11 @@ impl Tabular for StatusReport {
         }
         rows.push(vec![
             "Route".into(),
-            self.route.as_ref().map_or_else(
-                || "none yet".into(),
-                |r| format!("{} ({})", r.host, r.source),
-            ),
+            match &self.route {
+                Some(r) => format!("{} ({})", r.host, r.source),
+                None if self.unknown(ROUTES) => UNKNOWN.into(),
+                None => "none yet".into(),
+            },
         ]);
         if let Some(expected) = &self.expected_redirect_uri {
             rows.push(vec![
@@ -126,6 +138,8 @@ impl Tabular for StatusReport {
                         None => "",
                     }
                 )
+            } else if self.unknown(SECRETS) {
+                UNKNOWN.into()
             } else {
                 "missing".into()
             },
@@ -148,16 +162,23 @@ impl Tabular for StatusReport {
     }
 }
 
-/// Read something optional: forbidden becomes a warning, not a failure.
+const UNKNOWN: &str = "unknown (forbidden)";
+const OAUTH_CLIENTS: &str = "OAuthClients";
+const ROUTES: &str = "Routes";
+const SECRETS: &str = "Secrets";
+
+/// Read something the report shows: a forbidden read is recorded as unknown (and ends the
+/// command with exit 3), never reported as a missing object.
 fn readable<T>(
     result: Result<T, oc_mcp_common::Error>,
     what: &str,
-    warnings: &mut Vec<String>,
+    forbidden: &mut Vec<String>,
 ) -> Result<Option<T>> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.exit_code() == ExitCode::Auth => {
-            warnings.push(format!("cannot read {what}: {e}"));
+            tracing::debug!("cannot read {what}: {e}");
+            forbidden.push(what.to_owned());
             Ok(None)
         }
         Err(e) => Err(e),
@@ -172,14 +193,15 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
     let flavor = openshift::detect(&target.client).await?;
     let mut report = StatusReport::default();
     let mut warnings = Vec::new();
+    let mut forbidden = Vec::new();
 
     let mut client: Option<OAuthClient> = None;
     if flavor.openshift_oauth {
         let api: Api<OAuthClient> = Api::all(target.client.clone());
         let got = readable(
             api.get_opt(&args.name).await.map_err(Into::into),
-            "OAuthClients",
-            &mut warnings,
+            OAUTH_CLIENTS,
+            &mut forbidden,
         )?;
         client = got.flatten();
         report.oauth_client = Some(client.as_ref().map_or_else(
@@ -201,8 +223,8 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
     if flavor.openshift {
         let found = readable(
             uris::find_route(&target.client, &target.namespace, &args.deployment.release).await,
-            "Routes",
-            &mut warnings,
+            ROUTES,
+            &mut forbidden,
         )?
         .flatten();
         report.route = found.as_ref().and_then(|r| {
@@ -212,7 +234,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
             })
         });
     }
-    let entra = readable(settings::read(&target).await, "ConfigMaps", &mut warnings)?
+    let entra = readable(settings::read(&target).await, "ConfigMaps", &mut forbidden)?
         .flatten()
         .and_then(|d| EntraSettings::from_data(&d));
     if let Some(route) = &report.route {
@@ -230,40 +252,73 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
     }
     report.entra = entra;
 
-    let stored = readable(
-        secret::read_stored(&target, &args.deployment.secret_name).await,
-        "Secrets",
+    report.secret = secret_status(
+        &target,
+        &args.deployment.secret_name,
+        client.as_ref(),
+        report.entra.is_none(),
+        &mut forbidden,
         &mut warnings,
+    )
+    .await?;
+    report.warnings = warnings;
+    report.forbidden = forbidden;
+    for w in &report.warnings {
+        tracing::info!("{w}");
+    }
+    cli::emit(&report, global.output.output)?;
+    if report.forbidden.is_empty() {
+        Ok(ExitCode::Ok)
+    } else {
+        Err(Error::Forbidden {
+            message: format!(
+                "cannot read {}: the report does not say whether they exist",
+                report.forbidden.join(", ")
+            ),
+        })
+    }
+}
+
+/// The Secret holding the client secret: present, and whether it is the OAuthClient's (never
+/// its value).
+async fn secret_status(
+    target: &names::Target,
+    secret_name: &str,
+    client: Option<&OAuthClient>,
+    openshift_client: bool,
+    forbidden: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<SecretStatus> {
+    let stored = readable(
+        secret::read_stored(target, secret_name).await,
+        SECRETS,
+        forbidden,
     )?
     .flatten();
-    report.secret = SecretStatus {
-        name: args.deployment.secret_name.clone(),
+    let secret_forbidden = forbidden.iter().any(|f| f == SECRETS);
+    let status = SecretStatus {
+        name: secret_name.to_owned(),
         namespace: target.namespace.clone(),
         present: stored.is_some(),
         key_present: stored.as_ref().is_some_and(|s| s.value.is_some()),
         managed_by_oc_mcp: stored
             .as_ref()
             .is_some_and(|s| apply::is_ours(&s.object.metadata)),
-        matches_oauth_client: match (&client, stored.as_ref().and_then(|s| s.value.as_ref())) {
-            (Some(c), Some(value)) if report.entra.is_none() => Some(matches(c, value)),
+        matches_oauth_client: match (client, stored.as_ref().and_then(|s| s.value.as_ref())) {
+            (Some(c), Some(value)) if openshift_client => Some(matches(c, value)),
             _ => None,
         },
     };
-    if report.secret.matches_oauth_client == Some(false) {
+    if status.matches_oauth_client == Some(false) {
         warnings.push("the Secret's value is not the OAuthClient's secret: run `oc mcp-oauth register openshift` to store it again".into());
     }
-    if !report.secret.present {
+    if !status.present && !secret_forbidden {
         warnings.push(format!(
             "Secret {}/{} is missing: run `oc mcp-oauth register ...` or `oc mcp-oauth secret set`",
-            target.namespace, args.deployment.secret_name
+            target.namespace, secret_name
         ));
     }
-    report.warnings = warnings;
-    for w in &report.warnings {
-        tracing::info!("{w}");
-    }
-    cli::emit(&report, global.output.output)?;
-    Ok(ExitCode::Ok)
+    Ok(status)
 }
 
 fn matches(client: &OAuthClient, value: &Secret) -> bool {

@@ -33,16 +33,56 @@ impl AdminBench {
     /// `binary args... --kubeconfig <admin>`, with no stdin, no inherited KUBECONFIG or
     /// RUST_LOG, and killed if the test drops it.
     pub fn command(&self, binary: &str, args: &[&str]) -> tokio::process::Command {
+        self.command_with(&self.kubeconfig, binary, args)
+    }
+
+    /// [`Self::command`] as another of the sandbox's users (`member`, `outsider`).
+    pub fn command_as(&self, user: &str, binary: &str, args: &[&str]) -> tokio::process::Command {
+        let kubeconfig = self.sandbox.kubeconfig_path(user).expect("kubeconfig");
+        self.command_with(&kubeconfig, binary, args)
+    }
+
+    fn command_with(
+        &self,
+        kubeconfig: &std::path::Path,
+        binary: &str,
+        args: &[&str],
+    ) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(self.plugins.path().join(binary));
         command
             .args(args)
             .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+            .arg(kubeconfig)
             .env_remove("KUBECONFIG")
             .env_remove("RUST_LOG")
             .env("HOME", self.home.path())
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         command
+    }
+}
+
+impl AdminBench {
+    /// Run a plugin binary to its end.
+    pub async fn run(&self, binary: &str, args: &[&str]) -> std::process::Output {
+        self.command(binary, args).output().await.expect("run")
+    }
+
+    /// Writes (not reads, reviews or dry runs) by `user` that succeeded, from audit index
+    /// `from`, as `METHOD path`.
+    pub fn writes_since(&self, user: &str, from: usize) -> Vec<String> {
+        self.sandbox.audit()[from..]
+            .iter()
+            .filter(|e| e.user == user && !e.dry_run && e.code < 300)
+            .filter(|e| matches!(e.method.as_str(), "PATCH" | "PUT" | "POST" | "DELETE"))
+            .filter(|e| !e.resource.ends_with("reviews"))
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e.method,
+                    e.request_uri.split('?').next().unwrap_or_default()
+                )
+            })
+            .collect()
     }
 }

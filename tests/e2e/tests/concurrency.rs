@@ -34,10 +34,6 @@ impl Bench {
         Self(AdminBench::start().await)
     }
 
-    async fn run(&self, plugin: &str, args: &[&str]) -> Output {
-        self.command(plugin, args).output().await.expect("run")
-    }
-
     /// Start both commands before waiting for either.
     async fn race(&self, a: (&str, &[&str]), b: (&str, &[&str])) -> (Output, Output) {
         let first = self.command(a.0, a.1).output();
@@ -48,23 +44,6 @@ impl Bench {
 
     async fn client(&self) -> kube::Client {
         self.sandbox.client_for("admin").await.expect("client")
-    }
-
-    /// Writes (not reads, reviews or dry runs) by admin that succeeded, from audit index `from`.
-    fn writes_since(&self, from: usize) -> Vec<String> {
-        self.sandbox.audit()[from..]
-            .iter()
-            .filter(|e| e.user == "admin" && !e.dry_run && e.code < 300)
-            .filter(|e| matches!(e.method.as_str(), "PATCH" | "PUT" | "POST" | "DELETE"))
-            .filter(|e| !e.resource.ends_with("reviews"))
-            .map(|e| {
-                format!(
-                    "{} {}",
-                    e.method,
-                    e.request_uri.split('?').next().unwrap_or_default()
-                )
-            })
-            .collect()
     }
 }
 
@@ -133,7 +112,7 @@ async fn two_installs_with_the_same_inputs_end_in_the_state_of_one() {
         "at least one install completes"
     );
     b.sandbox.clear_faults();
-    let writes = b.writes_since(from);
+    let writes = b.writes_since("admin", from);
     eprintln!(
         "{} writes by the two installs:\n  {}",
         writes.len(),
@@ -521,7 +500,7 @@ async fn a_held_install_lock_stops_a_second_run_and_a_dead_runs_lock_expires() {
     );
     assert!(text(&blocked.stderr).contains("oc-mcp@elsewhere/pid-1/0"));
     let writes: Vec<String> = b
-        .writes_since(from)
+        .writes_since("admin", from)
         .into_iter()
         .filter(|w| !w.contains("/leases"))
         .collect();

@@ -1,5 +1,6 @@
 //! The crate's integration tests, one module per file, linked as one test binary.
 
+mod attack_matrix;
 mod bad_input;
 mod concurrency;
 mod faults;
@@ -10,4 +11,5 @@ mod least_privilege;
 mod oauth_login;
 mod plugins;
 mod readme;
+mod real_clients;
 mod round_trips;
