@@ -273,10 +273,11 @@ pub async fn wait_ready(
         });
         let routed = app.termination.is_none() || sb.resolve(&host).is_some();
         if ready && routed {
-            return Ok(if app.termination.is_some() {
-                sb.route_url(&host)
-            } else {
-                String::new()
+            return Ok(match (&app.termination, sb.ingress_url(&host)) {
+                (None, _) => String::new(),
+                // The Kubernetes flavour: http:// unless a tls entry covers the host.
+                (Some(_), Some(url)) => url,
+                (Some(_), None) => sb.route_url(&host),
             });
         }
         if start.elapsed() > limit {

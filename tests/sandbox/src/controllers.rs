@@ -1,5 +1,6 @@
 //! The controllers a cluster runs behind the API: Deployment -> ReplicaSet -> Pod, the
-//! scheduler, Service -> Endpoints, and OpenShift's Ingress -> Route. Each pass reads the
+//! scheduler, Service -> Endpoints, and OpenShift's Ingress -> Route (the Kubernetes
+//! flavour's ingress controller instead: crate::ingress). Each pass reads the
 //! whole store under its lock and writes only what changed, so passes converge and a quiet
 //! cluster stays quiet.
 
@@ -165,7 +166,11 @@ pub fn reconcile(state: &State) {
     replicasets(&mut store);
     schedule(&mut store);
     endpoints(&mut store);
-    ingresses(&mut store, &state.apps_domain);
+    if state.flavour.is_openshift() {
+        ingresses(&mut store, &state.apps_domain);
+    } else {
+        crate::ingress::reconcile(&mut store, state);
+    }
 }
 
 // ---------------------------------------------------------------- Deployments

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::flavour::Flavour;
 use crate::resources::{self, ResourceDef};
 
 pub const KUBE_MINOR: &str = "33";
@@ -37,7 +38,12 @@ fn group_json(group: &str, version: &str) -> Value {
 }
 
 pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = resources::api_groups()
+    api_group_list_for(Flavour::OpenShift, false)
+}
+
+/// `/apis` of a flavour (`cert_manager`: the cert-manager stand-in is on).
+pub fn api_group_list_for(flavour: Flavour, cert_manager: bool) -> Value {
+    let groups: Vec<Value> = resources::api_groups_for(flavour, cert_manager)
         .into_iter()
         .map(|(g, v)| group_json(g, v))
         .collect();
@@ -45,7 +51,11 @@ pub fn api_group_list() -> Value {
 }
 
 pub fn api_group(group: &str) -> Option<Value> {
-    let (g, v) = resources::api_groups()
+    api_group_for(Flavour::OpenShift, false, group)
+}
+
+pub fn api_group_for(flavour: Flavour, cert_manager: bool, group: &str) -> Option<Value> {
+    let (g, v) = resources::api_groups_for(flavour, cert_manager)
         .into_iter()
         .find(|(g, _)| *g == group)?;
     let mut doc = group_json(g, v);
@@ -81,7 +91,17 @@ fn resource_json(r: &ResourceDef) -> Value {
 
 /// `APIResourceList` for a group-version, or `None` when it is not served.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    resource_list_for(Flavour::OpenShift, false, group, version)
+}
+
+pub fn resource_list_for(
+    flavour: Flavour,
+    cert_manager: bool,
+    group: &str,
+    version: &str,
+) -> Option<Value> {
     let list: Vec<Value> = resources::in_group_version(group, version)
+        .filter(|r| flavour.serves(r, cert_manager))
         .map(resource_json)
         .collect();
     if list.is_empty() {

@@ -19,18 +19,19 @@ use crate::validation::{self, BodyKind};
 pub fn non_resource(state: &Arc<State>, ctx: &Ctx) -> Resp {
     let p = ctx.info.path.trim_end_matches('/');
     let segs: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+    let (fl, cm) = (state.flavour, state.cert_manager);
     match segs.as_slice() {
         ["healthz" | "livez" | "readyz", ..] => text_response(200, "ok".into()),
         ["version"] => json_response(200, &crate::discovery::version()),
         ["api"] => json_response(200, &crate::discovery::api_versions(&state.server_address)),
-        ["api", v] => opt(crate::discovery::resource_list("", v)),
-        ["apis"] => json_response(200, &crate::discovery::api_group_list()),
-        ["apis", g] => opt(crate::discovery::api_group(g)),
-        ["apis", g, v] => opt(crate::discovery::resource_list(g, v)),
-        ["openapi", "v2"] => json_response(200, &crate::openapi::v2()),
-        ["openapi", "v3"] => json_response(200, &crate::openapi::v3_root()),
-        ["openapi", "v3", "api", v] => opt(crate::openapi::v3_group_doc("", v)),
-        ["openapi", "v3", "apis", g, v] => opt(crate::openapi::v3_group_doc(g, v)),
+        ["api", v] => opt(crate::discovery::resource_list_for(fl, cm, "", v)),
+        ["apis"] => json_response(200, &crate::discovery::api_group_list_for(fl, cm)),
+        ["apis", g] => opt(crate::discovery::api_group_for(fl, cm, g)),
+        ["apis", g, v] => opt(crate::discovery::resource_list_for(fl, cm, g, v)),
+        ["openapi", "v2"] => json_response(200, &crate::openapi::v2_for(fl, cm)),
+        ["openapi", "v3"] => json_response(200, &crate::openapi::v3_root_for(fl, cm)),
+        ["openapi", "v3", "api", v] => opt(crate::openapi::v3_group_doc_for(fl, cm, "", v)),
+        ["openapi", "v3", "apis", g, v] => opt(crate::openapi::v3_group_doc_for(fl, cm, g, v)),
         _ => error_response(&ApiError::not_found_path()),
     }
 }

@@ -30,8 +30,10 @@ pub mod discovery;
 mod escalation;
 pub mod events;
 pub mod faults;
+pub mod flavour;
 pub mod handlers;
 mod httpc;
+pub mod ingress;
 pub mod issuer;
 pub mod kubeconfig;
 pub mod kubelet;
@@ -60,4 +62,5 @@ mod sandbox;
 
 pub use audit::{AuditEntry, AuditQuery};
 pub use authn::{OidcConfig, UserInfo};
+pub use flavour::Flavour;
 pub use sandbox::{Sandbox, SandboxConfig, SandboxError, write_private as sandbox_write_private};

@@ -12,7 +12,7 @@ use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 #[command(
     name = "oc-mcp-sandbox",
     version,
-    about = "A local OpenShift API server emulation for trying and testing oc-mcp"
+    about = "A local OpenShift (or plain Kubernetes) API server emulation for trying and testing oc-mcp"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,6 +56,14 @@ enum Cmd {
         /// `List`), without admission: large fixtures load in a second, not minutes of POSTs.
         #[arg(long, value_name = "FILE")]
         preload: Option<PathBuf>,
+        /// The cluster emulated: `openshift`, or `kubernetes` (no OpenShift API groups or
+        /// OAuth server; an ingress controller serves Ingresses, TLS from their Secrets).
+        #[arg(long, default_value = "openshift", value_name = "FLAVOUR")]
+        flavour: oc_mcp_sandbox::Flavour,
+        /// With `--flavour kubernetes`: serve cert-manager.io (ClusterIssuer `sandbox-ca`)
+        /// and issue annotated Ingresses' missing TLS Secrets from the sandbox CA.
+        #[arg(long)]
+        cert_manager: bool,
     },
     /// Print an access token (RS256 JWT) from a running sandbox's OIDC issuer.
     Token {
@@ -94,6 +102,8 @@ fn main() -> anyhow::Result<()> {
             crash_backoff,
             faults,
             preload,
+            flavour,
+            cert_manager,
         } => {
             let faults = match faults {
                 Some(spec) => oc_mcp_sandbox::faults::parse(&spec)
@@ -114,6 +124,8 @@ fn main() -> anyhow::Result<()> {
                 crash_backoff: Duration::from_secs(crash_backoff),
                 faults,
                 preload,
+                flavour,
+                cert_manager,
                 ..SandboxConfig::default()
             };
             serve(&dir, cfg, &oidc_audience)

@@ -8,6 +8,7 @@
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
+use crate::flavour::Flavour;
 use crate::resources::{self, ResourceDef};
 
 const META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
@@ -65,8 +66,18 @@ fn op(r: &ResourceDef, action: &str, params: &[&str], with_body: bool) -> Value 
 
 /// The per group-version document (`/openapi/v3/apis/<g>/<v>`).
 pub fn v3_group_doc(group: &str, version: &str) -> Option<Value> {
+    v3_group_doc_for(Flavour::OpenShift, false, group, version)
+}
+
+/// `v3_group_doc` for what a flavour serves (`cert_manager`: the stand-in is on).
+pub fn v3_group_doc_for(
+    flavour: Flavour,
+    cert_manager: bool,
+    group: &str,
+    version: &str,
+) -> Option<Value> {
     let served: Vec<&ResourceDef> = resources::in_group_version(group, version)
-        .filter(|r| !r.is_subresource())
+        .filter(|r| !r.is_subresource() && flavour.serves(r, cert_manager))
         .collect();
     if served.is_empty() {
         return None;
@@ -179,11 +190,15 @@ fn hash(v: &Value) -> String {
 
 /// The v3 root: one entry per served group-version, with a content hash as clients expect.
 pub fn v3_root() -> Value {
+    v3_root_for(Flavour::OpenShift, false)
+}
+
+pub fn v3_root_for(flavour: Flavour, cert_manager: bool) -> Value {
     let mut paths = Map::new();
     let mut gvs = vec![("", "v1")];
-    gvs.extend(resources::api_groups());
+    gvs.extend(resources::api_groups_for(flavour, cert_manager));
     for (g, v) in gvs {
-        if let Some(doc) = v3_group_doc(g, v) {
+        if let Some(doc) = v3_group_doc_for(flavour, cert_manager, g, v) {
             let p = gv_path(g, v);
             paths.insert(
                 p.clone(),
@@ -197,8 +212,15 @@ pub fn v3_root() -> Value {
 /// A Swagger 2.0 document in JSON (for clients that ask for JSON; kubectl's protobuf v2
 /// fetch is only a fallback when v3 is missing).
 pub fn v2() -> Value {
+    v2_for(Flavour::OpenShift, false)
+}
+
+pub fn v2_for(flavour: Flavour, cert_manager: bool) -> Value {
     let mut defs = Map::new();
-    for r in resources::RESOURCES.iter().filter(|r| !r.is_subresource()) {
+    for r in resources::RESOURCES
+        .iter()
+        .filter(|r| !r.is_subresource() && flavour.serves(r, cert_manager))
+    {
         defs.insert(
             schema_name(r),
             json!({"type": "object", "x-kubernetes-group-version-kind": gvk(r)}),

@@ -333,6 +333,17 @@ pub static RESOURCES: &[ResourceDef] = &[
         &["get", "patch", "update"],
         &[]
     ),
+    // Plain Kubernetes only (see crate::flavour): the ingress controller's classes.
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "ingressclasses",
+        "ingressclass",
+        "IngressClass",
+        false,
+        RW,
+        &[]
+    ),
     // reviews
     res!(
         "authentication.k8s.io",
@@ -487,12 +498,51 @@ pub static RESOURCES: &[ResourceDef] = &[
         RW,
         &[]
     ),
+    // cert-manager's kinds, served only by the Kubernetes flavour's cert-manager stand-in.
+    with_status(res!(
+        "cert-manager.io",
+        "v1",
+        "clusterissuers",
+        "clusterissuer",
+        "ClusterIssuer",
+        false,
+        RW,
+        &[]
+    )),
+    with_status(res!(
+        "cert-manager.io",
+        "v1",
+        "issuers",
+        "issuer",
+        "Issuer",
+        true,
+        RW,
+        &[]
+    )),
+    with_status(res!(
+        "cert-manager.io",
+        "v1",
+        "certificates",
+        "certificate",
+        "Certificate",
+        true,
+        RW,
+        &["cert", "certs"]
+    )),
 ];
 
 /// The group-versions served under `/apis`, in discovery order.
 pub fn api_groups() -> Vec<(&'static str, &'static str)> {
+    api_groups_for(crate::flavour::Flavour::OpenShift, false)
+}
+
+/// The group-versions a flavour serves under `/apis` (`cert_manager`: the stand-in is on).
+pub fn api_groups_for(
+    flavour: crate::flavour::Flavour,
+    cert_manager: bool,
+) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
+    for r in RESOURCES.iter().filter(|r| flavour.serves(r, cert_manager)) {
         if !r.group.is_empty() && !out.contains(&(r.group, r.version)) {
             out.push((r.group, r.version));
         }

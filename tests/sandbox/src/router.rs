@@ -4,7 +4,8 @@
 //! Route by Host and path, and forwarding to a ready pod process of the Route's Service; plus
 //! a plain HTTP listener that redirects or allows per `insecureEdgeTerminationPolicy`.
 //! `DIR/resolve` lists `host:port:127.0.0.1` for every admitted host (the curl `--resolve`
-//! format), because no DNS serves the apps domain.
+//! format), because no DNS serves the apps domain. In the Kubernetes flavour the same
+//! listeners serve Ingresses instead (see crate::ingress).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -166,6 +167,9 @@ struct SniResolver {
     state: Arc<State>,
     ca: Arc<Ca>,
     default: Arc<rustls::sign::CertifiedKey>,
+    /// What the Kubernetes flavour's ingress controller presents for hosts without a
+    /// usable TLS Secret: a certificate no client trusts.
+    fake: Arc<rustls::sign::CertifiedKey>,
     cache: Mutex<HashMap<String, Arc<rustls::sign::CertifiedKey>>>,
 }
 
@@ -176,17 +180,26 @@ impl std::fmt::Debug for SniResolver {
 }
 
 fn route_key(route: &Value) -> Option<Arc<rustls::sign::CertifiedKey>> {
-    use rustls::pki_types::pem::PemObject as _;
     let cert = s(route, "/spec/tls/certificate");
     let key = s(route, "/spec/tls/key");
     if cert.is_empty() || key.is_empty() {
         return None;
     }
+    key_from_pem(cert.as_bytes(), key.as_bytes())
+}
+
+/// A serving key from a PEM chain and key (a Route's or a TLS Secret's); `None` when
+/// either does not parse.
+pub fn key_from_pem(cert: &[u8], key: &[u8]) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    use rustls::pki_types::pem::PemObject as _;
     let chain: Vec<rustls::pki_types::CertificateDer<'static>> =
-        rustls::pki_types::CertificateDer::pem_slice_iter(cert.as_bytes())
+        rustls::pki_types::CertificateDer::pem_slice_iter(cert)
             .filter_map(Result::ok)
             .collect();
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).ok()?;
+    if chain.is_empty() {
+        return None;
+    }
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key).ok()?;
     let signing = rustls::crypto::ring::default_provider()
         .key_provider
         .load_private_key(key)
@@ -199,6 +212,12 @@ impl rustls::server::ResolvesServerCert for SniResolver {
         &self,
         hello: rustls::server::ClientHello<'_>,
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        if !self.state.flavour.is_openshift() {
+            let key = hello
+                .server_name()
+                .and_then(|sni| crate::ingress::certified_key(&self.state.store(), sni));
+            return Some(key.unwrap_or_else(|| self.fake.clone()));
+        }
         let Some(sni) = hello.server_name().map(str::to_ascii_lowercase) else {
             return Some(self.default.clone());
         };
@@ -241,10 +260,12 @@ pub fn tls_config(
         "localhost".into(),
         "127.0.0.1".into(),
     ])?;
+    let fake = crate::tls::self_signed_key("Kubernetes Ingress Controller Fake Certificate")?;
     let resolver = SniResolver {
         state,
         ca,
         default,
+        fake,
         cache: Mutex::new(HashMap::new()),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -373,6 +394,9 @@ async fn route(
         .map_or(host_header.as_str(), |(h, _)| h)
         .to_ascii_lowercase();
     let path = req.uri().path().to_string();
+    if !state.flavour.is_openshift() {
+        return ingress(state, req, https, peer, (&host_header, &host)).await;
+    }
     let Some(route) = find_route(state, &host, &path) else {
         return not_available();
     };
@@ -411,6 +435,57 @@ async fn route(
     };
     let timeout = route_timeout(&route);
     forward(state, req, (addr, timeout), https, peer, &host_header).await
+}
+
+const NGINX_404: &str = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+const NGINX_503: &str = "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
+fn nginx_page(code: StatusCode, page: &'static str) -> Response<Body> {
+    let mut r = Response::new(Body::from(page));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html"),
+    );
+    r
+}
+
+/// The Kubernetes flavour: ingress-nginx's behaviour for a request (see crate::ingress).
+async fn ingress(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    https: bool,
+    peer: SocketAddr,
+    (host_header, host): (&str, &str),
+) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let (found, tls_host) = {
+        let store = state.store();
+        let found = crate::ingress::find(&store, host, &path);
+        let tls = crate::ingress::serves_host(&store, host) == Some(true);
+        (found, tls)
+    };
+    // A host without a tls entry has no HTTPS server: the catch-all answers.
+    let Some(m) = found.filter(|_| tls_host || !https) else {
+        return nginx_page(StatusCode::NOT_FOUND, NGINX_404);
+    };
+    if !https && tls_host && crate::ingress::ssl_redirect(&m.ingress) {
+        let pq = req
+            .uri()
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
+        let location = format!("https://{host}:{}{pq}", state.router.https.port());
+        let mut r = nginx_page(StatusCode::PERMANENT_REDIRECT, "");
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            r.headers_mut().insert(http::header::LOCATION, v);
+        }
+        return r;
+    }
+    let Some(addr) = crate::ingress::backend(state, &m) else {
+        return nginx_page(StatusCode::SERVICE_UNAVAILABLE, NGINX_503);
+    };
+    let timeout = crate::ingress::read_timeout(&m.ingress);
+    forward(state, req, (addr, timeout), https, peer, host_header).await
 }
 
 /// HAProxy's `timeout server` for a Route: the `haproxy.router.openshift.io/timeout`
@@ -556,11 +631,15 @@ async fn forward(
 
 /// `host:port:127.0.0.1` for the HTTPS and HTTP ports of every admitted host, sorted.
 pub fn resolve_lines(state: &State) -> Vec<String> {
-    let mut hosts: Vec<String> = admitted_routes(state)
-        .iter()
-        .map(|r| s(r, "/spec/host").to_string())
-        .filter(|h| !h.is_empty())
-        .collect();
+    let mut hosts: Vec<String> = if state.flavour.is_openshift() {
+        admitted_routes(state)
+            .iter()
+            .map(|r| s(r, "/spec/host").to_string())
+            .filter(|h| !h.is_empty())
+            .collect()
+    } else {
+        crate::ingress::hosts(&state.store())
+    };
     hosts.sort();
     hosts.dedup();
     let mut out = Vec::new();

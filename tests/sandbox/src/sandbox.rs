@@ -44,6 +44,12 @@ pub struct SandboxConfig {
     /// Objects stored before serving, as given (see [`crate::seed::preload`]): large
     /// fixtures such as 10,000 ClusterRoleBindings, which take minutes to POST one by one.
     pub preload: Vec<serde_json::Value>,
+    /// OpenShift (the default) or plain Kubernetes: no OpenShift API group, OAuth server or
+    /// Route; an ingress controller serves Ingresses (see [`crate::ingress`]).
+    pub flavour: crate::flavour::Flavour,
+    /// Kubernetes flavour only: serve `cert-manager.io` (ClusterIssuer `sandbox-ca`) and
+    /// issue the missing TLS Secrets of Ingresses annotated for it from the sandbox CA.
+    pub cert_manager: bool,
 }
 
 impl Default for SandboxConfig {
@@ -64,6 +70,8 @@ impl Default for SandboxConfig {
             oidc_audience: crate::issuer::DEFAULT_AUDIENCE.into(),
             faults: Vec::new(),
             preload: Vec::new(),
+            flavour: crate::flavour::Flavour::OpenShift,
+            cert_manager: false,
         }
     }
 }
@@ -168,12 +176,33 @@ impl Sandbox {
         std::fs::write(dir.join("ca.crt"), &pki.ca_pem).map_err(io("writing ca.crt"))?;
         let audit =
             AuditLog::create(&dir.join("audit.jsonl")).map_err(io("opening audit.jsonl"))?;
+        let flavour = config.flavour;
+        let cert_manager = config.cert_manager && !flavour.is_openshift();
         let mut store = Store::new();
-        crate::seed::seed_with_ca(&mut store, &config.apps_domain, &pki.ca_pem);
-        if let Some(o) = &oidc {
+        crate::seed::seed_flavour(&mut store, &config.apps_domain, &pki.ca_pem, flavour);
+        if let Some(o) = &oidc
+            && flavour.is_openshift()
+        {
             crate::seed::external_oidc(&mut store, o);
         }
+        if cert_manager {
+            crate::seed::cert_manager(&mut store);
+        }
         for (index, obj) in config.preload.iter().enumerate() {
+            let api_version = obj.get("apiVersion").and_then(serde_json::Value::as_str);
+            let kind = obj.get("kind").and_then(serde_json::Value::as_str);
+            if let Some(def) =
+                crate::resources::by_kind(api_version.unwrap_or(""), kind.unwrap_or(""))
+                && !flavour.serves(def, cert_manager)
+            {
+                return Err(SandboxError::Preload {
+                    index,
+                    message: format!(
+                        "the {flavour} flavour does not serve {}",
+                        def.group_resource()
+                    ),
+                });
+            }
             crate::seed::preload(&mut store, obj.clone())
                 .map_err(|message| SandboxError::Preload { index, message })?;
         }
@@ -212,6 +241,9 @@ impl Sandbox {
             )),
             oauth: crate::oauth::OAuthServer::default(),
             faults: crate::faults::Faults::new(config.faults.clone()),
+            flavour,
+            cert_manager,
+            ca: pki.ca.clone(),
         });
         let router_tls = crate::router::tls_config(state.clone(), pki.ca.clone())?;
         let resolve_path = dir.join("resolve");
@@ -312,8 +344,18 @@ impl Sandbox {
 
     /// Where a Route host is served (the router's HTTPS address) when an admitted Route has
     /// that host; no DNS serves the apps domain, so clients connect here (reqwest's
-    /// `ClientBuilder::resolve`, curl's `--resolve`).
+    /// `ClientBuilder::resolve`, curl's `--resolve`). In the Kubernetes flavour: where an
+    /// Ingress rule's host is served, the HTTPS address for a host with a tls entry, else
+    /// the plain HTTP address.
     pub fn resolve(&self, host: &str) -> Option<SocketAddr> {
+        if !self.state.flavour.is_openshift() {
+            let tls = crate::ingress::serves_host(&self.state.store(), host)?;
+            return Some(if tls {
+                self.state.router.https
+            } else {
+                self.state.router.http
+            });
+        }
         crate::router::admitted_routes(&self.state)
             .iter()
             .any(|r| {
@@ -327,6 +369,59 @@ impl Sandbox {
     /// `https://<host>:<router https port>`: the URL of a Route host through the router.
     pub fn route_url(&self, host: &str) -> String {
         format!("https://{host}:{}", self.state.router.https.port())
+    }
+
+    /// Kubernetes flavour: the URL an Ingress host is served at, `https://<host>:<router
+    /// https port>` with a tls entry, else `http://<host>:<router http port>`; `None` when
+    /// no served Ingress has a rule for the host (or in the OpenShift flavour: use
+    /// [`Sandbox::route_url`]).
+    pub fn ingress_url(&self, host: &str) -> Option<String> {
+        if self.state.flavour.is_openshift() {
+            return None;
+        }
+        let tls = crate::ingress::serves_host(&self.state.store(), host)?;
+        Some(if tls {
+            format!("https://{host}:{}", self.state.router.https.port())
+        } else {
+            format!("http://{host}:{}", self.state.router.http.port())
+        })
+    }
+
+    /// Which cluster this sandbox emulates.
+    pub fn flavour(&self) -> crate::flavour::Flavour {
+        self.state.flavour
+    }
+
+    /// A serving certificate for `hosts` signed by the sandbox CA, as PEM:
+    /// `(tls.crt, tls.key)` (the leaf then the CA; PKCS#8 key).
+    pub fn tls_pem(&self, hosts: &[&str]) -> Result<(String, String), SandboxError> {
+        let names: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+        Ok(self.state.ca.issue_pem(&names)?)
+    }
+
+    /// Store a `kubernetes.io/tls` Secret `namespace/name` with a certificate for `hosts`
+    /// from the sandbox CA (replacing one of that name), as a test's setup would.
+    pub fn create_tls_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        hosts: &[&str],
+    ) -> Result<(), SandboxError> {
+        use base64::Engine as _;
+        let (crt, key) = self.tls_pem(hosts)?;
+        let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+        let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {"tls.crt": b64(&crt), "tls.key": b64(&key)}});
+        let def = crate::resources::find("", "v1", "secrets")
+            .ok_or_else(|| SandboxError::Client("secrets are not served".into()))?;
+        let key = crate::store::Key::new(def, namespace, name);
+        self.with_store(|s| {
+            let _ = s.delete(&key);
+            s.create(key, secret).map(|_| ()).map_err(|e| {
+                SandboxError::Client(format!("storing Secret {namespace}/{name}: {e}"))
+            })
+        })
     }
 
     /// The lines of `DIR/resolve`: `host:port:127.0.0.1` for the HTTPS and HTTP ports of every

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::flavour::Flavour;
 use crate::resources;
 use crate::store::{Key, Store};
 
@@ -87,15 +88,32 @@ pub fn seed(store: &mut Store, apps_domain: &str) {
 
 /// `seed`, with the cluster CA in every namespace's `kube-root-ca.crt`.
 pub fn seed_with_ca(store: &mut Store, apps_domain: &str, ca_pem: &str) {
-    for ns in [
-        "default",
-        "kube-system",
-        "kube-public",
-        "kube-node-lease",
-        "openshift",
-        "openshift-config",
-        "openshift-ingress",
-    ] {
+    seed_flavour(store, apps_domain, ca_pem, Flavour::OpenShift);
+}
+
+/// What a fresh cluster of `flavour` contains. The Kubernetes flavour has no OpenShift
+/// namespace, User or config object, and no bootstrap rule for an OpenShift group; it has
+/// the ingress controller's IngressClasses (`sandbox`, the default, and `nginx`).
+pub fn seed_flavour(store: &mut Store, apps_domain: &str, ca_pem: &str, flavour: Flavour) {
+    let namespaces: &[&str] = match flavour {
+        Flavour::OpenShift => &[
+            "default",
+            "kube-system",
+            "kube-public",
+            "kube-node-lease",
+            "openshift",
+            "openshift-config",
+            "openshift-ingress",
+        ],
+        Flavour::Kubernetes => &[
+            "default",
+            "kube-system",
+            "kube-public",
+            "kube-node-lease",
+            "ingress-nginx",
+        ],
+    };
+    for &ns in namespaces {
         put(
             store,
             "",
@@ -115,13 +133,30 @@ pub fn seed_with_ca(store: &mut Store, apps_domain: &str, ca_pem: &str) {
         "spec": {"type": "ClusterIP", "clusterIP": "172.30.0.1", "clusterIPs": ["172.30.0.1"], "sessionAffinity": "None",
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}, "status": {"loadBalancer": {}}}),
     );
-    for obj in crate::rbac::bootstrap_policy() {
+    for mut obj in crate::rbac::bootstrap_policy() {
+        if !flavour.is_openshift() && !kubernetes_policy(&mut obj) {
+            continue;
+        }
         let res = if obj["kind"] == "ClusterRole" {
             "clusterroles"
         } else {
             "clusterrolebindings"
         };
         put(store, "rbac.authorization.k8s.io", res, obj);
+    }
+    if !flavour.is_openshift() {
+        for (name, default) in [("sandbox", true), ("nginx", false)] {
+            put(
+                store,
+                "networking.k8s.io",
+                "ingressclasses",
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                "metadata": {"name": name, "annotations": {
+                    "ingressclass.kubernetes.io/is-default-class": default.to_string()}},
+                "spec": {"controller": crate::ingress::CONTROLLER}}),
+            );
+        }
+        return;
     }
     for (name, _) in SEED_USERS {
         put(
@@ -146,6 +181,44 @@ pub fn seed_with_ca(store: &mut Store, apps_domain: &str, ca_pem: &str) {
         json!({"apiVersion": "config.openshift.io/v1", "kind": "Authentication",
         "metadata": {"name": "cluster"}, "spec": {"type": "IntegratedOAuth", "oauthMetadata": {"name": ""}, "serviceAccountIssuer": ""},
         "status": {"integratedOAuthMetadata": {"name": "oauth-openshift"}}}),
+    );
+}
+
+/// A bootstrap object as plain Kubernetes has it: without rules for OpenShift groups;
+/// `false` for OpenShift's own roles and bindings (self-provisioning), which it lacks.
+fn kubernetes_policy(obj: &mut Value) -> bool {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if matches!(name, "self-provisioner" | "self-provisioners") {
+        return false;
+    }
+    if let Some(rules) = obj.get_mut("rules").and_then(Value::as_array_mut) {
+        rules.retain(|r| {
+            r.get("apiGroups")
+                .and_then(Value::as_array)
+                .is_none_or(|gs| {
+                    gs.iter()
+                        .filter_map(Value::as_str)
+                        .any(|g| Flavour::Kubernetes.serves_group(g, false))
+                })
+        });
+    }
+    true
+}
+
+/// The cert-manager stand-in's issuer: a `ClusterIssuer` backed by the sandbox CA.
+pub fn cert_manager(store: &mut Store) {
+    put(
+        store,
+        crate::flavour::CERT_MANAGER,
+        "clusterissuers",
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": crate::ingress::CLUSTER_ISSUER},
+        "spec": {"ca": {"secretName": "sandbox-ca"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KeyPairVerified",
+            "message": "Signing CA verified", "observedGeneration": 1}]}}),
     );
 }
 

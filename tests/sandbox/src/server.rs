@@ -35,6 +35,12 @@ pub struct State {
     pub issuer: Arc<crate::issuer::Issuer>,
     pub oauth: crate::oauth::OAuthServer,
     pub faults: crate::faults::Faults,
+    /// OpenShift or plain Kubernetes: which API groups are served, which ingress controller.
+    pub flavour: crate::flavour::Flavour,
+    /// The Kubernetes flavour's cert-manager stand-in (serves `cert-manager.io`).
+    pub cert_manager: bool,
+    /// The sandbox CA, for certificates the cert-manager stand-in issues.
+    pub ca: Arc<crate::tls::Ca>,
 }
 
 impl State {
@@ -296,6 +302,9 @@ fn with_openshift_groups(state: &State, mut user: UserInfo) -> UserInfo {
 
 pub async fn authenticate_token(state: &State, token: &str) -> Result<UserInfo, String> {
     if let Some(u) = state.tokens.lookup(token) {
+        if !state.flavour.is_openshift() {
+            return Ok(u.authenticated());
+        }
         return Ok(with_openshift_groups(state, u.authenticated()));
     }
     if let Some(oidc) = &state.oidc
@@ -411,7 +420,15 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
     };
     let path = decode(parts.uri.path(), false);
     let query = parse_query(parts.uri.query());
-    let info = request_info(&parts.method, &path, &query);
+    let mut info = request_info(&parts.method, &path, &query);
+    // What the flavour does not serve is a 404 after authorization, as on a cluster
+    // without that API group.
+    if info
+        .def
+        .is_some_and(|d| !state.flavour.serves(d, state.cert_manager))
+    {
+        info.def = None;
+    }
     let mut entry = AuditEntry {
         timestamp: crate::store::now_rfc3339(),
         method: parts.method.to_string(),
@@ -446,7 +463,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
     entry.fault = fault.as_ref().map(ToString::to_string);
     let resp = if let Some(early) = fault.as_ref().and_then(fault_response) {
         early
-    } else if crate::oauth::serves(&path) {
+    } else if state.flavour.is_openshift() && crate::oauth::serves(&path) {
         // The OAuth server is not behind the API's authentication and authorization.
         crate::oauth::handle(
             &state,

@@ -422,6 +422,25 @@ fn columns_and_row(def: &ResourceDef, o: &Value) -> (Vec<Col>, Row) {
                 ],
             )
         }
+        ("networking.k8s.io", "ingressclasses") => {
+            let params = o.pointer("/spec/parameters").map_or_else(String::new, |p| {
+                format!("{}/{}", s(p, "/kind"), s(p, "/name"))
+            });
+            (
+                vec![
+                    NAME,
+                    col("Controller", "string", "", 0),
+                    col("Parameters", "string", "", 0),
+                    AGE,
+                ],
+                vec![
+                    name,
+                    json!(s(o, "/spec/controller")),
+                    json!(none_if_empty(params)),
+                    json!(age(o)),
+                ],
+            )
+        }
         ("route.openshift.io", "routes") => {
             let host = s(o, "/spec/host");
             let svc = s(o, "/spec/to/name");

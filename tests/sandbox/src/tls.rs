@@ -55,6 +55,24 @@ impl Ca {
         Ok(Arc::new(rustls::sign::CertifiedKey::new(chain, signing)))
     }
 
+    /// A serving certificate as PEM: `(leaf then CA, PKCS#8 key)`, the `tls.crt` and
+    /// `tls.key` of a `kubernetes.io/tls` Secret.
+    pub fn issue_pem(&self, names: &[String]) -> Result<(String, String), TlsError> {
+        let (chain, key) = self.leaf(names)?;
+        let pem = |label: &str, der: &[u8]| {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let mut out = format!("-----BEGIN {label}-----\n");
+            for line in b64.as_bytes().chunks(64) {
+                out.push_str(&String::from_utf8_lossy(line));
+                out.push('\n');
+            }
+            out + &format!("-----END {label}-----\n")
+        };
+        let certs: String = chain.iter().map(|c| pem("CERTIFICATE", c)).collect();
+        Ok((certs, pem("PRIVATE KEY", key.secret_der())))
+    }
+
     fn leaf(
         &self,
         names: &[String],
@@ -101,6 +119,26 @@ impl Ca {
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }
+}
+
+/// A self-signed serving certificate no client trusts: what an ingress controller presents
+/// for a host it has no certificate for (ingress-nginx's "Fake Certificate").
+pub fn self_signed_key(cn: &str) -> Result<Arc<rustls::sign::CertifiedKey>, TlsError> {
+    let mut params = CertificateParams::new(vec!["ingress.local".to_string()])?;
+    params.distinguished_name = dn(cn);
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(TlsError::Rustls)?;
+    Ok(Arc::new(rustls::sign::CertifiedKey::new(
+        vec![CertificateDer::from(cert.der().to_vec())],
+        signing,
+    )))
 }
 
 fn dn(cn: &str) -> DistinguishedName {

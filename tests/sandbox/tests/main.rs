@@ -7,6 +7,7 @@ mod faults;
 mod helm;
 mod kube_rs;
 mod kubectl;
+mod kubernetes_flavour;
 mod mcp_server;
 mod oauth_server;
 mod oidc;
