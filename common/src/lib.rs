@@ -14,6 +14,7 @@ pub mod openshift;
 pub mod output;
 pub mod plan;
 pub mod preflight;
+pub mod rbac_intent;
 pub mod retry;
 pub mod secret_input;
 pub mod server_config;

@@ -10,6 +10,7 @@ use oc_mcp_common::{
     openshift::{self, Group},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
     preflight::{Permission, RBAC_GROUP, require_permissions, require_permissions_or_held},
+    rbac_intent,
 };
 use serde::Serialize;
 
@@ -63,10 +64,82 @@ pub struct BindArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Take over a binding of the same name that oc-mcp did not make
+    /// Take over a binding of the same name that oc-mcp did not make. It never lets a binding
+    /// name everyone, anonymous or a role that is not read-only
     #[arg(long)]
     pub force: bool,
+
+    /// Bind a ClusterRole oc-mcp did not make (one your GitOps repository keeps, say). Its rules
+    /// must still be read-only with no risky read, and it must not aggregate other roles
+    #[arg(long)]
+    pub allow_unmanaged_role: bool,
 }
+
+/// Refuse subjects that are not a real group of people: there is no legitimate use of the
+/// MCP role bound to everyone, to anonymous requests or to the platform's own identities.
+pub fn refuse_virtual_subjects(subjects: &[Subject]) -> Result<()> {
+    for subject in subjects {
+        if let Some(why) = rbac_intent::virtual_subject(subject.kind(), &subject.display_name()) {
+            return Err(Error::usage_with_hint(
+                format!("refusing to bind {subject}: {why}"),
+                why.hint(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a role that is not oc-mcp's read-only role (or, with `allow_unmanaged`, a reviewed
+/// read-only one): the binding would hand its rights to every member.
+pub fn refuse_unsafe_role(role: &ClusterRole, allow_unmanaged: bool) -> Result<()> {
+    let name = role.name_any();
+    let risks = rbac_intent::risky_grants(role.rules.as_deref().unwrap_or_default());
+    let listed = || {
+        let mut shown: Vec<String> = risks.iter().take(5).map(ToString::to_string).collect();
+        if risks.len() > 5 {
+            shown.push(format!("and {} more", risks.len() - 5));
+        }
+        shown.join("; ")
+    };
+    if role.aggregation_rule.is_some() {
+        return Err(Error::usage_with_hint(
+            format!(
+                "refusing to bind ClusterRole {name}: it aggregates other roles (aggregationRule), \
+                 so it grants whatever any matching role grants, now or later"
+            ),
+            ROLE_HINT,
+        ));
+    }
+    if !rbac_intent::is_managed(role) && !allow_unmanaged {
+        let grants = if risks.is_empty() {
+            String::new()
+        } else {
+            format!(", and it grants: {}", listed())
+        };
+        return Err(Error::usage_with_hint(
+            format!(
+                "refusing to bind ClusterRole {name}: it was not made by oc-mcp (no managed-by \
+                 label or recorded profile){grants}"
+            ),
+            format!(
+                "{ROLE_HINT}; for a reviewed read-only role of your own, pass --allow-unmanaged-role"
+            ),
+        ));
+    }
+    if !risks.is_empty() {
+        return Err(Error::usage_with_hint(
+            format!(
+                "refusing to bind ClusterRole {name}: it grants what a read-only MCP role must not: {}",
+                listed()
+            ),
+            format!("restore it with `oc mcp-rbac role --name {name}`, then bind again"),
+        ));
+    }
+    Ok(())
+}
+
+const ROLE_HINT: &str =
+    "bind the read-only ClusterRole `oc mcp-rbac role` makes (--role mcp-readonly, the default)";
 
 /// The binding oc-mcp makes for one subject.
 pub fn binding_for(role: &str, subject: &Subject) -> ClusterRoleBinding {
@@ -93,6 +166,7 @@ fn is_ours(binding: &ClusterRoleBinding) -> bool {
 /// `oc mcp-rbac bind`
 pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> {
     let subjects = args.subjects.subjects()?;
+    refuse_virtual_subjects(&subjects)?;
     let client = global.kube.client().await?;
     // Everything planning reads and applying writes, asked at once before anything else.
     let mut wanted = vec![Permission::new(
@@ -167,6 +241,7 @@ pub fn service_account_only_warning(subjects: &[Subject]) -> Option<String> {
 /// Build the plan for `bind`, after reading what exists.
 pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<String>)> {
     let subjects = args.subjects.subjects()?;
+    refuse_virtual_subjects(&subjects)?;
     let role = &args.subjects.role;
     let mut warnings = Vec::new();
     if let Some(warning) = service_account_only_warning(&subjects) {
@@ -178,14 +253,28 @@ pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<St
         }
         warnings.push(warning);
     }
-    if Api::<ClusterRole>::all(client.clone())
-        .get_opt(role)
-        .await?
-        .is_none()
-    {
-        warnings.push(format!(
+    match Api::<ClusterRole>::all(client.clone()).get_opt(role).await? {
+        Some(live) => {
+            refuse_unsafe_role(&live, args.allow_unmanaged_role)?;
+            let drift = rbac_intent::profile_drift(&live);
+            if !drift.is_clean() {
+                warnings.push(format!(
+                    "ClusterRole {role} differs from its profile ({}): restore it with `oc mcp-rbac role --name {role}`",
+                    drift.lines().join(", ")
+                ));
+            }
+        }
+        // The default role may be made after the binding; `status` and `check` judge it then.
+        None if role == defaults::CLUSTER_ROLE => warnings.push(format!(
             "ClusterRole {role} does not exist yet: the bindings grant nothing until `oc mcp-rbac role` creates it"
-        ));
+        )),
+        // Any other name could later be given to a role with any rights.
+        None => {
+            return Err(Error::usage_with_hint(
+                format!("refusing to bind ClusterRole {role}: it does not exist"),
+                format!("create it first with `oc mcp-rbac role --name {role}`"),
+            ));
+        }
     }
     let flavor = openshift::detect(client).await?;
     let groups_api: Api<Group> = Api::all(client.clone());

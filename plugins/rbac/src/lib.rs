@@ -50,9 +50,12 @@ pub enum Command {
     Bind(bind::BindArgs),
     /// Remove the bindings `bind` made for the given subjects
     Unbind(bind::UnbindArgs),
-    /// Show the role, every binding that references it, its subjects, and warnings
+    /// Show the role, every binding that references it, its subjects, and what is unsafe (exit 1
+    /// on a risky rule, drift from the profile, or a binding to everyone or anonymous)
     Status(status::StatusArgs),
-    /// Prove access is read-only: an access matrix from SubjectAccessReviews (exit 1 on any deviation)
+    /// Prove access is read-only, judged against the role's profile: every binding the subjects
+    /// hold, and SubjectAccessReviews in cluster scope and each of their namespaces (exit 1 on
+    /// any deviation)
     Check(check::CheckArgs),
     /// Print a shell completion script for this plugin's binary
     Completion(CompletionArgs),

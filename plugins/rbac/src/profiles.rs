@@ -9,120 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use oc_mcp_common::{Error, Result};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-/// The only verbs any profile grants.
-pub const READ_VERBS: [&str; 3] = ["get", "list", "watch"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Profile {
-    /// The guide's option A: broad read-only access (recommended by the guide)
-    Full,
-    /// The guide's option B: the minimum the guide names
-    Minimal,
-    /// Derived from the tools the server exposes (--from-tools FILE)
-    Tools,
-}
-
-impl Profile {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Full => "full",
-            Self::Minimal => "minimal",
-            Self::Tools => "tools",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "full" => Some(Self::Full),
-            "minimal" => Some(Self::Minimal),
-            "tools" => Some(Self::Tools),
-            _ => None,
-        }
-    }
-}
-
-fn rule(group: &str, resources: &[&str]) -> PolicyRule {
-    PolicyRule {
-        api_groups: Some(vec![group.to_owned()]),
-        resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
-        verbs: READ_VERBS.iter().map(|v| (*v).to_owned()).collect(),
-        ..PolicyRule::default()
-    }
-}
-
-/// Guide step 3, option A (11 rules).
-pub fn full_rules() -> Vec<PolicyRule> {
-    vec![
-        rule(
-            "",
-            &[
-                "pods",
-                "services",
-                "configmaps",
-                "namespaces",
-                "events",
-                "nodes",
-                "persistentvolumeclaims",
-                "persistentvolumes",
-                "replicationcontrollers",
-                "serviceaccounts",
-            ],
-        ),
-        rule("", &["pods/log"]),
-        // The guide's comment says "exec/attach", but its rule grants only pods/status.
-        rule("", &["pods/status"]),
-        rule(
-            "apps",
-            &["deployments", "daemonsets", "statefulsets", "replicasets"],
-        ),
-        rule("batch", &["jobs", "cronjobs"]),
-        rule("route.openshift.io", &["routes"]),
-        rule("project.openshift.io", &["projects"]),
-        rule("image.openshift.io", &["imagestreams", "imagestreamtags"]),
-        rule("metrics.k8s.io", &["pods", "nodes"]),
-        rule(
-            "monitoring.coreos.com",
-            &[
-                "servicemonitors",
-                "podmonitors",
-                "prometheusrules",
-                "prometheuses",
-                "alertmanagers",
-            ],
-        ),
-        rule(
-            "config.openshift.io",
-            &[
-                "clusterversions",
-                "clusteroperators",
-                "infrastructures",
-                "networks",
-                "ingresses",
-            ],
-        ),
-    ]
-}
-
-/// Guide step 3, option B (3 rules).
-pub fn minimal_rules() -> Vec<PolicyRule> {
-    vec![
-        rule(
-            "",
-            &[
-                "pods",
-                "services",
-                "configmaps",
-                "namespaces",
-                "events",
-                "nodes",
-            ],
-        ),
-        rule("apps", &["deployments", "daemonsets", "statefulsets"]),
-        rule("route.openshift.io", &["routes"]),
-    ]
-}
+/// The profiles and their rule sets live in `oc_mcp_common::rbac_intent`, shared with verify;
+/// re-exported here so this crate's paths keep working.
+pub use oc_mcp_common::rbac_intent::{
+    Profile, READ_VERBS, full_rules, grants, minimal_rules, normalize, rules_fingerprint,
+};
 
 /// Options for deriving the `tools` profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,10 +215,15 @@ fn grant_requirement(
                      pass --include-node-proxy to grant it"
                         .into(),
                 );
-            } else if is_secret_like(&target.api_group, &resource) {
+            } else if let Some(risk) = risky_read(&target.api_group, &resource, &verbs)
+                && resource != "nodes/proxy"
+            {
                 omit(
                     omissions,
-                    format!("needs {resource}, which exposes credentials"),
+                    format!(
+                        "needs {resource}, which a read-only MCP role never grants: {}",
+                        risk.kind
+                    ),
                 );
             } else {
                 grants
@@ -375,61 +272,22 @@ fn merge_grants(grants: Grants) -> Vec<PolicyRule> {
         .collect()
 }
 
-fn is_secret_like(group: &str, resource: &str) -> bool {
-    group.is_empty() && (resource == "secrets" || resource.starts_with("secrets/"))
-}
-
-/// A stable fingerprint of a rule list, recorded on the role to detect drift later.
-pub fn rules_fingerprint(rules: &[PolicyRule]) -> String {
-    let canonical = serde_json::to_vec(&normalize(rules)).unwrap_or_default();
-    format!("{:x}", Sha256::digest(&canonical))[..16].to_owned()
-}
-
-/// Rules in a canonical order with sorted lists, so equal grants compare equal.
-pub fn normalize(rules: &[PolicyRule]) -> Vec<PolicyRule> {
-    let sorted = |v: &Option<Vec<String>>| {
-        v.as_ref().map(|v| {
-            let mut v = v.clone();
-            v.sort();
-            v
-        })
+/// The first risk of reading `resource` (secrets, tokens, exec, proxies), judged by the same
+/// rules `check` and `status` use.
+fn risky_read(
+    group: &str,
+    resource: &str,
+    verbs: &BTreeSet<String>,
+) -> Option<oc_mcp_common::rbac_intent::Risk> {
+    let rule = PolicyRule {
+        api_groups: Some(vec![group.to_owned()]),
+        resources: Some(vec![resource.to_owned()]),
+        verbs: verbs.iter().cloned().collect(),
+        ..PolicyRule::default()
     };
-    let mut out: Vec<PolicyRule> = rules
-        .iter()
-        .map(|r| {
-            let mut verbs = r.verbs.clone();
-            verbs.sort();
-            PolicyRule {
-                api_groups: sorted(&r.api_groups),
-                resources: sorted(&r.resources),
-                resource_names: sorted(&r.resource_names).filter(|v| !v.is_empty()),
-                non_resource_urls: sorted(&r.non_resource_urls).filter(|v| !v.is_empty()),
-                verbs,
-            }
-        })
-        .collect();
-    out.sort_by_key(|r| serde_json::to_string(r).unwrap_or_default());
-    out
-}
-
-/// Flatten rules into `(group, resource, verb)` grants, for diffs and checks.
-pub fn grants(rules: &[PolicyRule]) -> BTreeSet<(String, String, String)> {
-    let mut out = BTreeSet::new();
-    for rule in rules {
-        for group in rule.api_groups.iter().flatten() {
-            for resource in rule.resources.iter().flatten() {
-                for verb in &rule.verbs {
-                    out.insert((group.clone(), resource.clone(), verb.clone()));
-                }
-            }
-        }
-        for url in rule.non_resource_urls.iter().flatten() {
-            for verb in &rule.verbs {
-                out.insert((String::new(), url.clone(), verb.clone()));
-            }
-        }
-    }
-    out
+    oc_mcp_common::rbac_intent::risky_grants(&[rule])
+        .into_iter()
+        .next()
 }
 
 #[cfg(test)]
@@ -437,17 +295,6 @@ mod tests {
     use super::*;
 
     const FIXTURE: &str = include_str!("../fixtures/tools-list-v0.0.67-read-only.json");
-
-    #[test]
-    fn profiles_are_read_only() {
-        for rules in [full_rules(), minimal_rules()] {
-            for (_, _, verb) in grants(&rules) {
-                assert!(READ_VERBS.contains(&verb.as_str()), "{verb}");
-            }
-        }
-        assert_eq!(full_rules().len(), 11);
-        assert_eq!(minimal_rules().len(), 3);
-    }
 
     #[test]
     fn tools_profile_grants_what_the_fixture_tools_need_and_no_more() {
@@ -519,14 +366,14 @@ mod tests {
         assert_eq!(derived.omissions[0].tool, "pods_delete");
     }
 
+    /// The fingerprint recorded on roles made before it moved to the shared crate.
     #[test]
-    fn normalize_ignores_order() {
-        let mut a = full_rules();
-        a.reverse();
-        assert_eq!(rules_fingerprint(&a), rules_fingerprint(&full_rules()));
-        assert_ne!(
-            rules_fingerprint(&minimal_rules()),
-            rules_fingerprint(&full_rules())
-        );
+    fn the_fingerprint_is_unchanged() {
+        use sha2::{Digest, Sha256};
+        for rules in [full_rules(), minimal_rules()] {
+            let canonical = serde_json::to_vec(&normalize(&rules)).expect("json");
+            let old = format!("{:x}", Sha256::digest(&canonical))[..16].to_owned();
+            assert_eq!(rules_fingerprint(&rules), old);
+        }
     }
 }

@@ -14,10 +14,9 @@ use oc_mcp_common::{
 
 use crate::profiles::{self, Profile, ToolsOptions};
 
-/// Annotation recording which profile the role was made from.
-pub const PROFILE_ANNOTATION: &str = "oc-mcp.io/profile";
-/// Annotation recording the fingerprint of the rules as applied, to detect later edits.
-pub const FINGERPRINT_ANNOTATION: &str = "oc-mcp.io/rules-fingerprint";
+/// The annotations recording the profile and the fingerprint of the rules as applied; defined
+/// with the intent they record, in `oc_mcp_common::rbac_intent`.
+pub use oc_mcp_common::rbac_intent::{FINGERPRINT_ANNOTATION, PROFILE_ANNOTATION};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RoleArgs {
@@ -53,7 +52,8 @@ pub struct RoleArgs {
     pub generic_resources: Profile,
 
     /// Also grant nodes/proxy (node logs and stats tools). Off by default: it reaches the
-    /// kubelet API, which can be abused to run commands in pods
+    /// kubelet API, which can be abused to run commands in pods, so `status` and `check`
+    /// report such a role as risky (exit 1)
     #[arg(long)]
     pub include_node_proxy: bool,
 
@@ -176,6 +176,14 @@ pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
         cli::warn(&format!(
             "tool {} is not fully granted: {}",
             omission.tool, omission.reason
+        ));
+    }
+    // Only an explicit opt-in (--include-node-proxy) gets here; say what it costs.
+    for risk in
+        oc_mcp_common::rbac_intent::risky_grants(plan.role.rules.as_deref().unwrap_or_default())
+    {
+        cli::warn(&format!(
+            "the role grants {risk}: `status` and `check` will report it (exit 1)"
         ));
     }
     if output.dry_run == DryRun::Client {
@@ -335,8 +343,13 @@ pub fn conflict(existing: &ClusterRole, planned: &RolePlan) -> Option<Conflict> 
         None => return Some(Conflict::NotOurs),
         Some(_) => {}
     }
-    let live = profiles::rules_fingerprint(existing.rules.as_deref().unwrap_or_default());
-    if annotations.get(FINGERPRINT_ANNOTATION) != Some(&live) {
+    let live_rules = existing.rules.as_deref().unwrap_or_default();
+    let live = profiles::rules_fingerprint(live_rules);
+    let planned_rules = planned.role.rules.as_deref().unwrap_or_default();
+    // A fixed profile's rules are known: any difference is an edit, whatever the annotation says.
+    let fixed_differs = planned.profile != Profile::Tools
+        && profiles::normalize(live_rules) != profiles::normalize(planned_rules);
+    if annotations.get(FINGERPRINT_ANNOTATION) != Some(&live) || fixed_differs {
         return Some(Conflict::EditedByHand);
     }
     None
@@ -368,6 +381,36 @@ pub async fn checked_object(client: &Client, plan: &RolePlan) -> Result<PlannedO
     let mut force = false;
     let existing = api.get_opt(&name).await?;
     if let Some(conflict) = existing.as_ref().and_then(|e| conflict(e, plan)) {
+        // Our own role, same profile, edited since: the profile is the intent, so a re-run
+        // restores it (taking the fields over from the editor) and says what it put back.
+        if conflict == Conflict::EditedByHand {
+            let live = existing
+                .as_ref()
+                .and_then(|e| e.rules.clone())
+                .unwrap_or_default();
+            let changes = diff(&live, plan.role.rules.as_deref().unwrap_or_default());
+            let shown = if changes.is_empty() {
+                "only the recorded fingerprint".to_owned()
+            } else {
+                changes.join(", ")
+            };
+            cli::warn(&format!(
+                "ClusterRole {name} was edited after oc-mcp applied it; restoring profile {}: {shown}",
+                plan.profile.as_str()
+            ));
+            if existing
+                .as_ref()
+                .is_some_and(|e| e.aggregation_rule.is_some())
+            {
+                cli::warn(&format!(
+                    "ClusterRole {name} has an aggregationRule oc-mcp did not set: remove it \
+                     (`oc patch clusterrole {name} --type=json -p '[{{\"op\":\"remove\",\"path\":\"/aggregationRule\"}}]'`)"
+                ));
+            }
+            return Ok(PlannedObject::from_typed(&plan.role)?
+                .with_force(true)
+                .with_live(existing.as_ref()));
+        }
         if !plan.force {
             let live = existing.and_then(|e| e.rules).unwrap_or_default();
             let changes = diff(&live, plan.role.rules.as_deref().unwrap_or_default());

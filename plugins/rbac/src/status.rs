@@ -5,18 +5,15 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding};
 use kube::{Api, Client, Resource, ResourceExt, api::ListParams};
 use oc_mcp_common::{
-    ExitCode, GlobalArgs, Result, cli, defaults,
+    Error, ExitCode, GlobalArgs, Result, cli, defaults,
     output::Tabular,
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
+    rbac_intent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{
-    profiles::{self, Profile, READ_VERBS},
-    role::{FINGERPRINT_ANNOTATION, PROFILE_ANNOTATION},
-    subjects::Subject,
-};
+use crate::{role::PROFILE_ANNOTATION, subjects::Subject};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
@@ -66,6 +63,9 @@ pub struct StatusReport {
     pub bindings: Vec<BindingStatus>,
     /// Subject names by kind (`Group`, `User`, `ServiceAccount`).
     pub subjects: BTreeMap<String, Vec<String>>,
+    /// What makes the state unsafe (exit 1): a risky rule, drift from the profile, a binding
+    /// to a virtual subject.
+    pub problems: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -94,44 +94,67 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
             cli::warn(warning);
         }
     }
-    Ok(ExitCode::Ok)
+    if report.problems.is_empty() {
+        return Ok(ExitCode::Ok);
+    }
+    Err(Error::Failed {
+        message: format!(
+            "the RBAC of ClusterRole {} is not safe:\n  {}",
+            report.role.name,
+            report.problems.join("\n  ")
+        ),
+        hint: Some(format!(
+            "restore the role with `oc mcp-rbac role --name {}`, and remove bindings to virtual \
+             subjects with `oc mcp-rbac unbind --force SUBJECT`",
+            report.role.name
+        )),
+    })
 }
 
-/// What makes a rule unsafe for a read-only MCP role.
-pub fn risky_rules(rules: &[PolicyRule]) -> Vec<String> {
-    const SENSITIVE: [&str; 7] = [
-        "secrets",
-        "pods/exec",
-        "pods/attach",
-        "pods/portforward",
-        "nodes/proxy",
-        "serviceaccounts/token",
-        "*",
-    ];
-    const DANGEROUS_VERBS: [&str; 4] = ["impersonate", "escalate", "bind", "*"];
-    let mut out = Vec::new();
-    for (group, resource, verb) in profiles::grants(rules) {
-        let name = if group.is_empty() {
-            resource.clone()
-        } else {
-            format!("{resource}.{group}")
-        };
-        if DANGEROUS_VERBS.contains(&verb.as_str()) {
-            out.push(format!(
-                "{verb} {name}: lets the holder gain other identities or permissions"
-            ));
-        } else if !READ_VERBS.contains(&verb.as_str()) {
-            out.push(format!("{verb} {name}: not read-only"));
-        } else if SENSITIVE.contains(&resource.as_str()) || group == "*" {
-            out.push(format!(
-                "{verb} {name}: exposes credentials or command execution"
-            ));
+/// What makes the state unsafe: judged from the intent, so `status` exits 1 on any of them.
+fn problems(role: &RoleStatus, bindings: &[BindingStatus]) -> Vec<String> {
+    let mut problems: Vec<String> = role
+        .risky_rules
+        .iter()
+        .map(|risky| format!("risky rule: {risky}"))
+        .collect();
+    if !role.drift.is_empty() {
+        problems.push(format!(
+            "ClusterRole {} differs from its profile: {}",
+            role.name,
+            role.drift.join(", ")
+        ));
+    }
+    for binding in bindings {
+        for subject in &binding.subjects {
+            if let Some(why) = rbac_intent::virtual_subject(subject.kind(), &subject.display_name())
+            {
+                let place = binding
+                    .namespace
+                    .as_deref()
+                    .map(|n| format!(" in namespace {n}"))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "{} {}{place} binds the role to {subject}: {why}",
+                    binding.kind, binding.name
+                ));
+            }
         }
     }
-    out
+    problems
 }
 
-fn role_status(name: &str, role: Option<&ClusterRole>) -> RoleStatus {
+/// What makes a rule unsafe for a read-only MCP role, one line per grant
+/// ([`rbac_intent::risky_grants`]).
+pub fn risky_rules(rules: &[PolicyRule]) -> Vec<String> {
+    rbac_intent::risky_grants(rules)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// `all`: every ClusterRole, to follow an aggregation rule (empty when the role has none).
+fn role_status(name: &str, role: Option<&ClusterRole>, all: &[ClusterRole]) -> RoleStatus {
     let Some(role) = role else {
         return RoleStatus {
             name: name.to_owned(),
@@ -144,40 +167,17 @@ fn role_status(name: &str, role: Option<&ClusterRole>) -> RoleStatus {
         };
     };
     let rules = role.rules.clone().unwrap_or_default();
-    let profile = role.annotations().get(PROFILE_ANNOTATION).cloned();
-    let drift = match profile.as_deref().and_then(Profile::parse) {
-        Some(Profile::Full) => crate::role::diff(&profiles::full_rules(), &rules),
-        Some(Profile::Minimal) => crate::role::diff(&profiles::minimal_rules(), &rules),
-        // A derived role is compared with the fingerprint recorded when it was applied.
-        Some(Profile::Tools) => {
-            if role.annotations().get(FINGERPRINT_ANNOTATION)
-                == Some(&profiles::rules_fingerprint(&rules))
-            {
-                Vec::new()
-            } else {
-                vec!["rules changed since oc-mcp applied the tools profile".to_owned()]
-            }
-        }
-        None => Vec::new(),
-    };
     RoleStatus {
         name: name.to_owned(),
         present: true,
-        profile,
+        profile: role.annotations().get(PROFILE_ANNOTATION).cloned(),
         managed_by_oc_mcp: role.labels().get(MANAGED_BY_LABEL).map(String::as_str)
             == Some(MANAGED_BY_VALUE),
-        drift,
-        risky_rules: risky_rules(&rules),
+        drift: rbac_intent::profile_drift(role).lines(),
+        risky_rules: risky_rules(&rbac_intent::effective_rules(role, all)),
         rule_count: rules.len(),
     }
 }
-
-/// Everyone who can use a group binding: these names make the role public.
-const EVERYONE_GROUPS: [&str; 3] = [
-    "system:authenticated",
-    "system:unauthenticated",
-    "system:serviceaccounts",
-];
 
 pub async fn status(client: &Client, args: &StatusArgs) -> Result<StatusReport> {
     Ok(status_and_role(client, args).await?.0)
@@ -229,7 +229,13 @@ pub async fn status_and_role(
     bindings
         .sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
 
-    let role = role_status(role_name, live.as_ref());
+    // Only an aggregated role needs the others (rare: oc-mcp never makes one).
+    let all = if live.as_ref().is_some_and(|r| r.aggregation_rule.is_some()) {
+        list_filtered(&roles, args.chunk_size, |r: &ClusterRole| Some(r.clone())).await?
+    } else {
+        Vec::new()
+    };
+    let role = role_status(role_name, live.as_ref(), &all);
     let mut subjects: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for subject in bindings.iter().flat_map(|b| &b.subjects) {
         let list = subjects.entry(subject.kind().to_owned()).or_default();
@@ -241,11 +247,13 @@ pub async fn status_and_role(
         list.sort();
     }
     let warnings = warnings(&role, &bindings, &subjects);
+    let problems = problems(&role, &bindings);
     Ok((
         StatusReport {
             role,
             bindings,
             subjects,
+            problems,
             warnings,
         },
         live,
@@ -254,7 +262,7 @@ pub async fn status_and_role(
 
 /// Every object of a kind, `chunk_size` per request (0: one request), mapped by `keep`; only
 /// what `keep` returns is held, never the whole list.
-async fn list_filtered<K, T>(
+pub(crate) async fn list_filtered<K, T>(
     api: &Api<K>,
     chunk_size: u32,
     keep: impl Fn(&K) -> Option<T>,
@@ -306,32 +314,12 @@ fn warnings(
             role.name
         ));
     }
-    if !role.drift.is_empty() {
-        warnings.push(format!(
-            "ClusterRole {} differs from its profile: {}",
-            role.name,
-            role.drift.join(", ")
-        ));
-    }
-    for risky in &role.risky_rules {
-        warnings.push(format!("risky rule: {risky}"));
-    }
     if bindings.is_empty() {
         warnings.push("no binding references the role: nobody can use the MCP server".into());
     }
     for binding in bindings {
         if binding.subjects.is_empty() {
             warnings.push(format!("{} {} has no subjects", binding.kind, binding.name));
-        }
-    }
-    if let Some(groups) = subjects.get("Group") {
-        for group in groups
-            .iter()
-            .filter(|g| EVERYONE_GROUPS.contains(&g.as_str()))
-        {
-            warnings.push(format!(
-                "group {group} is bound: every such identity gets the role"
-            ));
         }
     }
     if !subjects.is_empty() && subjects.keys().all(|k| k == "ServiceAccount") {
@@ -425,6 +413,6 @@ mod tests {
         assert!(risky.contains("get pods/exec"));
         assert!(risky.contains("escalate clusterroles.rbac.authorization.k8s.io"));
         assert!(!risky.contains("get pods:"));
-        assert!(risky_rules(&profiles::full_rules()).is_empty());
+        assert!(risky_rules(&rbac_intent::full_rules()).is_empty());
     }
 }

@@ -2,6 +2,7 @@
 
 mod guide_manifests;
 mod help;
+mod intent;
 mod props;
 mod sandbox;
 mod tools_profile;

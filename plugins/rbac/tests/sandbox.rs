@@ -12,13 +12,13 @@ use kube::{
 };
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
-struct Cluster {
-    sandbox: Sandbox,
+pub(crate) struct Cluster {
+    pub(crate) sandbox: Sandbox,
     admin: PathBuf,
 }
 
 impl Cluster {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("sandbox");
@@ -27,7 +27,7 @@ impl Cluster {
     }
 
     /// Run the plugin as `user` (a kubeconfig of that user only).
-    fn run_as(&self, user: &str, args: &[&str]) -> Output {
+    pub(crate) fn run_as(&self, user: &str, args: &[&str]) -> Output {
         let kubeconfig = self.sandbox.kubeconfig_path(user).expect("kubeconfig");
         std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_rbac"))
             .args(args)
@@ -38,16 +38,16 @@ impl Cluster {
             .expect("run kubectl-mcp_rbac")
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.run_as("admin", args)
     }
 
-    async fn admin_client(&self) -> kube::Client {
+    pub(crate) async fn admin_client(&self) -> kube::Client {
         self.sandbox.client_for("admin").await.expect("client")
     }
 
     /// Writes (anything but reads and access reviews) recorded by the audit log.
-    fn writes(&self) -> Vec<String> {
+    pub(crate) fn writes(&self) -> Vec<String> {
         self.sandbox
             .audit()
             .into_iter()
@@ -57,16 +57,16 @@ impl Cluster {
     }
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[track_caller]
-fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
