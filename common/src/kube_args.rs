@@ -294,6 +294,19 @@ impl KubeArgs {
             return Ok(config);
         }
         let (kubeconfig, options) = self.apply_to_kubeconfig(loaded)?;
+        if let Some(user) = &options.user {
+            let from_flag = self.token.is_some();
+            for entry in kubeconfig
+                .kubeconfig
+                .auth_infos
+                .iter()
+                .filter(|u| &u.name == user)
+            {
+                if let Some(auth) = &entry.auth_info {
+                    check_auth_info(auth, &credential_owner(user, &kubeconfig.source, from_flag))?;
+                }
+            }
+        }
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig.kubeconfig, &options)
             .await
             .map_err(|e| kubeconfig_error(&e, &kubeconfig.source))?;
@@ -495,6 +508,7 @@ pub fn client_with_retry(
     policy: crate::retry::RetryPolicy,
 ) -> Result<kube::Client> {
     config.default_retry = false;
+    check_auth_info(&config.auth_info, &CredentialOwner::Unknown)?;
     let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| Error::Kubeconfig {
         message: crate::error::describe_chain(&e),
         hint: Some("check the certificate and credential fields of your kubeconfig".into()),
@@ -502,6 +516,94 @@ pub fn client_with_retry(
     Ok(builder
         .with_layer(&crate::retry::RetryLayer::new(policy))
         .build())
+}
+
+/// Whose credential a message names: `--token`, or the kubeconfig user and its file.
+fn credential_owner(user: &str, source: &KubeconfigSource, from_flag: bool) -> CredentialOwner {
+    if from_flag {
+        CredentialOwner::Flag
+    } else {
+        CredentialOwner::User {
+            name: user.to_owned(),
+            source: source.to_string(),
+        }
+    }
+}
+
+/// Where a token came from, for the message that refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialOwner {
+    /// `--token`.
+    Flag,
+    /// A kubeconfig user entry.
+    User { name: String, source: String },
+    /// A `kube::Config` built elsewhere (in-cluster, a test): no user name is known.
+    Unknown,
+}
+
+/// Refuse static tokens that cannot be an HTTP header value. kube builds the
+/// `Authorization: Bearer ...` header of a static token with a call that panics on a control
+/// character (a pasted line break, a stray `\x01`), so every such token is checked before a
+/// client exists. Tokens from exec plugins and token files are checked by kube itself (an
+/// error, not a panic). The message never contains the token.
+pub fn check_auth_info(auth: &AuthInfo, owner: &CredentialOwner) -> Result<()> {
+    use secrecy::ExposeSecret as _;
+    let provider = auth.auth_provider.as_ref().map(|p| &p.config);
+    let candidates = auth
+        .token
+        .as_ref()
+        .map(|t| ("token", t.expose_secret().to_owned()))
+        .into_iter()
+        .chain(["id-token", "access-token"].into_iter().filter_map(|key| {
+            provider
+                .and_then(|config| config.get(key))
+                .map(|t| (key, t.clone()))
+        }));
+    for (field, token) in candidates {
+        if http::HeaderValue::from_str(&format!("Bearer {token}")).is_ok() {
+            continue;
+        }
+        let what = if token.chars().any(char::is_control) {
+            "a control character (a line break, tab or similar)"
+        } else {
+            "a character that cannot travel in an HTTP header"
+        };
+        return Err(match owner {
+            CredentialOwner::Flag => Error::Usage {
+                message: format!("--token contains {what}, so it cannot be sent"),
+                hint: Some(
+                    "pass the token as one line of printable characters (better: log in with \
+                     `oc login` and drop --token); the token is not shown here"
+                        .into(),
+                ),
+            },
+            CredentialOwner::User { name, source } => Error::Kubeconfig {
+                message: format!(
+                    "the {field} of kubeconfig user {name:?} (in {source}) contains {what}, so \
+                     it cannot be sent to the API server"
+                ),
+                hint: Some(format!(
+                    "log in again (`oc login`) to replace it, or fix users[{name}].user.{} in \
+                     {source}: a token is one line of printable characters; the token is not \
+                     shown here",
+                    if field == "token" {
+                        "token".to_owned()
+                    } else {
+                        format!("auth-provider.config.{field}")
+                    }
+                )),
+            },
+            CredentialOwner::Unknown => Error::Kubeconfig {
+                message: format!(
+                    "the {field} of the selected credentials contains {what}, so it cannot be sent"
+                ),
+                hint: Some(
+                    "log in again (`oc login`) to replace it; the token is not shown here".into(),
+                ),
+            },
+        });
+    }
+    Ok(())
 }
 
 /// The kubeconfig user created for `--token` when the context names none.
@@ -577,9 +679,23 @@ fn read_kubeconfig(path: &std::path::Path) -> Result<Kubeconfig> {
     };
     let text = String::from_utf8(bytes).map_err(|e| unreadable(&e))?;
     Kubeconfig::from_yaml(&text).map_err(|e| Error::Kubeconfig {
-        message: format!("{} is not a valid kubeconfig: {e}", path.display()),
+        message: format!(
+            "{} is not a valid kubeconfig: {}",
+            path.display(),
+            parse_error_without_content(&e.to_string())
+        ),
         hint: Some("check the file's YAML, or log in again to rewrite it".into()),
     })
+}
+
+/// A YAML error's position and kind, without the excerpt of the file the parser quotes: the
+/// offending line of a kubeconfig is often a token or a key.
+fn parse_error_without_content(error: &str) -> String {
+    let first = error.lines().next().unwrap_or_default();
+    match first.find(['"', '`', '\'']) {
+        Some(quote) => format!("{}…", first[..quote].trim_end()),
+        None => first.to_owned(),
+    }
 }
 
 fn kubeconfig_error(err: &kube::config::KubeconfigError, source: &KubeconfigSource) -> Error {

@@ -12,6 +12,11 @@ use tower::{Layer as _, ServiceExt as _};
 /// The token, or `Ok(None)` when the user authenticates without one (a client certificate,
 /// basic auth, nothing).
 pub async fn bearer_token(config: &kube::Config) -> Result<Option<Secret>> {
+    // kube's auth layer panics on a static token that is no header value: refuse it first.
+    crate::kube_args::check_auth_info(
+        &config.auth_info,
+        &crate::kube_args::CredentialOwner::Unknown,
+    )?;
     let layer = config.auth_layer().map_err(|e| Error::Kubeconfig {
         message: format!(
             "cannot use the kubeconfig user's credentials: {}",

@@ -3,8 +3,10 @@
 //! Every oc-mcp write is a server-side apply with the one field manager `oc-mcp`, so two runs
 //! with different inputs never conflict at the API: the last writer wins object by object and
 //! the cluster can end up half one run's, half the other's. Holding a Lease while applying
-//! makes the second run stop and say so instead. A run that dies leaves a Lease that expires
-//! after its duration, so nothing stays locked for long.
+//! makes the second run stop and say so instead. A run interrupted by SIGINT or SIGTERM gives
+//! the Lease back ([`release_held`]); a run killed outright leaves it behind, and the next run
+//! on the same host takes it over at once when the holder's process is gone (the holder
+//! identity names host and pid). Anywhere else it expires after its duration.
 
 use std::time::Duration;
 
@@ -71,6 +73,7 @@ impl ApplyLock {
             match lock.api.create(&params, &wanted).await {
                 Ok(created) => {
                     lock.resource_version = created.metadata.resource_version;
+                    lock.register();
                     return Ok(lock);
                 }
                 Err(kube::Error::Api(status)) if status.code == 409 => break None,
@@ -89,10 +92,18 @@ impl ApplyLock {
         {
             lock.resource_version
                 .clone_from(&live.metadata.resource_version);
+            lock.register();
             return Ok(lock);
         }
         let live = lock.api.get(name).await?;
-        if !expired(&live, Timestamp::now()) {
+        let abandoned = holder_of(&live).is_some_and(|h| h.is_dead_local_process());
+        if abandoned {
+            crate::cli::warn(&format!(
+                "Lease {namespace}/{name} was held by {}, a process on this host that no \
+                 longer runs: taking it over",
+                holder_of(&live).map(|h| h.identity).unwrap_or_default()
+            ));
+        } else if !expired(&live, Timestamp::now()) {
             return Err(busy(namespace, &live));
         }
         // Taken over with the live resourceVersion: of two runs doing this, one gets a 409.
@@ -100,6 +111,7 @@ impl ApplyLock {
         match lock.api.replace(name, &params, &takeover).await {
             Ok(taken) => {
                 lock.resource_version = taken.metadata.resource_version;
+                lock.register();
                 Ok(lock)
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -114,6 +126,21 @@ impl ApplyLock {
     /// an expired lock keeps it): one delete, preconditioned on that version. A lock that
     /// cannot be given back is not an error of the run: it expires by itself.
     pub async fn release(self) {
+        unregister(&self.name, &self.holder);
+        self.delete().await;
+    }
+
+    /// Remember the lock process-wide, so an interrupt can give it back ([`release_held`]).
+    fn register(&self) {
+        held().push(Self {
+            api: self.api.clone(),
+            name: self.name.clone(),
+            holder: self.holder.clone(),
+            resource_version: self.resource_version.clone(),
+        });
+    }
+
+    async fn delete(&self) {
         let params = DeleteParams {
             preconditions: Some(kube::api::Preconditions {
                 resource_version: self.resource_version.clone(),
@@ -167,23 +194,191 @@ impl ApplyLock {
     }
 }
 
-/// Who holds the lock, for the other run's message: host, process and a random suffix (two
-/// runs in one process, as in tests, are still told apart).
+/// Who holds the lock: `oc-mcp@<host>/pid-<pid>/<random>`. The host and pid let the next run
+/// on this host tell a dead holder from a live one; the random part tells two runs of one
+/// process (tests) apart.
 fn holder_identity() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
     // RandomState is seeded randomly per process and per call: enough to tell runs apart.
     let suffix = std::hash::BuildHasher::hash_one(
         &std::collections::hash_map::RandomState::new(),
         std::process::id(),
     );
     format!(
-        "oc-mcp@{host}/pid-{}/{:08x}",
+        "oc-mcp@{}/pid-{}/{:08x}",
+        this_host(),
         std::process::id(),
         suffix & 0xffff_ffff
     )
+}
+
+/// This machine's name as the kernel knows it (`uname -n`), which `HOSTNAME` may not be
+/// (it is a shell variable, often not exported).
+fn this_host() -> String {
+    #[cfg(unix)]
+    let kernel = rustix::system::uname()
+        .nodename()
+        .to_str()
+        .ok()
+        .map(str::to_owned);
+    #[cfg(not(unix))]
+    let kernel: Option<String> = None;
+    kernel
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty() && !h.contains('/'))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A parsed holder identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Holder {
+    identity: String,
+    host: String,
+    pid: u32,
+}
+
+impl Holder {
+    fn parse(identity: &str) -> Option<Self> {
+        let rest = identity.strip_prefix("oc-mcp@")?;
+        let mut parts = rest.split('/');
+        let host = parts.next().filter(|h| !h.is_empty())?;
+        let pid = parts.next()?.strip_prefix("pid-")?.parse().ok()?;
+        Some(Self {
+            identity: identity.to_owned(),
+            host: host.to_owned(),
+            pid,
+        })
+    }
+
+    /// On this host, and its process is gone. A holder on another host, a live process (or
+    /// one whose pid now belongs to another process: safe, it only waits), an unparsable
+    /// identity and "localhost" (no real host name was known) are never taken for dead.
+    fn is_dead_local_process(&self) -> bool {
+        self.host != "localhost"
+            && self.host == this_host()
+            && self.pid != std::process::id()
+            && !process_alive(self.pid)
+    }
+}
+
+fn holder_of(lease: &Lease) -> Option<Holder> {
+    Holder::parse(lease.spec.as_ref()?.holder_identity.as_deref()?)
+}
+
+/// Whether a process with this pid exists here. `kill(pid, 0)` sends nothing; EPERM means it
+/// exists under another user.
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return true;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+/// The locks this process holds, so an interrupt can give them back.
+fn held() -> std::sync::MutexGuard<'static, Vec<ApplyLock>> {
+    static HELD: std::sync::Mutex<Vec<ApplyLock>> = std::sync::Mutex::new(Vec::new());
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn unregister(name: &str, holder: &str) {
+    held().retain(|l| !(l.name == name && l.holder == holder));
+}
+
+/// Give back every lock this process still holds (an interrupted run: its work was dropped
+/// mid-apply). Bounded: an unreachable API server must not keep a Ctrl-C from ending the run.
+pub async fn release_held() -> usize {
+    let locks: Vec<ApplyLock> = std::mem::take(&mut *held());
+    let count = locks.len();
+    let releases = futures::future::join_all(locks.iter().map(ApplyLock::delete));
+    if tokio::time::timeout(Duration::from_secs(5), releases)
+        .await
+        .is_err()
+    {
+        crate::cli::warn("could not release the lock in 5s; it expires by itself");
+    }
+    count
+}
+
+/// The signal that ended a run, with the exit code shells use for it (128 + the number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// SIGINT (Ctrl-C): exit 130.
+    Interrupt,
+    /// SIGTERM: exit 143.
+    Terminate,
+}
+
+impl Interrupt {
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Self::Interrupt => 130,
+            Self::Terminate => 143,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, listened for from creation on. Once created, the signals no longer end
+/// the process by themselves: the caller must stop when [`Interrupts::recv`] returns.
+#[derive(Debug)]
+pub struct Interrupts {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    pub fn listen() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen =
+                |kind| signal(kind).map_err(|e| Error::io("listening for SIGINT and SIGTERM", e));
+            Ok(Self {
+                interrupt: listen(SignalKind::interrupt())?,
+                terminate: listen(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// The next SIGINT or SIGTERM.
+    pub async fn recv(&mut self) -> Interrupt {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Interrupt::Interrupt,
+                _ = self.terminate.recv() => Interrupt::Terminate,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Interrupt::Interrupt
+        }
+    }
 }
 
 fn expired(lease: &Lease, now: Timestamp) -> bool {
@@ -212,8 +407,8 @@ fn busy(namespace: &str, live: &Lease) -> Error {
              Lease {namespace}/{name}; this run stopped before applying, so the two cannot interleave"
         ),
         hint: Some(format!(
-            "wait for that run to finish, then re-run; a run that died releases the lock \
-             after {seconds}s"
+            "wait for that run to finish, then re-run; the lock of a run that was killed is \
+             taken over at once on the host it ran on, and released everywhere after {seconds}s"
         )),
     }
 }
@@ -253,5 +448,47 @@ mod tests {
             "{err}"
         );
         assert!(err.hint().is_some_and(|h| h.contains("after 120s")));
+    }
+    #[test]
+    fn a_holder_names_this_host_and_process() {
+        let me = Holder::parse(&holder_identity()).expect("our own identity parses");
+        assert_eq!(me.host, this_host());
+        assert_eq!(me.pid, std::process::id());
+        assert!(!me.is_dead_local_process(), "we are alive");
+        for bad in [
+            "other",
+            "oc-mcp@/pid-1/x",
+            "oc-mcp@h/1/x",
+            "oc-mcp@h/pid-x/y",
+            "",
+        ] {
+            assert_eq!(Holder::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_dead_process_on_this_host_is_taken_for_dead() {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let dead = child.id();
+        child.wait().expect("wait");
+        let host = this_host();
+        let holder = |host: &str, pid: u32| {
+            Holder::parse(&format!("oc-mcp@{host}/pid-{pid}/0000abcd")).expect("parse")
+        };
+        assert!(holder(&host, dead).is_dead_local_process());
+        assert!(!holder("another-host.example.com", dead).is_dead_local_process());
+        assert!(!holder("localhost", dead).is_dead_local_process());
+        // pid 1 always runs (init); our parent runs while we do.
+        assert!(!holder(&host, 1).is_dead_local_process());
+        assert!(!holder(&host, std::os::unix::process::parent_id()).is_dead_local_process());
+    }
+
+    #[test]
+    fn interrupts_exit_as_shells_report_signals() {
+        assert_eq!(Interrupt::Interrupt.exit_code(), 130);
+        assert_eq!(Interrupt::Terminate.exit_code(), 143);
     }
 }

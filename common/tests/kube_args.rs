@@ -504,3 +504,80 @@ async fn exec_credential_plugins_work_like_oc_login_and_kubelogin_users() {
     );
     assert_eq!(seen.path, "/api/v1/namespaces/apps/configmaps");
 }
+
+/// A static token kube cannot put in a header (a pasted line break, a control byte) is a
+/// usage error naming the user and the fix, never a panic, and never shows the token.
+#[tokio::test]
+async fn a_token_with_a_control_character_is_refused_with_the_user_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (label, token) in [
+        ("newline", "sha256~secretpart\nrest"),
+        ("control", "sha256~secretpart\u{1}rest"),
+    ] {
+        let path = dir.path().join(format!("{label}.yaml"));
+        let kubeconfig = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+            "users": [{"name": "alice", "user": {"token": token}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "alice"}}],
+            "current-context": "x"
+        });
+        std::fs::write(&path, kubeconfig.to_string()).expect("write");
+        let args = KubeArgs {
+            kubeconfig: Some(path.clone()),
+            ..KubeArgs::default()
+        };
+        let Err(err) = args.client_with(&LoadEnv::default()).await else {
+            panic!("{label}: accepted");
+        };
+        assert_eq!(err.exit_code().code(), 2, "{label}: {err}");
+        let text = format!("{err} {}", err.hint().unwrap_or_default());
+        assert!(
+            text.contains("kubeconfig user \"alice\""),
+            "{label}: {text}"
+        );
+        assert!(text.contains("oc login"), "{label}: {text}");
+        assert!(
+            !text.contains("secretpart"),
+            "{label}: the token leaked: {text}"
+        );
+        // `oc whoami -t` reads the token through the same layer.
+        let mut config = kube::Config::new("https://127.0.0.1:1".parse().expect("url"));
+        config.auth_info.token = Some(token.to_owned().into());
+        let err = oc_mcp_common::kube_token::bearer_token(&config)
+            .await
+            .expect_err(label);
+        assert_eq!(err.exit_code().code(), 2, "{label}: {err}");
+    }
+    // A raw DEL is not even YAML: refused as a broken file, without quoting the line.
+    let path = dir.path().join("delete.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nusers:\n- name: alice\n  user:\n    token: \"sha256~secretpart\u{7f}\"\n",
+    )
+    .expect("write");
+    let args = KubeArgs {
+        kubeconfig: Some(path),
+        ..KubeArgs::default()
+    };
+    let Err(err) = args.client_with(&LoadEnv::default()).await else {
+        panic!("DEL accepted");
+    };
+    assert_eq!(err.exit_code().code(), 2, "{err}");
+    assert!(
+        !err.to_string().contains("secretpart"),
+        "the token leaked: {err}"
+    );
+    // --token: the flag is named.
+    let path = dir.path().join("newline.yaml");
+    let args = KubeArgs {
+        kubeconfig: Some(path),
+        token: Some(Secret::new("abc\ndef")),
+        ..KubeArgs::default()
+    };
+    let Err(err) = args.client_with(&LoadEnv::default()).await else {
+        panic!("--token accepted");
+    };
+    assert_eq!(err.exit_code().code(), 2);
+    assert!(err.to_string().contains("--token contains"), "{err}");
+}

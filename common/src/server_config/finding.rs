@@ -57,6 +57,10 @@ pub enum Rule {
     NoPort,
     /// A drop-in file the server does not read (not `*.toml`, or a dotfile).
     IgnoredDropIn,
+    /// A `log_level` at which the pod's log holds cluster data, headers or API bodies.
+    SensitiveLogging,
+    /// Settings that let users act as another identity than their own (all share one).
+    SharedIdentity,
 }
 
 impl Rule {
@@ -79,6 +83,8 @@ impl Rule {
             Self::IssuerUrl => "issuer-url",
             Self::NoPort => "no-port",
             Self::IgnoredDropIn => "ignored-drop-in",
+            Self::SensitiveLogging => "sensitive-logging",
+            Self::SharedIdentity => "shared-identity",
         }
     }
 }

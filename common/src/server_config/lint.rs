@@ -222,14 +222,50 @@ fn startup_values(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>) {
         }
         Some(_) => {}
     }
-    if let Some(level) = c.log_level
-        && !(0..=9).contains(&level)
-    {
+    if let Some(level) = c.log_level {
+        log_level(level, out);
+    }
+}
+
+/// The highest `log_level` whose log holds no cluster data and no request headers.
+///
+/// The server logs MCP requests and tool results (what a tool read from the cluster: pod
+/// logs, ConfigMaps, events) from 6, request headers from 7, and client-go logs API request
+/// URLs from 6, headers from 7 and response bodies (Secrets included) from 8. Level 5 logs
+/// tool names and (sanitised) arguments only; anyone who reads the pod's log must not learn
+/// more than that.
+pub const MAX_SAFE_LOG_LEVEL: i64 = 5;
+
+fn log_level(level: i64, out: &mut Vec<Finding>) {
+    if level < 0 {
         out.push(Finding::warning(
             Rule::InvalidValue,
             Some("log_level"),
-            format!("log_level = {level} is outside the klog verbosity range 0-9"),
-            "use a log_level between 0 and 9 (2 logs why tokens are rejected)",
+            format!("log_level = {level} is below the klog verbosity range 0-9"),
+            "use a log_level between 0 and 5 (2 logs why tokens are rejected)",
+        ));
+    } else if level > MAX_SAFE_LOG_LEVEL {
+        let what = match level {
+            6 => {
+                "every MCP request and tool result (what tools read from the cluster) and every API request URL"
+            }
+            7 => {
+                "every MCP request, tool result and request header, and every API request with its headers"
+            }
+            _ => {
+                "every MCP request, tool result and request header, and the bodies of the API server's answers (Secrets included)"
+            }
+        };
+        out.push(Finding::error(
+            Rule::SensitiveLogging,
+            Some("log_level"),
+            format!(
+                "log_level = {level}: the server logs {what}; anyone who can read the pod's log \
+                 (`pods/log`) reads them"
+            ),
+            format!(
+                "use a log_level of at most {MAX_SAFE_LOG_LEVEL} (2 logs why tokens are rejected)"
+            ),
         ));
     }
 }
@@ -365,6 +401,17 @@ fn startup_cluster_auth(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Findi
         ));
     }
     let kubeconfig = mode == Some("kubeconfig");
+    if kubeconfig && !c.requires_oauth() {
+        out.push(Finding::error(
+            Rule::SharedIdentity,
+            Some("cluster_auth_mode"),
+            "cluster_auth_mode = \"kubeconfig\": every user acts on the cluster as the \
+             server's own identity (its service account or kubeconfig), not as themselves, so \
+             RBAC cannot tell them apart",
+            "remove cluster_auth_mode (or set \"passthrough\") so each user's token reaches \
+             the cluster",
+        ));
+    }
     if kubeconfig && c.requires_oauth() {
         let consequence = if ctx
             .server_version
@@ -973,14 +1020,18 @@ fn no_effect(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>) {
     }
 }
 
-/// design.md section 3: read-only, non-destructive tools always; stricter on a public route.
+/// Read-only, non-destructive tools, whatever the exposure: an internal server is still
+/// reached by port-forward, and a member's write there is as real as through a route.
 fn tool_restrictions(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>) {
     let public = matches!(ctx.exposure, Exposure::PublicRoute { .. });
-    let severity = if public {
-        Severity::Error
-    } else {
-        Severity::Warning
-    };
+    // Toolsets whose tools write (install, start, delete): hidden only by read_only.
+    let writers: Vec<&str> = c
+        .toolsets
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .filter(|t| matches!(*t, "helm" | "kubevirt" | "tekton" | "core"))
+        .collect();
     for (key, value, what) in [
         (
             "read_only",
@@ -999,11 +1050,15 @@ fn tool_restrictions(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>
                 _ => "absent (upstream default false)",
             };
             let route = if public { " on a public route" } else { "" };
-            out.push(Finding::new(
-                severity,
+            let toolsets = if key == "read_only" && !writers.is_empty() {
+                format!(" (the write tools of {})", writers.join(", "))
+            } else {
+                String::new()
+            };
+            out.push(Finding::error(
                 Rule::ToolsNotRestricted,
                 Some(key),
-                format!("{key} is {now}: {what}{route}"),
+                format!("{key} is {now}: {what}{toolsets}{route}"),
                 format!("set {key} = true"),
             ));
         }
@@ -1025,7 +1080,10 @@ fn exposure(c: &ServerConfig, ctx: &LintContext, out: &mut Vec<Finding>) {
         ));
     }
     let expected = format!("https://{host}");
+    // The endpoint's own URL is what RFC 9728 wants as `resource`; the bare origin works too.
+    let endpoint = format!("{expected}/mcp");
     match s(c.server_url.as_ref()) {
+        Some(url) if url.trim_end_matches('/') == endpoint => {}
         Some(url) if !url.starts_with("https://") => out.push(Finding::warning(
             Rule::ServerUrl,
             Some("server_url"),

@@ -26,7 +26,7 @@ mod version;
 pub use finding::{Finding, Rule, Severity, has_errors};
 pub use lint::{
     CLIENT_AUTH_METHODS, CLUSTER_PROVIDER_STRATEGIES, Exposure, KNOWN_TOOLSETS, LintContext,
-    STS_AUTH_STYLES, TOKEN_EXCHANGE_STRATEGIES, lint,
+    MAX_SAFE_LOG_LEVEL, STS_AUTH_STYLES, TOKEN_EXCHANGE_STRATEGIES, lint,
 };
 pub use mode::{
     AuthMode, DEFAULT_PORT, DEFAULT_TOOLSETS, MissingOidcSettings, OidcSettings,

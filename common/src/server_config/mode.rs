@@ -94,8 +94,11 @@ pub struct OidcSettings {
     pub audience: String,
     /// Scopes advertised to clients (becomes `oauth_scopes`; omitted when empty).
     pub scopes: Vec<String>,
-    /// The public route host; gives `server_url = "https://<host>"`.
+    /// The public route host; gives `server_url = "https://<host>"` unless `server_url` is set.
     pub route_host: Option<String>,
+    /// `server_url` itself: the `resource` the protected-resource metadata publishes, e.g. the
+    /// MCP endpoint `https://<host>/mcp`.
+    pub server_url: Option<String>,
 }
 
 impl OidcSettings {
@@ -106,6 +109,7 @@ impl OidcSettings {
             audience: audience.into(),
             scopes: Vec::new(),
             route_host: None,
+            server_url: None,
         }
     }
 
@@ -170,10 +174,12 @@ impl ServerConfig {
             oauth_audience: Some(settings.audience.clone()),
             oauth_scopes: scopes,
             cluster_auth_mode: Some("passthrough".to_owned()),
-            server_url: settings
-                .route_host
-                .as_deref()
-                .map(|host| format!("https://{host}")),
+            server_url: settings.server_url.clone().or_else(|| {
+                settings
+                    .route_host
+                    .as_deref()
+                    .map(|host| format!("https://{host}"))
+            }),
             ..Self::base(toolsets)
         }
     }

@@ -411,13 +411,49 @@ fn cases() -> Vec<Case> {
             severity: E,
         },
         Case {
-            name: "log level out of range",
+            name: "log level above klog's range logs everything",
             base: openshift,
             change: |c| c.log_level = Some(12),
+            context: strict,
+            rule: R::SensitiveLogging,
+            key: "log_level",
+            severity: E,
+        },
+        Case {
+            name: "log level below klog's range",
+            base: openshift,
+            change: |c| c.log_level = Some(-1),
             context: strict,
             rule: R::InvalidValue,
             key: "log_level",
             severity: W,
+        },
+        Case {
+            name: "log level 6 logs tool results and request URLs",
+            base: openshift,
+            change: |c| c.log_level = Some(6),
+            context: internal,
+            rule: R::SensitiveLogging,
+            key: "log_level",
+            severity: E,
+        },
+        Case {
+            name: "log level 9 logs API response bodies",
+            base: openshift,
+            change: |c| c.log_level = Some(9),
+            context: unknown_exposure,
+            rule: R::SensitiveLogging,
+            key: "log_level",
+            severity: E,
+        },
+        Case {
+            name: "kubeconfig cluster auth without OAuth: one shared identity",
+            base: no_auth,
+            change: |c| c.cluster_auth_mode = s("kubeconfig"),
+            context: internal,
+            rule: R::SharedIdentity,
+            key: "cluster_auth_mode",
+            severity: E,
         },
         Case {
             name: "openshift passthrough needs v0.0.63",
@@ -711,7 +747,7 @@ fn cases() -> Vec<Case> {
             context: internal,
             rule: R::ToolsNotRestricted,
             key: "read_only",
-            severity: W,
+            severity: E,
         },
         Case {
             name: "read_only false on a public route",
@@ -729,7 +765,7 @@ fn cases() -> Vec<Case> {
             context: unknown_exposure,
             rule: R::ToolsNotRestricted,
             key: "disable_destructive",
-            severity: W,
+            severity: E,
         },
         Case {
             name: "no OAuth on a public route",
@@ -1518,4 +1554,39 @@ fn findings_display_and_serialise() {
     assert_eq!(json["rule"], "unknown-key");
     assert_eq!(json["key"], "requre_oauth");
     assert!(has_errors(parsed.findings()));
+}
+
+#[test]
+fn log_levels_up_to_five_log_no_cluster_data_and_above_are_refused() {
+    for level in 0..=MAX_SAFE_LOG_LEVEL {
+        let config = ServerConfig {
+            log_level: Some(level),
+            ..openshift()
+        };
+        assert!(lint(&config, &strict()).is_empty(), "log_level {level}");
+    }
+    for level in [6, 7, 8, 9, 10] {
+        let config = ServerConfig {
+            log_level: Some(level),
+            ..openshift()
+        };
+        for context in [strict(), internal(), unknown_exposure()] {
+            let findings = lint(&config, &context);
+            let hit = findings
+                .iter()
+                .find(|f| f.rule == Rule::SensitiveLogging)
+                .unwrap_or_else(|| panic!("log_level {level}: {findings:#?}"));
+            assert!(hit.is_error(), "{hit}");
+            assert!(hit.fix.contains("at most 5"), "{hit}");
+        }
+    }
+    // The same through a file, as verify reads a live ConfigMap.
+    let parsed = parse(&format!("{}log_level = 9\n", openshift().to_toml_string()));
+    let findings = parsed.lint(&LintContext::new(ServerVersion::TESTED).in_configmap());
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == Rule::SensitiveLogging && f.is_error()),
+        "{findings:#?}"
+    );
 }

@@ -159,11 +159,12 @@ pub async fn apply_manifests(
     client: &Client,
     plan: &InstallPlan,
     dry_run: DryRun,
-) -> Result<Vec<ObjectResult>> {
+) -> Result<(Vec<ObjectResult>, Restorations)> {
     let mut objects = Plan::new();
     for object in manifests(plan)? {
         objects.push(object);
     }
+    let restorations = take_ownership(client, &mut objects).await?;
     let mode = if dry_run == DryRun::Server {
         ApplyMode::ServerDryRun
     } else {
@@ -172,10 +173,27 @@ pub async fn apply_manifests(
     let report = objects.apply_preflighted(client, mode).await?;
     let mut results = report.objects.clone();
     if !report.succeeded() {
-        return Ok(results);
+        return Ok((results, restorations));
     }
     results.extend(prune(client, plan, &objects, dry_run == DryRun::Server).await?);
-    Ok(results)
+    Ok((results, restorations))
+}
+
+/// The objects a server dry run cannot send because their namespace does not exist yet:
+/// reported as what applying them would do (create), checked by oc-mcp only.
+pub fn not_sent(objects: &Plan) -> Vec<ObjectResult> {
+    objects
+        .objects
+        .iter()
+        .map(|o| ObjectResult {
+            api_version: o.resource.api_version.clone(),
+            kind: o.kind().to_owned(),
+            name: o.name(),
+            namespace: o.namespace(),
+            outcome: Outcome::Created,
+            error: None,
+        })
+        .collect()
 }
 
 async fn prune(
@@ -276,4 +294,250 @@ async fn delete_labeled(
         results.push(result);
     }
     Ok(results)
+}
+
+// ---- taking the install's own objects back ----
+
+/// What a forced apply takes back from another field manager on one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// The field manager that changed it (`kubectl-edit`, `kubectl-patch`, ...).
+    pub manager: String,
+    /// What was changed: config keys for the config file, else the field path.
+    pub what: Vec<String>,
+}
+
+/// `restored read_only, toolsets (changed by kubectl-edit)`; names only, never values.
+pub fn describe_restored(restored: &[Restored]) -> String {
+    let parts: Vec<String> = restored
+        .iter()
+        .map(|r| format!("{} (changed by {})", r.what.join(", "), r.manager))
+        .collect();
+    format!("restored {}", parts.join("; "))
+}
+
+/// Objects install owns, keyed by kind and name, with what applying them restores.
+pub type Restorations = std::collections::BTreeMap<(String, String), Vec<Restored>>;
+
+/// Read each planned object once and make the apply take back what another manager changed.
+///
+/// Every object here carries the release's name, so install owns it: a re-run must restore
+/// the safe state (a hand edit that set `read_only = false` must not survive it), hence a
+/// forced apply. What a force takes back is read from the live object's managed fields first,
+/// so the report can say what was restored and from whom. An object of that name that
+/// oc-mcp never wrote is not taken over: that is a refusal before anything is applied.
+pub async fn take_ownership(client: &Client, objects: &mut Plan) -> Result<Restorations> {
+    let mut restorations = Restorations::new();
+    for object in &mut objects.objects {
+        let api: Api<DynamicObject> = match object.namespace() {
+            Some(ns) => Api::namespaced_with(client.clone(), &ns, &object.resource),
+            None => Api::all_with(client.clone(), &object.resource),
+        };
+        let name = object.name();
+        let live = api.get_opt(&name).await?;
+        if let Some(live) = &live {
+            if !made_by_oc_mcp(live) {
+                let managers: Vec<String> = live
+                    .managed_fields()
+                    .iter()
+                    .filter_map(|e| e.manager.clone())
+                    .collect();
+                return Err(Error::Failed {
+                    message: format!(
+                        "{} exists and was not made by oc-mcp (written by {}): the install will \
+                         not take it over; nothing of the release was applied",
+                        oc_mcp_common::plan::qualified_name(
+                            &object.resource.api_version,
+                            object.kind(),
+                            &name
+                        ),
+                        if managers.is_empty() {
+                            "an unknown writer".to_owned()
+                        } else {
+                            managers.join(", ")
+                        }
+                    ),
+                    hint: Some(
+                        "choose another --release, or delete that object if it is a leftover, \
+                         then re-run"
+                            .into(),
+                    ),
+                });
+            }
+            let body = serde_json::to_value(&object.object).unwrap_or_default();
+            let restored = foreign_changes(live, &body, object.kind());
+            if !restored.is_empty() {
+                restorations.insert((object.kind().to_owned(), name.clone()), restored);
+            }
+        }
+        *object = object.clone().with_force(true).with_live(live.as_ref());
+    }
+    Ok(restorations)
+}
+
+/// Whether oc-mcp wrote this object: our label, or our field manager.
+fn made_by_oc_mcp(live: &DynamicObject) -> bool {
+    live.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+        || live
+            .managed_fields()
+            .iter()
+            .any(|e| e.manager.as_deref() == Some(oc_mcp_common::plan::FIELD_MANAGER))
+}
+
+/// Fields other managers own whose live value differs from what we apply: exactly what a
+/// forced server-side apply takes back (status and other subresources are not applied).
+pub fn foreign_changes(
+    live: &DynamicObject,
+    body: &serde_json::Value,
+    kind: &str,
+) -> Vec<Restored> {
+    let theirs = serde_json::to_value(live).unwrap_or_default();
+    let mut by_manager: Vec<Restored> = Vec::new();
+    for entry in live.managed_fields() {
+        let manager = entry.manager.clone().unwrap_or_else(|| "unknown".into());
+        if manager == oc_mcp_common::plan::FIELD_MANAGER || entry.subresource.is_some() {
+            continue;
+        }
+        let Some(fields) = entry.fields_v1.as_ref().map(|f| &f.0) else {
+            continue;
+        };
+        let mut paths = Vec::new();
+        walk_owned(fields, body, &theirs, "", &mut paths);
+        let mut what = Vec::new();
+        for path in paths {
+            match config_key_changes(kind, &path, body, &theirs) {
+                Some(keys) if !keys.is_empty() => what.extend(keys),
+                _ => what.push(path),
+            }
+        }
+        what.dedup();
+        if !what.is_empty() {
+            by_manager.push(Restored { manager, what });
+        }
+    }
+    by_manager
+}
+
+/// Walk a `fieldsV1` tree beside our body and the live object; collect the paths of owned
+/// fields we set to another value than the live one.
+fn walk_owned(
+    owned: &serde_json::Value,
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(owned) = owned.as_object() else {
+        return;
+    };
+    for (key, sub) in owned {
+        if let Some(field) = key.strip_prefix("f:") {
+            let Some(our_value) = ours.get(field) else {
+                continue;
+            };
+            let their_value = theirs.get(field).unwrap_or(&serde_json::Value::Null);
+            let here = format!("{path}.{field}");
+            let leaf = sub.as_object().is_none_or(|m| m.keys().all(|k| k == "."));
+            if leaf {
+                if !contains(their_value, our_value) {
+                    out.push(here);
+                }
+            } else if our_value.is_array() {
+                walk_list(sub, our_value, their_value, &here, out);
+            } else {
+                walk_owned(sub, our_value, their_value, &here, out);
+            }
+        }
+    }
+}
+
+/// List items owned by key (`k:{"name":"x"}`); set and index items are left to the list.
+fn walk_list(
+    owned: &serde_json::Value,
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(owned) = owned.as_object() else {
+        return;
+    };
+    let find = |list: &serde_json::Value, keys: &serde_json::Map<String, serde_json::Value>| {
+        list.as_array().and_then(|items| {
+            items
+                .iter()
+                .find(|item| keys.iter().all(|(k, v)| item.get(k) == Some(v)))
+                .cloned()
+        })
+    };
+    for (key, sub) in owned {
+        let Some(keys) = key
+            .strip_prefix("k:")
+            .and_then(|k| serde_json::from_str::<serde_json::Map<_, _>>(k).ok())
+        else {
+            continue;
+        };
+        let Some(our_item) = find(ours, &keys) else {
+            continue;
+        };
+        let their_item = find(theirs, &keys).unwrap_or(serde_json::Value::Null);
+        let label: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        walk_owned(
+            sub,
+            &our_item,
+            &their_item,
+            &format!("{path}[{}]", label.join(",")),
+            out,
+        );
+    }
+}
+
+/// Whether `theirs` has every value of `ours` (the server adds defaults, so `theirs` may have
+/// more keys, and list items more fields).
+fn contains(theirs: &serde_json::Value, ours: &serde_json::Value) -> bool {
+    match (theirs, ours) {
+        (serde_json::Value::Object(t), serde_json::Value::Object(o)) => o
+            .iter()
+            .all(|(k, v)| t.get(k).is_some_and(|tv| contains(tv, v))),
+        (serde_json::Value::Array(t), serde_json::Value::Array(o)) => {
+            t.len() == o.len() && t.iter().zip(o).all(|(tv, ov)| contains(tv, ov))
+        }
+        _ => theirs == ours,
+    }
+}
+
+/// For the server's config file, the keys that differ (names only; values may be secrets).
+fn config_key_changes(
+    kind: &str,
+    path: &str,
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+) -> Option<Vec<String>> {
+    let file = path.strip_prefix(".data.")?;
+    if kind != "ConfigMap"
+        || !std::path::Path::new(file)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    {
+        return None;
+    }
+    let parse = |v: &serde_json::Value| -> Option<toml::Table> {
+        v.pointer(&format!(
+            "/data/{}",
+            file.replace('~', "~0").replace('/', "~1")
+        ))?
+        .as_str()?
+        .parse()
+        .ok()
+    };
+    let (ours, theirs) = (parse(ours)?, parse(theirs).unwrap_or_default());
+    let mut keys: Vec<String> = ours
+        .keys()
+        .chain(theirs.keys())
+        .filter(|k| ours.get(*k) != theirs.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Some(keys)
 }

@@ -83,6 +83,18 @@ pub struct InstallArgs {
     #[arg(long)]
     pub internal: bool,
 
+    /// TLS for the Ingress from this `kubernetes.io/tls` Secret (in the install's namespace,
+    /// with a certificate for --host). Off OpenShift a public endpoint needs this or
+    /// --cluster-issuer
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["internal", "cluster_issuer"])]
+    pub tls_secret: Option<String>,
+
+    /// TLS for the Ingress from cert-manager: the `cert-manager.io/cluster-issuer` annotation
+    /// with this ClusterIssuer; the certificate goes into Secret <object name>-tls
+    /// (kubernetes-mcp-server-tls for the default release)
+    #[arg(long, value_name = "NAME", conflicts_with = "internal")]
+    pub cluster_issuer: Option<String>,
+
     /// How to install
     #[arg(long, value_enum, default_value_t = Engine::Helm)]
     pub engine: Engine,
@@ -234,6 +246,19 @@ impl InstallArgs {
                 )));
             }
         }
+        for (flag, value) in [
+            ("--tls-secret", &self.tls_secret),
+            ("--cluster-issuer", &self.cluster_issuer),
+        ] {
+            if let Some(name) = value
+                && !oc_mcp_common::names::is_dns1123_subdomain(name)
+            {
+                return Err(Error::usage_with_hint(
+                    format!("{flag} {name:?} is not a valid object name"),
+                    "use lower-case letters, digits, '-' and '.', as `kubectl get` shows it",
+                ));
+            }
+        }
         image_tag(&self.image)?;
         validate_chart(&self.chart)
     }
@@ -298,28 +323,41 @@ pub fn validate_chart(chart: &str) -> Result<()> {
     Err(bad("no such chart directory or file"))
 }
 
-/// The tag (or `sha256:` digest) of an image reference.
+/// The tag (or `sha256:` digest) of an image reference. A reference without either, or with
+/// a tag that moves (`latest`), is refused: what runs must be what was tested and reviewed.
 pub fn image_tag(image: &str) -> Result<&str> {
-    let bad = || {
+    let bad = |why: &str| {
         Error::usage_with_hint(
-            format!("--image {image:?} is not an image reference with a tag or digest"),
-            format!("pin a tested version, e.g. --image {DEFAULT_IMAGE}"),
+            format!("--image {image:?} is not pinned with a tag or digest: {why}"),
+            format!(
+                "pin a tested version by tag or digest, e.g. --image {DEFAULT_IMAGE} or \
+                 --image REPOSITORY@sha256:<64 hex digits>"
+            ),
         )
     };
-    if image.contains(char::is_whitespace) || image.is_empty() {
-        return Err(bad());
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it is empty or contains spaces"));
     }
     if let Some((_, digest)) = image.split_once('@') {
-        return if digest.starts_with("sha256:") && digest.len() == 71 {
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        return if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(digest)
         } else {
-            Err(bad())
+            Err(bad("a digest is sha256: and 64 hex digits"))
         };
     }
     let last = image.rsplit('/').next().unwrap_or(image);
     match last.split_once(':') {
-        Some((name, tag)) if !name.is_empty() && !tag.is_empty() => Ok(tag),
-        _ => Err(bad()),
+        Some((name, tag)) if !name.is_empty() && !tag.is_empty() => {
+            if tag.eq_ignore_ascii_case("latest") {
+                Err(bad("`latest` moves to whatever was pushed last"))
+            } else {
+                Ok(tag)
+            }
+        }
+        _ => Err(bad(
+            "it has no tag or digest, so the registry's `latest` would run",
+        )),
     }
 }
 
@@ -339,8 +377,18 @@ pub fn validate_release_name(name: &str, flag: &str) -> Result<()> {
     }
 }
 
-/// A host name a Route can carry: lower-case DNS labels, at least two.
+/// A host name a Route can carry: lower-case DNS labels, at least two, and not an IP address
+/// (a Route's host is a DNS name; the router matches on SNI and the `Host` header, and no
+/// certificate names an address).
 pub fn validate_host(host: &str) -> Result<()> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Err(Error::usage_with_hint(
+            format!("--host {host:?} is an IP address, which cannot be a Route host"),
+            "pass a DNS name that resolves to the cluster's router, such as \
+             mcp.apps.example.com, or leave --host out to use the apps domain",
+        ));
+    }
     let labels: Vec<&str> = host.split('.').collect();
     let ok = host.len() <= 253
         && labels.len() >= 2
@@ -351,7 +399,11 @@ pub fn validate_host(host: &str) -> Result<()> {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-        });
+        })
+        // A top-level label is never all digits (RFC 3696): `10.0.0` is no host name.
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
     if ok {
         Ok(())
     } else {
@@ -440,15 +492,27 @@ mod tests {
         assert_eq!(image_tag("localhost:5000/mcp:v1").expect("tag"), "v1");
         let digest = format!("quay.io/x/y@sha256:{}", "a".repeat(64));
         assert!(image_tag(&digest).is_ok());
-        for bad in [
-            "",
-            "quay.io/x/y",
-            "localhost:5000/mcp",
-            "x:",
-            "a b:1",
-            "x@sha256:abc",
+        for (bad, why) in [
+            ("", "empty"),
+            ("quay.io/x/y", "no tag or digest"),
+            ("localhost:5000/mcp", "no tag or digest"),
+            ("x:", "no tag or digest"),
+            ("a b:1", "spaces"),
+            ("x@sha256:abc", "64 hex digits"),
+            (
+                "quay.io/containers/kubernetes_mcp_server:latest",
+                "`latest` moves",
+            ),
+            ("quay.io/x/y:LATEST", "`latest` moves"),
         ] {
-            assert!(image_tag(bad).is_err(), "{bad}");
+            let err = image_tag(bad).expect_err(bad);
+            assert_eq!(err.exit_code().code(), 2, "{bad}");
+            assert!(err.to_string().contains("is not pinned"), "{bad}: {err}");
+            assert!(err.to_string().contains(why), "{bad}: {err}");
+            assert!(
+                err.hint().is_some_and(|h| h.contains(DEFAULT_IMAGE)),
+                "{bad}"
+            );
         }
     }
 
@@ -459,8 +523,27 @@ mod tests {
             assert!(validate_release_name(bad, "--release").is_err(), "{bad}");
         }
         assert!(validate_host("mcp.apps.example.com").is_ok());
-        for bad in ["localhost", "https://x.y", "x.y:443", "X.y", "x..y", "-x.y"] {
+        for bad in [
+            "localhost",
+            "https://x.y",
+            "x.y:443",
+            "X.y",
+            "x..y",
+            "-x.y",
+            "10.0.0",
+        ] {
             assert!(validate_host(bad).is_err(), "{bad}");
+        }
+        for ip in [
+            "10.0.0.1",
+            "192.168.1.10",
+            "::1",
+            "[2001:db8::1]",
+            "2001:db8::1",
+        ] {
+            let err = validate_host(ip).expect_err(ip);
+            assert_eq!(err.exit_code().code(), 2);
+            assert!(err.to_string().contains("is an IP address"), "{ip}: {err}");
         }
         assert!(validate_https_url("https://login.microsoftonline.com/t/v2.0", "--issuer").is_ok());
         assert!(validate_https_url("http://issuer", "--issuer").is_err());

@@ -16,7 +16,7 @@ use std::io::Write;
 use clap::{Parser, Subcommand};
 use oc_mcp_common::{
     CompletionArgs, DryRun, Error, ExitCode, GlobalArgs, Plan, Plugin, Result, cli, defaults,
-    lock::ApplyLock,
+    lock::{self, ApplyLock, Interrupts},
     openshift::{self, ClusterFlavor},
     output::OutputFormat,
     plan::{ApplyReport, Outcome},
@@ -209,8 +209,30 @@ fn print_rendered(plan: &InstallPlan, format: OutputFormat) -> Result<ExitCode> 
     Ok(ExitCode::Ok)
 }
 
-/// `oc mcp-install`
+/// `oc mcp-install`. SIGINT and SIGTERM stop the run wherever it is (in-flight requests are
+/// dropped), give the Lease back and exit 130 or 143; re-running finishes the job, since every
+/// step converges.
 async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
+    let mut interrupts = Interrupts::listen()?;
+    let interrupted = tokio::select! {
+        result = install_run(global, args) => return result,
+        signal = interrupts.recv() => signal,
+    };
+    // The run's future is gone: nothing more is sent, and its lock, if any, is still held.
+    let released = lock::release_held().await;
+    cli::warn(&format!(
+        "{}: stopped before the install finished{}; re-run the same command to finish it",
+        interrupted.name(),
+        if released > 0 {
+            " (its lock was released)"
+        } else {
+            ""
+        }
+    ));
+    std::process::exit(i32::from(interrupted.exit_code()));
+}
+
+async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
     if args.engine == Engine::Helm && global.output.dry_run != DryRun::Client {
         // Refuse flags helm cannot take safely before talking to the cluster.
         helm::connection_args(&global.kube, defaults::NAMESPACE)?;
@@ -254,24 +276,49 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
             objects.push(oc_mcp_common::PlannedObject::from_typed(&secret)?);
         }
     }
+    let project = apply::ensure_project(&client, &plan, output.dry_run).await?;
+    // The server cannot dry-run objects into a namespace that does not exist yet (it answers
+    // 404); they are reported as what applying would do, not as failures.
+    let unsent_namespace = output.dry_run == DryRun::Server && project.outcome == Outcome::Created;
     let mut report = ApplyReport {
         dry_run: output.dry_run == DryRun::Server,
-        objects: vec![apply::ensure_project(&client, &plan, output.dry_run).await?],
+        objects: vec![project],
     };
-    // Two installs of one release must not interleave their writes (both apply as
-    // `oc-mcp`, so the API would not tell them apart): the second one stops and says so.
-    let lock = if output.dry_run == DryRun::None {
-        let name = format!("oc-mcp-install-{}", plan.release);
-        Some(ApplyLock::acquire(&client, &plan.namespace, &name, LOCK_DURATION).await?)
+    let mut restorations = apply::Restorations::new();
+    let mut unsent = 0;
+    if unsent_namespace {
+        let mut results = apply::not_sent(&objects);
+        if plan.engine == Engine::Helm {
+            results.push(helm_release_result(&plan, Outcome::Created));
+        }
+        unsent = results.len();
+        report.objects.extend(results);
     } else {
-        None
-    };
-    let applied = apply_release(global, &client, &plan, &objects, helm.as_ref()).await;
-    if let Some(lock) = lock {
-        lock.release().await;
+        // Two installs of one release must not interleave their writes (both apply as
+        // `oc-mcp`, so the API would not tell them apart): the second one stops and says so.
+        let lock = if output.dry_run == DryRun::None {
+            let name = format!("oc-mcp-install-{}", plan.release);
+            Some(ApplyLock::acquire(&client, &plan.namespace, &name, LOCK_DURATION).await?)
+        } else {
+            None
+        };
+        let applied = apply_release(global, &client, &plan, &mut objects, helm.as_ref()).await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        let (results, restored) = applied?;
+        restorations = restored;
+        report.objects.extend(results);
     }
-    report.objects.extend(applied?);
-    report.print(output.output)?;
+    print_report(&report, &restorations, unsent, output.output)?;
+    if unsent > 0 {
+        cli::warn(&format!(
+            "server dry run: namespace {ns} does not exist yet, so the server could dry-run only \
+             its creation; the other {unsent} objects were checked by oc-mcp alone. Create the \
+             namespace first for a server-side check of every object",
+            ns = plan.namespace
+        ));
+    }
     if !report.succeeded() {
         return Err(report.failure());
     }
@@ -287,14 +334,74 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// The report, one line per object, with what a re-run took back from other field managers
+/// and which objects a server dry run could not send. Machine formats get the report itself,
+/// and the same notes on stderr.
+fn print_report(
+    report: &ApplyReport,
+    restorations: &apply::Restorations,
+    unsent: usize,
+    format: OutputFormat,
+) -> Result<()> {
+    let notes: Vec<Option<String>> = report
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            if unsent > 0 && i > 0 {
+                return Some("not sent: its namespace does not exist yet".to_owned());
+            }
+            restorations
+                .get(&(o.kind.clone(), o.name.clone()))
+                .map(|r| apply::describe_restored(r))
+        })
+        .collect();
+    if format.is_machine() {
+        report.print(format)?;
+        for (o, note) in report.objects.iter().zip(&notes) {
+            if let Some(note) = note {
+                cli::warn(&format!(
+                    "{}: {note}",
+                    oc_mcp_common::plan::qualified_name(&o.api_version, &o.kind, &o.name)
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let mut text = String::new();
+    for (line, note) in report.summary_lines().into_iter().zip(&notes) {
+        text.push_str(&line);
+        if let Some(note) = note {
+            text.push_str(if line.contains(": ") { "; " } else { ": " });
+            text.push_str(note);
+        }
+        text.push('\n');
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("writing output", e))
+}
+
+fn helm_release_result(plan: &InstallPlan, outcome: Outcome) -> oc_mcp_common::plan::ObjectResult {
+    oc_mcp_common::plan::ObjectResult {
+        api_version: "helm.sh/v3".into(),
+        kind: "Release".into(),
+        name: plan.release.clone(),
+        namespace: Some(plan.namespace.clone()),
+        outcome,
+        error: None,
+    }
+}
+
 /// The install's own objects, then helm (helm engine) or the manifests with pruning.
 async fn apply_release(
     global: &GlobalArgs,
     client: &kube::Client,
     plan: &InstallPlan,
-    objects: &Plan,
+    objects: &mut Plan,
     helm: Option<&(std::path::PathBuf, String)>,
-) -> Result<Vec<oc_mcp_common::plan::ObjectResult>> {
+) -> Result<(Vec<oc_mcp_common::plan::ObjectResult>, apply::Restorations)> {
     let output = &global.output;
     let Some((helm, version)) = helm else {
         return apply::apply_manifests(client, plan, output.dry_run).await;
@@ -305,6 +412,7 @@ async fn apply_release(
     } else {
         oc_mcp_common::ApplyMode::Apply
     };
+    let restorations = apply::take_ownership(client, objects).await?;
     let mut results = objects.apply_preflighted(client, mode).await?.objects;
     let values = render::values_yaml(plan)?;
     helm::upgrade_install(
@@ -315,15 +423,8 @@ async fn apply_release(
         output.dry_run == DryRun::Server,
     )
     .await?;
-    results.push(oc_mcp_common::plan::ObjectResult {
-        api_version: "helm.sh/v3".into(),
-        kind: "Release".into(),
-        name: plan.release.clone(),
-        namespace: Some(plan.namespace.clone()),
-        outcome: Outcome::Configured,
-        error: None,
-    });
-    Ok(results)
+    results.push(helm_release_result(plan, Outcome::Configured));
+    Ok((results, restorations))
 }
 
 fn next_steps(plan: &InstallPlan) {

@@ -72,6 +72,28 @@ pub enum Exposure {
     Route { host: String },
 }
 
+/// Where the Ingress's certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngressTls {
+    /// OpenShift's router terminates TLS with its default certificate (an edge Route).
+    Router,
+    /// `spec.tls` naming this Secret (`--tls-secret`).
+    Secret(String),
+    /// cert-manager's `cert-manager.io/cluster-issuer` annotation; the certificate goes into
+    /// `secret` (`--cluster-issuer`).
+    ClusterIssuer { issuer: String, secret: String },
+}
+
+impl IngressTls {
+    /// The Secret `spec.tls` names, if any.
+    pub fn secret_name(&self) -> Option<&str> {
+        match self {
+            Self::Router => None,
+            Self::Secret(name) | Self::ClusterIssuer { secret: name, .. } => Some(name),
+        }
+    }
+}
+
 /// Everything an install does, decided before anything is written.
 #[derive(Debug, Clone)]
 pub struct InstallPlan {
@@ -81,6 +103,8 @@ pub struct InstallPlan {
     pub fullname: String,
     pub mode: AuthMode,
     pub exposure: Exposure,
+    /// How the Ingress gets its certificate (public exposure only).
+    pub ingress_tls: IngressTls,
     pub image: String,
     pub server_version: ServerVersion,
     pub config: ServerConfig,
@@ -156,12 +180,8 @@ pub fn resolve(
     let mode = args.auth.unwrap_or(AuthMode::OpenShift);
     let fullname = fullname(&args.release);
     let exposure = exposure(args, namespace, facts, &fullname)?;
-    if mode == AuthMode::None && exposure != Exposure::Internal {
-        return Err(Error::usage_with_hint(
-            "--auth none on a public route would let anyone use the server's cluster access",
-            "add --internal (no route; reach it with `oc mcp-verify --port-forward`), or choose --auth openshift",
-        ));
-    }
+    let ingress_tls = ingress_tls(args, facts, &exposure, &fullname)?;
+    check_mode_fits(mode, &exposure, facts)?;
     let server_version = server_version(&args.image)?;
     if let Some(minimum) = mode.minimum_server_version()
         && server_version < minimum
@@ -173,7 +193,10 @@ pub fn resolve(
             format!("use --image {}", crate::args::DEFAULT_IMAGE),
         ));
     }
-    let oidc = oidc_settings(args, mode, facts, &exposure)?;
+    let (oidc, client_id) = match oidc_settings(args, mode, facts, &exposure)? {
+        Some((settings, client_id)) => (Some(settings), Some(client_id)),
+        None => (None, None),
+    };
     if args.token_exchange.is_some() && oidc.is_none() {
         return Err(Error::usage_with_hint(
             format!("--token-exchange does not apply to --auth {mode}"),
@@ -196,7 +219,7 @@ pub fn resolve(
         base.certificate_authority = Some(ISSUER_CA_PATH.to_owned());
     }
     let (base, secret_drop_in) =
-        add_token_exchange(base, args, oidc.as_ref(), inputs, server_version)?;
+        add_token_exchange(base, args, client_id.as_deref(), inputs, server_version)?;
     let context = match &exposure {
         Exposure::Internal => LintContext::new(server_version).in_configmap().internal(),
         Exposure::Route { host } => LintContext::new(server_version)
@@ -229,6 +252,7 @@ pub fn resolve(
         fullname,
         mode,
         exposure,
+        ingress_tls,
         image: args.image.clone(),
         server_version,
         config,
@@ -242,16 +266,36 @@ pub fn resolve(
     })
 }
 
+/// Modes that cannot work here: openshift off OpenShift, none on a public route.
+fn check_mode_fits(mode: AuthMode, exposure: &Exposure, facts: &ClusterFacts) -> Result<()> {
+    if mode == AuthMode::OpenShift && !facts.openshift {
+        return Err(Error::usage_with_hint(
+            "--auth openshift needs OpenShift (its OAuth server issues the tokens it passes \
+             through), and this cluster serves no OpenShift APIs (route.openshift.io, \
+             project.openshift.io)",
+            "choose --auth oidc (or entra) with an issuer this cluster's API server accepts \
+             tokens from, or --auth none --internal for a server reached only by port-forward",
+        ));
+    }
+    if mode == AuthMode::None && *exposure != Exposure::Internal {
+        return Err(Error::usage_with_hint(
+            "--auth none on a public route would let anyone use the server's cluster access",
+            "add --internal (no route; reach it with `oc mcp-verify --port-forward`), or choose --auth openshift",
+        ));
+    }
+    Ok(())
+}
+
 /// `--token-exchange`: the `[token_exchange]` settings in the main file, and the client secret
 /// in a separate drop-in (mounted from a Secret).
 fn add_token_exchange(
     base: ServerConfig,
     args: &InstallArgs,
-    oidc: Option<&OidcSettings>,
+    client_id: Option<&str>,
     inputs: &Inputs,
     server_version: ServerVersion,
 ) -> Result<(ServerConfig, Option<oc_mcp_common::kube_args::Secret>)> {
-    let (Some(strategy), Some(settings)) = (&args.token_exchange, oidc) else {
+    let (Some(strategy), Some(client_id)) = (&args.token_exchange, client_id) else {
         return Ok((base, None));
     };
     let Some(secret) = &inputs.sts_client_secret else {
@@ -267,7 +311,8 @@ fn add_token_exchange(
         strategy: strategy.clone(),
         audience: args.sts_audience.clone(),
         scopes: args.sts_scopes.clone(),
-        client_id: settings.audience.clone(),
+        // The exchange authenticates as the OAuth client, whatever audience tokens carry.
+        client_id: client_id.to_owned(),
         method: "client_secret_post".to_owned(),
     };
     let config = base.with_token_exchange(&exchange, server_version);
@@ -348,6 +393,41 @@ fn exposure(
     }
 }
 
+/// The Ingress's certificate. On OpenShift the router's default one serves the edge Route;
+/// elsewhere a typical ingress controller serves plain HTTP unless the Ingress names a
+/// certificate, so a public endpoint there needs `--tls-secret` or `--cluster-issuer`.
+fn ingress_tls(
+    args: &InstallArgs,
+    facts: &ClusterFacts,
+    exposure: &Exposure,
+    fullname: &str,
+) -> Result<IngressTls> {
+    let tls = match (&args.tls_secret, &args.cluster_issuer) {
+        (Some(secret), _) => IngressTls::Secret(secret.clone()),
+        (None, Some(issuer)) => IngressTls::ClusterIssuer {
+            issuer: issuer.clone(),
+            secret: format!("{fullname}-tls"),
+        },
+        (None, None) => IngressTls::Router,
+    };
+    if let Exposure::Route { host } = exposure
+        && tls == IngressTls::Router
+        && !facts.openshift
+    {
+        return Err(Error::usage_with_hint(
+            format!(
+                "a public endpoint ({host}) off OpenShift needs TLS on its Ingress: without \
+                 it a typical ingress controller serves the MCP endpoint, and the tokens sent \
+                 to it, over plain HTTP"
+            ),
+            "pass --tls-secret NAME (a kubernetes.io/tls Secret for the host in the install's \
+             namespace) or --cluster-issuer NAME (cert-manager issues the certificate), or \
+             --internal for no public endpoint",
+        ));
+    }
+    Ok(tls)
+}
+
 fn server_version(image: &str) -> Result<ServerVersion> {
     let tag = image_tag(image)?;
     if tag.starts_with("sha256:") {
@@ -358,18 +438,33 @@ fn server_version(image: &str) -> Result<ServerVersion> {
         .unwrap_or(ServerVersion::Latest))
 }
 
+/// The issuer settings of the entra and oidc modes, and the OAuth client ID.
+///
+/// The audience is what a client that follows the MCP authorization spec obtains: it takes
+/// `resource` from the protected-resource metadata (v0.0.67 publishes `server_url` there,
+/// without a trailing slash) and asks the issuer for a token for it (RFC 8707). So in oidc
+/// mode behind a route, `server_url` is the endpoint's URL `https://<host>/mcp` (RFC 9728:
+/// the metadata's `resource` is the URL the client connects to; with a path, SDKs do not
+/// add a trailing slash when they normalise it) and `oauth_audience` is the same string.
+/// Entra v2 ignores `resource`: its tokens carry the app's client ID when the client asks for
+/// a scope of the app (`api://<client-id>/...`), so entra keeps the client ID and advertises
+/// that scope. `--audience` overrides both.
 fn oidc_settings(
     args: &InstallArgs,
     mode: AuthMode,
     facts: &ClusterFacts,
     exposure: &Exposure,
-) -> Result<Option<OidcSettings>> {
+) -> Result<Option<(OidcSettings, String)>> {
     let client_id = || {
         args.client_id
             .clone()
             .or_else(|| facts.setting(&["clientId", "client-id", "client_id"]))
     };
-    let mut settings = match mode {
+    let resource = match exposure {
+        Exposure::Route { host } => Some(format!("https://{host}/mcp")),
+        Exposure::Internal => None,
+    };
+    let (mut settings, client_id) = match mode {
         AuthMode::OpenShift | AuthMode::None => {
             if args.issuer.is_some() || args.tenant.is_some() || args.client_id.is_some() {
                 return Err(Error::usage_with_hint(
@@ -383,7 +478,7 @@ fn oidc_settings(
             let tenant = args
                 .tenant
                 .clone()
-                .or_else(|| facts.setting(&["tenant", "tenantId", "tenant-id"]));
+                .or_else(|| facts.setting(&["tenant", "tenantId", "tenant-id", "tenant_id"]));
             let (Some(tenant), Some(client_id)) = (tenant, client_id()) else {
                 return Err(Error::usage_with_hint(
                     "--auth entra needs the tenant and the app's client ID",
@@ -391,10 +486,26 @@ fn oidc_settings(
                 ));
             };
             crate::args::validate_tenant(&tenant)?;
-            OidcSettings::entra(&tenant, client_id)
+            let mut settings = OidcSettings::entra(&tenant, client_id.clone());
+            if let Some(audience) = facts.setting(&["audience"]) {
+                settings.audience = audience;
+            }
+            let registered: Vec<String> = facts
+                .setting(&["scopes"])
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default();
+            settings.scopes = if registered.is_empty() {
+                entra_scopes(&client_id)
+            } else {
+                registered
+            };
+            (settings, client_id)
         }
         AuthMode::Oidc => {
-            let issuer = args.issuer.clone().or_else(|| facts.setting(&["issuer"]));
+            let issuer = args
+                .issuer
+                .clone()
+                .or_else(|| facts.setting(&["issuer", "issuer_url"]));
             let (Some(issuer), Some(client_id)) = (issuer, client_id()) else {
                 return Err(Error::usage_with_hint(
                     "--auth oidc needs the issuer and the client ID",
@@ -402,42 +513,105 @@ fn oidc_settings(
                 ));
             };
             crate::args::validate_https_url(&issuer, "--issuer")?;
-            OidcSettings::new(issuer, client_id)
+            let audience = resource.clone().unwrap_or_else(|| client_id.clone());
+            (OidcSettings::new(issuer, audience), client_id)
         }
     };
-    if let Some(audience) = args
-        .audience
-        .clone()
-        .or_else(|| facts.setting(&["audience"]))
-    {
-        settings.audience = audience;
+    if let Some(audience) = &args.audience {
+        settings.audience.clone_from(audience);
     }
     if !args.scopes.is_empty() {
         settings = settings.with_scopes(&args.scopes);
     }
+    if mode == AuthMode::Entra {
+        check_entra_scopes(&settings.scopes, &client_id)?;
+    }
     if let Exposure::Route { host } = exposure {
         settings = settings.with_route_host(host.clone());
     }
-    Ok(Some(settings))
+    settings.server_url = resource;
+    Ok(Some((settings, client_id)))
 }
 
-/// Design section 3: JWT modes only work when the API server accepts the same tokens.
-fn check_issuer_trust(settings: &OidcSettings, facts: &ClusterFacts) -> Result<()> {
-    match &facts.authentication {
-        Some(auth) if auth.trusts_issuer(&settings.issuer, &settings.audience) => Ok(()),
-        Some(_) => Err(Error::usage_with_hint(
-            format!(
-                "the cluster's API server does not accept tokens from {} for audience {:?} \
-                 (authentications.config.openshift.io/cluster has no such OIDC provider): \
-                 the server would pass tokens the cluster rejects",
-                settings.issuer, settings.audience
-            ),
-            "on classic ARO use --auth openshift (OpenShift OAuth tokens), or configure the cluster for \
-             external OIDC with this issuer first",
-        )),
-        // Not OpenShift: the trust cannot be read; the user owns this check.
-        None => Ok(()),
+/// What a client asks Entra for: sign-in, a refresh token, and the app's own scope (which
+/// `oc mcp-oauth register entra` exposes), so the access token's audience is the app.
+pub fn entra_scopes(client_id: &str) -> Vec<String> {
+    ["openid", "profile", "email", "offline_access"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([format!("api://{client_id}/access_as_user")])
+        .collect()
+}
+
+/// Entra issues a token for the resource whose scope the client asks for; with only
+/// sign-in and Graph scopes (no `/` in any) that is Microsoft Graph, which the server rejects.
+fn check_entra_scopes(scopes: &[String], client_id: &str) -> Result<()> {
+    if scopes.iter().any(|s| s.contains('/')) {
+        return Ok(());
     }
+    Err(Error::usage_with_hint(
+        format!(
+            "--scopes {} names no scope of the app: a client asking for only these gets a \
+             Microsoft Graph token, whose audience the server rejects",
+            scopes.join(",")
+        ),
+        format!(
+            "add the app's scope, e.g. --scopes {}",
+            entra_scopes(client_id).join(",")
+        ),
+    ))
+}
+
+/// Design section 3: JWT modes only work when the API server accepts the same tokens, for
+/// the same audience: the server passes the user's token on unchanged.
+fn check_issuer_trust(settings: &OidcSettings, facts: &ClusterFacts) -> Result<()> {
+    let Some(auth) = &facts.authentication else {
+        // Not OpenShift: the trust cannot be read; the user owns this check.
+        return Ok(());
+    };
+    if auth.trusts_issuer(&settings.issuer, &settings.audience) {
+        return Ok(());
+    }
+    let trim = |s: &str| s.trim_end_matches('/').to_owned();
+    let audiences: Vec<String> = auth
+        .spec
+        .oidc_providers
+        .iter()
+        .filter(|p| trim(&p.issuer.issuer_url) == trim(&settings.issuer))
+        .flat_map(|p| p.issuer.audiences.iter().cloned())
+        .collect();
+    if audiences.is_empty() {
+        return Err(Error::usage_with_hint(
+            format!(
+                "the cluster's API server does not accept tokens from {} \
+                 (authentications.config.openshift.io/cluster has no such OIDC provider): the \
+                 server would pass tokens the cluster rejects",
+                settings.issuer
+            ),
+            "on classic ARO use --auth openshift (OpenShift OAuth tokens), or configure the \
+             cluster for external OIDC with this issuer first",
+        ));
+    }
+    Err(Error::usage_with_hint(
+        format!(
+            "the cluster's API server accepts tokens from {} only for audience {}, but MCP \
+             clients will present tokens for audience {:?}: the server would pass tokens the \
+             cluster rejects",
+            settings.issuer,
+            audiences
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            settings.audience
+        ),
+        format!(
+            "add {:?} to the audiences of this issuer in authentications.config.openshift.io/cluster, \
+             or pass --audience with one the cluster accepts if your issuer puts that audience \
+             in every token whatever `resource` a client asks for",
+            settings.audience
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -469,18 +643,26 @@ mod tests {
         }
     }
 
-    /// OpenShift whose API server accepts https://idp.example.com's tokens for audience `mcp`.
-    fn trusting_idp() -> ClusterFacts {
+    /// The MCP endpoint on the default route, which oidc mode uses as `resource` and audience.
+    const RESOURCE: &str = "https://kubernetes-mcp-server-mcp-server.apps.aro.example.com/mcp";
+
+    /// OpenShift whose API server accepts https://idp.example.com's tokens for `audiences`.
+    fn trusting_idp_for(audiences: &[&str]) -> ClusterFacts {
         let mut facts = openshift();
         facts.authentication = Some(
             serde_json::from_value(serde_json::json!({
                 "metadata": {"name": "cluster"},
                 "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
-                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": ["mcp"]}}]}
+                    "issuer": {"issuerURL": "https://idp.example.com", "audiences": audiences}}]}
             }))
             .expect("auth"),
         );
         facts
+    }
+
+    /// OpenShift whose API server accepts https://idp.example.com's tokens for the endpoint.
+    fn trusting_idp() -> ClusterFacts {
+        trusting_idp_for(&[RESOURCE])
     }
 
     #[test]
@@ -581,11 +763,200 @@ mod tests {
             plan.config.authorization_url.as_deref(),
             Some("https://idp.example.com")
         );
-        assert_eq!(plan.config.oauth_audience.as_deref(), Some("mcp"));
-        assert_eq!(
-            plan.config.server_url.as_deref(),
-            Some("https://kubernetes-mcp-server-mcp-server.apps.aro.example.com")
+        // A spec-following client takes `resource` from the metadata (server_url) and asks
+        // for a token for it: that is the audience the server expects.
+        assert_eq!(plan.config.oauth_audience.as_deref(), Some(RESOURCE));
+        assert_eq!(plan.config.server_url.as_deref(), Some(RESOURCE));
+    }
+
+    #[test]
+    fn oidc_audience_is_the_resource_unless_given_and_the_cluster_must_accept_it() {
+        let oidc = [
+            "--auth",
+            "oidc",
+            "--issuer",
+            "https://idp.example.com",
+            "--client-id",
+            "mcp",
+        ];
+        // The cluster accepts only the client ID: MCP clients' tokens would be rejected.
+        let err = resolve(
+            &args(&oidc),
+            "mcp-server",
+            &trusting_idp_for(&["mcp"]),
+            &Inputs::default(),
+        )
+        .expect_err("audience not accepted");
+        assert_eq!(err.exit_code().code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("only for audience \"mcp\"") && text.contains(RESOURCE),
+            "{text}"
         );
+        assert!(
+            err.hint().is_some_and(|h| h.contains("--audience")),
+            "{err:?}"
+        );
+        // --audience wins (an issuer that ignores `resource`).
+        let plan = resolve(
+            &args(&[&oidc[..], &["--audience", "mcp"]].concat()),
+            "mcp-server",
+            &trusting_idp_for(&["mcp"]),
+            &Inputs::default(),
+        )
+        .expect("plan");
+        assert_eq!(plan.config.oauth_audience.as_deref(), Some("mcp"));
+        assert_eq!(plan.config.server_url.as_deref(), Some(RESOURCE));
+        // Internal: no route, no resource URL a client could know; the client ID stays.
+        let plan = resolve(
+            &args(&[&oidc[..], &["--internal"]].concat()),
+            "mcp-server",
+            &trusting_idp_for(&["mcp"]),
+            &Inputs::default(),
+        )
+        .expect("plan");
+        assert_eq!(plan.config.oauth_audience.as_deref(), Some("mcp"));
+        assert_eq!(plan.config.server_url, None);
+    }
+
+    #[test]
+    fn entra_clients_are_told_to_ask_for_the_apps_scope() {
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let mut facts = openshift();
+        facts.authentication = Some(
+            serde_json::from_value(serde_json::json!({
+                "spec": {"type": "OIDC", "oidcProviders": [{"name": "entra",
+                    "issuer": {"issuerURL": entra_issuer(tenant), "audiences": ["app-1"]}}]}
+            }))
+            .expect("auth"),
+        );
+        let entra = [
+            "--auth",
+            "entra",
+            "--tenant",
+            tenant,
+            "--client-id",
+            "app-1",
+        ];
+        let plan = resolve(&args(&entra), "mcp-server", &facts, &Inputs::default()).expect("plan");
+        assert_eq!(plan.config.oauth_audience.as_deref(), Some("app-1"));
+        let scopes = plan.config.oauth_scopes.clone().unwrap_or_default();
+        assert!(
+            scopes.contains(&"api://app-1/access_as_user".to_owned()),
+            "{scopes:?}"
+        );
+        // Only Graph scopes: a Graph token, which the server rejects.
+        let err = resolve(
+            &args(&[&entra[..], &["--scopes", "openid,profile"]].concat()),
+            "mcp-server",
+            &facts,
+            &Inputs::default(),
+        )
+        .expect_err("graph scopes");
+        assert_eq!(err.exit_code().code(), 2);
+        assert!(
+            err.to_string().contains("names no scope of the app"),
+            "{err}"
+        );
+        assert!(
+            err.hint()
+                .is_some_and(|h| h.contains("api://app-1/access_as_user")),
+            "{err:?}"
+        );
+        // What `oc mcp-oauth register entra` stored (its key names) is used as is.
+        facts.oauth_settings = [
+            ("tenant_id".to_owned(), tenant.to_owned()),
+            ("client_id".to_owned(), "app-1".to_owned()),
+            (
+                "scopes".to_owned(),
+                "openid offline_access api://app-1/access_as_user".to_owned(),
+            ),
+        ]
+        .into();
+        let plan = resolve(
+            &args(&["--auth", "entra"]),
+            "mcp-server",
+            &facts,
+            &Inputs::default(),
+        )
+        .expect("plan");
+        assert_eq!(
+            plan.config.oauth_scopes.as_deref(),
+            Some(
+                &[
+                    "openid".to_owned(),
+                    "offline_access".to_owned(),
+                    "api://app-1/access_as_user".to_owned()
+                ][..]
+            )
+        );
+    }
+
+    #[test]
+    fn off_openshift_a_public_endpoint_needs_tls_and_openshift_mode_is_refused() {
+        let kubernetes = ClusterFacts::default();
+        let oidc = [
+            "--auth",
+            "oidc",
+            "--issuer",
+            "https://idp.example.com",
+            "--client-id",
+            "mcp",
+            "--host",
+            "mcp.example.com",
+        ];
+        let err = resolve(&args(&oidc), "mcp-server", &kubernetes, &Inputs::default())
+            .expect_err("no TLS");
+        assert_eq!(err.exit_code().code(), 2);
+        assert!(
+            err.to_string().contains("needs TLS on its Ingress"),
+            "{err}"
+        );
+        let hint = err.hint().unwrap_or_default();
+        for flag in ["--tls-secret", "--cluster-issuer", "--internal"] {
+            assert!(hint.contains(flag), "{hint}");
+        }
+        let err = resolve(
+            &args(&["--host", "mcp.example.com", "--tls-secret", "mcp-tls"]),
+            "mcp-server",
+            &kubernetes,
+            &Inputs::default(),
+        )
+        .expect_err("openshift mode");
+        assert!(
+            err.to_string().contains("--auth openshift needs OpenShift"),
+            "{err}"
+        );
+        let plan = resolve(
+            &args(&[&oidc[..], &["--tls-secret", "mcp-tls"]].concat()),
+            "mcp-server",
+            &kubernetes,
+            &Inputs::default(),
+        )
+        .expect("plan");
+        assert_eq!(plan.ingress_tls, IngressTls::Secret("mcp-tls".into()));
+        let plan = resolve(
+            &args(&[&oidc[..], &["--cluster-issuer", "letsencrypt"]].concat()),
+            "mcp-server",
+            &kubernetes,
+            &Inputs::default(),
+        )
+        .expect("plan");
+        assert_eq!(
+            plan.ingress_tls,
+            IngressTls::ClusterIssuer {
+                issuer: "letsencrypt".into(),
+                secret: "kubernetes-mcp-server-tls".into()
+            }
+        );
+        let err = resolve(
+            &args(&[&oidc[..], &["--tls-secret", "Bad_Name"]].concat()),
+            "mcp-server",
+            &kubernetes,
+            &Inputs::default(),
+        )
+        .expect_err("bad name");
+        assert!(err.to_string().contains("--tls-secret"), "{err}");
     }
 
     #[test]
@@ -713,6 +1084,8 @@ mod tests {
             "{main}"
         );
         assert!(!main.contains(secret), "the ConfigMap file holds no secret");
+        // The exchange authenticates as the OAuth client, not as the tokens' audience.
+        assert!(main.contains("client_id = \"mcp\""), "{main}");
         let drop_in = plan.secret_drop_in.as_ref().expect("drop-in");
         assert!(drop_in.expose().contains(secret));
         assert!(
@@ -738,6 +1111,67 @@ mod tests {
                 .contains("--token-exchange does not apply to --auth openshift"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_ingress_carries_tls_off_openshift_and_the_route_annotation_only_on_it() {
+        let ingress_of = |flags: &[&str], facts: &ClusterFacts| {
+            let mut all = vec!["--engine", "manifests"];
+            all.extend_from_slice(flags);
+            let plan = resolve(&args(&all), "mcp-server", facts, &Inputs::default()).expect("plan");
+            let ingress = crate::render::manifests(&plan)
+                .expect("render")
+                .into_iter()
+                .find(|o| o.kind() == "Ingress")
+                .expect("an Ingress");
+            let values = serde_json::to_value(crate::render::values(&plan)).expect("values");
+            (serde_json::to_value(&ingress.object).expect("json"), values)
+        };
+        let oidc = [
+            "--auth",
+            "oidc",
+            "--issuer",
+            "https://idp.example.com",
+            "--client-id",
+            "mcp",
+            "--host",
+            "mcp.example.com",
+        ];
+        let kubernetes = ClusterFacts::default();
+        let (ingress, values) = ingress_of(
+            &[&oidc[..], &["--tls-secret", "mcp-tls"]].concat(),
+            &kubernetes,
+        );
+        assert_eq!(
+            ingress["spec"]["tls"],
+            serde_json::json!([{"hosts": ["mcp.example.com"], "secretName": "mcp-tls"}])
+        );
+        assert!(ingress["metadata"]["annotations"].is_null(), "{ingress}");
+        assert_eq!(values["ingress"]["tls"]["secretName"], "mcp-tls");
+        let (ingress, values) = ingress_of(
+            &[&oidc[..], &["--cluster-issuer", "letsencrypt"]].concat(),
+            &kubernetes,
+        );
+        assert_eq!(
+            ingress["metadata"]["annotations"],
+            serde_json::json!({"cert-manager.io/cluster-issuer": "letsencrypt"})
+        );
+        assert_eq!(
+            ingress["spec"]["tls"][0]["secretName"],
+            "kubernetes-mcp-server-tls"
+        );
+        assert_eq!(
+            values["ingress"]["annotations"]["cert-manager.io/cluster-issuer"],
+            "letsencrypt"
+        );
+        // OpenShift: the router's certificate, from the edge annotation; no tls section.
+        let (ingress, values) = ingress_of(&[], &openshift());
+        assert_eq!(
+            ingress["metadata"]["annotations"]["route.openshift.io/termination"],
+            "edge"
+        );
+        assert!(ingress["spec"]["tls"].is_null(), "{ingress}");
+        assert!(values["ingress"]["tls"].is_null());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use k8s_openapi::{
         },
         networking::v1::{
             HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-            IngressServiceBackend, IngressSpec, ServiceBackendPort,
+            IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
         },
     },
     apimachinery::pkg::{
@@ -28,7 +28,9 @@ use oc_mcp_common::{PlannedObject, Result, defaults};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::plan::{CHART_NAME, Exposure, InstallPlan, SECRET_CONFIG_DIR, SECRET_DROP_IN};
+use crate::plan::{
+    CHART_NAME, Exposure, IngressTls, InstallPlan, SECRET_CONFIG_DIR, SECRET_DROP_IN,
+};
 
 /// Where the chart mounts the config file; the container reads it with `--config`.
 pub const CONFIG_PATH: &str = "/etc/kubernetes-mcp-server/config.toml";
@@ -101,6 +103,37 @@ pub struct IngressValues {
     /// Never empty when enabled (design.md 4.1: `host: ""` fails `helm install`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// cert-manager's annotation (`--cluster-issuer`); the chart adds these as given.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// The chart's `ingress.tls.secretName` (`--tls-secret`, or cert-manager's Secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<IngressTlsValues>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressTlsValues {
+    pub secret_name: String,
+}
+
+/// The annotation cert-manager's ingress-shim reads to issue the Ingress's certificate.
+pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
+
+/// The Ingress annotations for the plan's TLS: OpenShift's edge termination (its
+/// ingress-to-route controller makes the Route from it) and cert-manager's issuer.
+fn ingress_annotations(plan: &InstallPlan, openshift: bool) -> BTreeMap<String, String> {
+    let mut annotations = BTreeMap::new();
+    if openshift {
+        annotations.insert(
+            "route.openshift.io/termination".to_owned(),
+            "edge".to_owned(),
+        );
+    }
+    if let IngressTls::ClusterIssuer { issuer, .. } = &plan.ingress_tls {
+        annotations.insert(CLUSTER_ISSUER_ANNOTATION.to_owned(), issuer.clone());
+    }
+    annotations
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,6 +201,11 @@ pub fn values(plan: &InstallPlan) -> Values {
             enabled: plan.exposure != Exposure::Internal,
             termination: "edge".into(),
             host: plan.host().map(str::to_owned),
+            // The chart writes the OpenShift annotation itself from `openshift`.
+            annotations: ingress_annotations(plan, false),
+            tls: plan.ingress_tls.secret_name().map(|name| IngressTlsValues {
+                secret_name: name.to_owned(),
+            }),
         },
         resources: resources(),
         config,
@@ -537,17 +575,17 @@ fn service(plan: &InstallPlan) -> Service {
 
 fn ingress(plan: &InstallPlan, host: &str) -> Ingress {
     let mut metadata = meta(plan);
-    // OpenShift's ingress-to-route controller makes an edge Route from this annotation.
-    metadata.annotations = Some(
-        [(
-            "route.openshift.io/termination".to_owned(),
-            "edge".to_owned(),
-        )]
-        .into(),
-    );
+    let annotations = ingress_annotations(plan, plan.openshift);
+    metadata.annotations = (!annotations.is_empty()).then_some(annotations);
     Ingress {
         metadata,
         spec: Some(IngressSpec {
+            tls: plan.ingress_tls.secret_name().map(|secret| {
+                vec![IngressTLS {
+                    hosts: Some(vec![host.to_owned()]),
+                    secret_name: Some(secret.to_owned()),
+                }]
+            }),
             rules: Some(vec![IngressRule {
                 host: Some(host.to_owned()),
                 http: Some(HTTPIngressRuleValue {

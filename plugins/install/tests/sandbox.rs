@@ -129,8 +129,12 @@ async fn render_shows_the_overlay_of_each_auth_mode() {
         "render_none_internal",
         cluster.render(&["--auth", "none", "--internal"])
     );
+    // The audience MCP clients obtain: the endpoint the protected-resource metadata names.
     cluster
-        .trust_issuer("https://idp.example.com/realms/ops", "mcp-server")
+        .trust_issuer(
+            "https://idp.example.com/realms/ops",
+            &format!("https://{HOST}/mcp"),
+        )
         .await;
     insta::assert_snapshot!(
         "render_oidc",
