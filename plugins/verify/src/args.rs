@@ -58,6 +58,14 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME", default_value = defaults::OAUTH_CLIENT)]
     pub oauth_client: String,
 
+    /// The MCP ClusterRole: its bindings say who is a member (passthrough.user is proof only
+    /// with a member's token)
+    #[arg(long, value_name = "NAME", default_value = defaults::CLUSTER_ROLE)]
+    pub role: String,
+
+    #[command(flatten)]
+    pub login: LoginFlags,
+
     /// Only these checks: ids or groups, comma separated (see the list below)
     #[arg(long, value_name = "ID,...", value_delimiter = ',')]
     pub only: Vec<String>,
@@ -87,6 +95,26 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     pub denied_token: DeniedTokenArgs,
+}
+
+/// `--login`: a login as MCP clients do it.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Client login (login.pkce)")]
+pub struct LoginFlags {
+    /// Also log in as an MCP client does (PKCE with the protected-resource metadata's
+    /// resource, browser via $BROWSER or xdg-open, loopback redirect on 127.0.0.1), then
+    /// initialize and call a tool with that token (entra and oidc modes)
+    #[arg(long)]
+    pub login: bool,
+
+    /// The OAuth client id for --login (default: the server's oauth_audience, which install
+    /// sets to the client id)
+    #[arg(long, value_name = "ID", requires = "login")]
+    pub login_client_id: Option<String>,
+
+    /// A login_hint for --login (the user to log in as, where the issuer honours it)
+    #[arg(long, value_name = "USER", requires = "login")]
+    pub login_hint: Option<String>,
 }
 
 /// Where the token for the MCP endpoint comes from. Never a value on the command line.

@@ -1,4 +1,4 @@
-//! The catalogue of checks (issue 8, items 1-9) and `--only` / `--skip` selection.
+//! The catalogue of checks and `--only` / `--skip` selection.
 
 use std::fmt::Write as _;
 
@@ -42,16 +42,24 @@ checks! {
     RouteAdmitted => "route.admitted", "Route admitted by a router";
     RouteServerUrl => "route.server-url", "server_url matches the route";
     RouteOAuthRedirect => "route.oauth-redirect", "OAuthClient redirect URI matches the route";
+    ExposureRoutes => "exposure.routes", "Every other Route to the server's pods terminates TLS";
+    ExposureIngresses => "exposure.ingresses", "Every Ingress to the server's pods has TLS";
+    ExposureServices => "exposure.services", "No NodePort, LoadBalancer or external IP reaches the pods";
+    ExposureWorkloads => "exposure.workloads", "No other workload receives the server's traffic";
+    RbacBindings => "rbac.bindings", "The MCP role is bound to real groups, not virtual ones";
+    RbacRole => "rbac.role", "The MCP role is read-only and as its profile says";
     EndpointTls => "endpoint.tls", "TLS certificate valid for the host";
     EndpointHealth => "endpoint.health", "/healthz answers 200";
     UnauthNoToken => "unauth.no-token", "No token: 401";
     UnauthGarbageToken => "unauth.garbage-token", "Garbage token: rejected";
     DiscoveryProtectedResource => "discovery.protected-resource", "Protected-resource metadata as the mode expects";
     DiscoveryAuthorizationServer => "discovery.authorization-server", "Authorization-server metadata as the mode expects";
+    DiscoveryAudience => "discovery.audience", "A spec-following client's token has the server's audience";
     McpInitialize => "mcp.initialize", "Initialize with the token";
     McpTools => "mcp.tools", "Only read-only tools";
     PassthroughUser => "passthrough.user", "A read tool works with the user's token";
     PassthroughDenied => "passthrough.denied", "A user outside the bound groups is refused";
+    LoginPkce => "login.pkce", "Log in as an MCP client does, then initialize and call a tool (--login)";
 }
 
 impl CheckId {
@@ -172,11 +180,14 @@ mod tests {
                 "logs",
                 "config",
                 "route",
+                "exposure",
+                "rbac",
                 "endpoint",
                 "unauth",
                 "discovery",
                 "mcp",
-                "passthrough"
+                "passthrough",
+                "login"
             ]
         );
     }

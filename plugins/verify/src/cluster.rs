@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::{
-    apps::v1::Deployment,
+    apps::v1::{Deployment, ReplicaSet},
     core::v1::{ConfigMap, Endpoints, Namespace, Pod, Secret, Service},
     networking::v1::Ingress,
 };
@@ -56,7 +56,7 @@ impl std::fmt::Display for ReadError {
     }
 }
 
-fn read_error(what: &str, err: &kube::Error) -> ReadError {
+pub(crate) fn read_error(what: &str, err: &kube::Error) -> ReadError {
     match err {
         kube::Error::Api(status) => ReadError {
             class: if status.code == 401 {
@@ -89,7 +89,7 @@ fn read_error(what: &str, err: &kube::Error) -> ReadError {
 }
 
 /// `Ok(None)` on 404.
-async fn get_opt<K>(api: &Api<K>, name: &str, what: &str) -> Result<Option<K>, ReadError>
+pub(crate) async fn get_opt<K>(api: &Api<K>, name: &str, what: &str) -> Result<Option<K>, ReadError>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -100,7 +100,11 @@ where
 }
 
 /// A list; 404 (the API does not exist here) is an empty list with `absent = true`.
-async fn list<K>(api: &Api<K>, params: &ListParams, what: &str) -> Result<(Vec<K>, bool), ReadError>
+pub(crate) async fn list<K>(
+    api: &Api<K>,
+    params: &ListParams,
+    what: &str,
+) -> Result<(Vec<K>, bool), ReadError>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -138,8 +142,13 @@ pub struct Facts {
     pub helm_release: Option<String>,
     pub helm_status: Option<String>,
     pub deployment: Option<Result<Option<Deployment>, ReadError>>,
+    /// The pods of the release's Deployment (through its ReplicaSets).
     pub pods: Vec<Pod>,
     pub pods_error: Option<ReadError>,
+    /// Pods the Deployment's selector matches that it does not own (another workload's).
+    pub foreign_pods: Vec<Pod>,
+    /// The namespace's ReplicaSets, as read to tell the Deployment's pods from others.
+    pub replica_sets: Option<Result<Vec<ReplicaSet>, ReadError>>,
     pub service: Option<Result<Option<Service>, ReadError>>,
     pub endpoints: Option<Endpoints>,
     pub logs: Vec<PodLog>,
@@ -153,6 +162,8 @@ pub struct Facts {
     pub no_route_api: bool,
     pub oauth_client: Option<Result<Option<OAuthClient>, ReadError>>,
     pub authentication: Option<AuthenticationConfig>,
+    /// Every other way to the pods (Routes, Ingresses, Services, workloads).
+    pub paths: crate::exposure::Paths,
 }
 
 impl Facts {
@@ -207,6 +218,8 @@ pub struct Scope {
     pub oauth_client: String,
     /// Read pod logs (only when a logs or pods check is selected).
     pub logs: bool,
+    /// Read every other path to the pods (only when an exposure check is selected).
+    pub exposure: bool,
 }
 
 /// Read everything, tolerating failures one object at a time.
@@ -262,6 +275,8 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
     facts.server_version = workload.server_version;
     facts.pods = workload.pods;
     facts.pods_error = workload.pods_error;
+    facts.foreign_pods = workload.foreign_pods;
+    facts.replica_sets = workload.replica_sets;
     facts.logs = workload.logs;
     facts.logs_error = workload.logs_error;
     facts.config = workload.config;
@@ -274,6 +289,9 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
     facts.no_route_api = exposure.no_route_api;
     facts.oauth_client = Some(oauth_client);
     facts.authentication = authentication.ok().flatten();
+    if scope.exposure {
+        facts.paths = crate::exposure::read(client, ns, facts.no_route_api).await;
+    }
     facts
 }
 
@@ -361,18 +379,29 @@ async fn read_pods(client: &Client, ns: &str, deployment: &Deployment, facts: &m
         return;
     };
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    match list(
-        &pods,
-        &ListParams::default().labels(&selector_string(labels)),
-        "pods",
-    )
-    .await
-    {
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), ns);
+    let params = ListParams::default().labels(&selector_string(labels));
+    let every = ListParams::default();
+    let (listed, sets) = futures::join!(
+        list(&pods, &params, "pods"),
+        list(&replica_sets, &every, "replicasets"),
+    );
+    facts.replica_sets = Some(sets.map(|(items, _)| items));
+    match listed {
         Ok((items, _)) => {
-            facts.pods = items
+            let live: Vec<Pod> = items
                 .into_iter()
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .collect();
+            let sets = facts
+                .replica_sets
+                .as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(Vec::as_slice);
+            // Pods of another workload with the same labels must not count as the server's.
+            let (own, foreign) = crate::exposure::split_pods(deployment, sets, live);
+            facts.pods = own;
+            facts.foreign_pods = foreign;
         }
         Err(e) => facts.pods_error = Some(e),
     }

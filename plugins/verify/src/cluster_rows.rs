@@ -24,13 +24,17 @@ pub struct Context<'a> {
     pub url_given: bool,
 }
 
-/// A failed read as a row: forbidden is a warning (the verifying user cannot see it),
-/// anything else a failure of its class.
-fn read_failed(id: CheckId, e: &ReadError) -> Row {
+/// A failed read as a row. Forbidden is never "missing": the state is unknown, and the run
+/// exits 3 (forbidden) so that a user who may not look is not told everything is fine.
+pub(crate) fn read_failed(id: CheckId, e: &ReadError) -> Row {
     if e.forbidden {
-        Row::warn(id)
-            .evidence(e.message.clone())
-            .fix("run as a user who can read the namespace (e.g. its admin), or skip this check")
+        Row::fail(id)
+            .evidence(format!("unknown (forbidden): {}", e.message))
+            .class(FailureClass::Auth)
+            .fix(format!(
+                "the verifying user may not read this: run as a user who can read the namespace (e.g. its admin), or --skip {id}",
+                id = id.id()
+            ))
     } else {
         let row = Row::fail(id).evidence(e.message.clone()).class(e.class);
         match e.class {
@@ -40,6 +44,15 @@ fn read_failed(id: CheckId, e: &ReadError) -> Row {
             }
             FailureClass::Check => row,
         }
+    }
+}
+
+/// Why the checks that need the Deployment did not run: it is missing, or unreadable.
+pub(crate) fn no_deployment(facts: &Facts) -> &'static str {
+    if matches!(&facts.deployment, Some(Err(_))) {
+        "the Deployment could not be read (see cluster.deployment)"
+    } else {
+        "no Deployment"
     }
 }
 
@@ -76,14 +89,17 @@ pub fn rows(facts: &Facts, ctx: &Context<'_>, logs_wanted: bool) -> Vec<Row> {
     }
     rows.extend(config_rows(facts, ctx));
     rows.extend(route_rows(facts, ctx));
+    rows.extend(crate::exposure::rows(facts));
     rows
 }
 
 /// Every cluster-side row as skipped.
 fn skip_rest(rows: &mut Vec<Row>, why: &str) {
     for id in CheckId::ALL.iter().copied().filter(|c| {
-        matches!(c.group(), "cluster" | "logs" | "config" | "route")
-            && *c != CheckId::ClusterNamespace
+        matches!(
+            c.group(),
+            "cluster" | "logs" | "config" | "route" | "exposure"
+        ) && *c != CheckId::ClusterNamespace
     }) {
         rows.push(Row::skip(id, why));
     }
@@ -105,6 +121,9 @@ fn install_row(facts: &Facts, ctx: &Context<'_>) -> Row {
                 facts.namespace
             ))
         };
+    }
+    if let Some(Err(e)) = &facts.deployment {
+        return read_failed(id, e);
     }
     let Some(deployment) = facts.deployment() else {
         return Row::fail(id)
@@ -302,7 +321,7 @@ const AUTOMOUNT_FIX: &str = "the server finds no cluster credentials (\"no curre
 fn pods_row(facts: &Facts) -> Row {
     let id = CheckId::ClusterPods;
     if facts.deployment().is_none() {
-        return Row::skip(id, "no Deployment");
+        return Row::skip(id, crate::cluster_rows::no_deployment(facts));
     }
     if let Some(e) = &facts.pods_error {
         return read_failed(id, e);
@@ -462,7 +481,7 @@ pub fn scrub(line: &str) -> String {
 fn logs_row(facts: &Facts) -> Row {
     let id = CheckId::LogsStartup;
     if facts.deployment().is_none() {
-        return Row::skip(id, "no Deployment");
+        return Row::skip(id, crate::cluster_rows::no_deployment(facts));
     }
     if facts.logs.is_empty() {
         if let Some(e) = &facts.logs_error {
@@ -596,6 +615,10 @@ fn config_rows(facts: &Facts, ctx: &Context<'_>) -> Vec<Row> {
         CheckId::ConfigSecrets,
         CheckId::ConfigTools,
     ];
+    // The Deployment names the config; when it could not be read, neither could that.
+    if let (None, Some(Err(e))) = (&facts.config, &facts.deployment) {
+        return ids.iter().map(|id| read_failed(*id, e)).collect();
+    }
     let config = match &facts.config {
         None => {
             return ids

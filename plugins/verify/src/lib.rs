@@ -6,13 +6,18 @@
 //! per check -> exit code.
 
 pub mod args;
+pub mod audience;
 pub mod checks;
 pub mod cluster;
 pub mod cluster_rows;
+pub mod exposure;
 pub mod http;
+pub mod identity;
+pub mod login;
 pub mod portforward;
 pub mod probes;
 pub mod report;
+pub mod role;
 pub mod run;
 pub mod session;
 pub mod token;
@@ -27,6 +32,22 @@ hand: the Deployment and its pods, the server's log and config, the Route, the e
 401 without a token, OAuth discovery as the auth mode expects, 200 with a token, read-only tools
 only, and that the cluster sees the caller's identity. Each check is a report row with its
 evidence and a fix. Nothing in the cluster is changed.
+
+Every path to the pods is checked, not only the release's Route: every Route and Ingress to a
+Service selecting the pods must terminate TLS, no such Service may be a NodePort, LoadBalancer or
+have external IPs, and no other workload may carry the pods' labels (exposure.*).
+
+As whom: the MCP checks say which user and groups the API server sees for the token
+(SelfSubjectReview). passthrough.user is proof of what members get only when that identity is a
+subject of a binding of --role (itself or through a group) and cannot create pods in every
+namespace (SelfSubjectAccessReview); otherwise it warns (an administrator's success proves
+nothing). A read the verifying user is forbidden is \"unknown (forbidden)\", never \"missing\",
+and the run exits 3.
+
+In entra and oidc mode, discovery.audience compares oauth_audience with the audience a client
+that follows the MCP spec gets (the protected-resource metadata's resource, RFC 8707); --login
+then logs in that way (PKCE, loopback redirect, browser via $BROWSER or xdg-open) and uses the
+token (login.pkce).
 
 The endpoint is the Route's https://<host>/mcp unless --url or --port-forward says otherwise.
 The token for it is the kubeconfig user's (what `oc whoami -t` prints, exec plugins included)
@@ -45,7 +66,8 @@ fn after_long_help() -> String {
     format!(
         "Checks: GROUP NAME..., each id is GROUP.NAME; --only and --skip take ids or groups:\n{}\n\
          Exit codes: 0 every check passed (warnings allowed unless --strict), 1 a check failed,\n\
-         2 usage, 3 the token was rejected, 4 the cluster or the endpoint could not be reached.\n\
+         2 usage, 3 the token was rejected or a read was forbidden, 4 the cluster or the\n\
+         endpoint could not be reached.\n\
          -o json|yaml prints a report with apiVersion {}.",
         checks::catalogue(),
         report::API_VERSION

@@ -45,7 +45,7 @@ pub enum FailureClass {
     /// An ordinary failed check: exit 1.
     #[default]
     Check,
-    /// The token was rejected: exit 3.
+    /// The token was rejected, or a read was forbidden: exit 3.
     Auth,
     /// The cluster or the endpoint could not be reached: exit 4.
     Unreachable,
@@ -146,6 +146,12 @@ pub struct Target {
     /// Where the token for the endpoint came from (never the token itself).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_source: Option<String>,
+    /// As whom the MCP checks ran: the API server's view of that token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::identity::Identity>,
+    /// As whom `passthrough.denied` ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_identity: Option<crate::identity::Identity>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -300,6 +306,19 @@ impl Report {
             }
         }
         let s = &self.summary;
+        for (whose, identity) in [
+            ("the MCP checks", &self.target.identity),
+            ("passthrough.denied", &self.target.denied_identity),
+        ] {
+            if let Some(identity) = identity {
+                let _ = write!(
+                    text,
+                    "\n{whose} ran as {} ({})",
+                    identity.describe(),
+                    identity.source
+                );
+            }
+        }
         let _ = write!(
             text,
             "\n{} passed, {} warnings, {} failed, {} skipped, {} info: {}\n",
@@ -311,7 +330,9 @@ impl Report {
             match self.exit_code() {
                 ExitCode::Ok => "the deployment is verified".to_owned(),
                 ExitCode::Unreachable => "something could not be reached (exit 4)".to_owned(),
-                ExitCode::Auth => "the token was rejected (exit 3)".to_owned(),
+                ExitCode::Auth => {
+                    "the token was rejected or a read was forbidden (exit 3)".to_owned()
+                }
                 _ if s.fail == 0 => "warnings count as failures with --strict (exit 1)".to_owned(),
                 _ => "verification FAILED (exit 1)".to_owned(),
             }

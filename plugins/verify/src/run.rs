@@ -8,17 +8,26 @@ use oc_mcp_common::{
 
 use crate::{
     args::{VerifyArgs, endpoint_url},
+    audience,
     checks::{CheckId, Selection},
     cluster::{self, Facts, Scope},
     cluster_rows::{self, Context},
     http::Http,
-    portforward,
+    identity, login, portforward,
     probes::{self, Probe, Via},
     report::{FailureClass, Report, Row, Target},
+    role,
     token::{self, Token},
 };
 
-const ENDPOINT_GROUPS: &[&str] = &["endpoint", "unauth", "discovery", "mcp", "passthrough"];
+const ENDPOINT_GROUPS: &[&str] = &[
+    "endpoint",
+    "unauth",
+    "discovery",
+    "mcp",
+    "passthrough",
+    "login",
+];
 
 fn endpoint_ids() -> impl Iterator<Item = CheckId> {
     CheckId::ALL
@@ -32,6 +41,8 @@ struct ClusterPhase {
     kube: Option<kube::Config>,
     client: Option<kube::Client>,
     facts: Option<Facts>,
+    /// The MCP role and its bindings.
+    role: Option<role::RoleFacts>,
 }
 
 pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
@@ -104,7 +115,10 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
                     cert_min_days: args.cert_min_days,
                     selection: &selection,
                 };
-                rows.extend(Box::pin(probes::run(&probe)).await?);
+                let mut endpoint_rows = Box::pin(probes::run(&probe)).await?;
+                as_whom(args, &cluster, &probe, &mut endpoint_rows, &mut target).await;
+                rows.extend(endpoint_rows);
+                rows.extend(Box::pin(client_login(args, &probe, &mut secrets)).await);
             }
             Err(first) => {
                 // The reason goes on the first selected endpoint check, the rest are skipped.
@@ -131,6 +145,99 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     report.write(global.output.output, &mut stdout)?;
     stdout.flush().map_err(|e| Error::io("writing output", e))?;
     Ok(report.exit_code())
+}
+
+/// Say as whom the MCP checks ran, and judge whether `passthrough.user` proves anything.
+async fn as_whom(
+    args: &VerifyArgs,
+    cluster: &ClusterPhase,
+    probe: &Probe<'_>,
+    rows: &mut [Row],
+    target: &mut Target,
+) {
+    let wanted = [
+        CheckId::McpInitialize,
+        CheckId::PassthroughUser,
+        CheckId::PassthroughDenied,
+    ];
+    let Some(kube) = cluster.kube.as_ref() else {
+        return;
+    };
+    if !probe.selection.any(&wanted) {
+        return;
+    }
+    let judge = |secret: oc_mcp_common::kube_args::Secret| async move {
+        let (identity, can_write) = identity::review(kube, &secret).await;
+        identity::Judged {
+            identity,
+            can_write,
+        }
+    };
+    let user = match &probe.token {
+        Ok(t) => Some(judge(t.secret.clone()).await),
+        Err(_) => None,
+    };
+    let denied = match &probe.denied {
+        Some(t) => Some(judge(t.secret.clone()).await),
+        None => None,
+    };
+    let bound = cluster.role.as_ref().map_or_else(
+        || Err("the role was not read".to_owned()),
+        role::RoleFacts::subjects,
+    );
+    target.identity = user.as_ref().and_then(|j| j.identity.clone().ok());
+    target.denied_identity = denied.as_ref().and_then(|j| j.identity.clone().ok());
+    identity::annotate(rows, &args.role, user.as_ref(), denied.as_ref(), &bound);
+}
+
+/// `discovery.audience` (static) and, with `--login`, `login.pkce`.
+async fn client_login(args: &VerifyArgs, probe: &Probe<'_>, secrets: &mut Vec<String>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let oauth = matches!(probe.mode, Some(AuthMode::Entra | AuthMode::Oidc));
+    let selection = probe.selection;
+    let want_login = selection.contains(CheckId::LoginPkce);
+    if !oauth {
+        let why = match probe.mode {
+            Some(m) => format!("{m} mode: clients are handed a token, they do not log in"),
+            None => "the auth mode is unknown".to_owned(),
+        };
+        rows.push(audience::row(probe.mode, probe.config, &Err(why.clone())));
+        rows.push(Row::skip(CheckId::LoginPkce, why));
+        return rows;
+    }
+    let login_wanted = want_login && args.login.login;
+    if !(selection.contains(CheckId::DiscoveryAudience) || login_wanted) {
+        return rows;
+    }
+    let discovered = audience::discover(probe.http, &probe.url).await;
+    rows.push(audience::row(probe.mode, probe.config, &discovered));
+    if !want_login {
+        return rows;
+    }
+    if !args.login.login {
+        rows.push(Row::skip(
+            CheckId::LoginPkce,
+            "pass --login to log in as an MCP client does (it opens a browser)",
+        ));
+        return rows;
+    }
+    let config = probe.config;
+    let login_args = login::LoginArgs {
+        client_id: args
+            .login
+            .login_client_id
+            .clone()
+            .or_else(|| config.and_then(|c| c.oauth_audience.clone()))
+            .unwrap_or_else(|| defaults::OAUTH_CLIENT.to_owned()),
+        scopes: config
+            .and_then(|c| c.oauth_scopes.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| vec!["openid".to_owned()]),
+        login_hint: args.login.login_hint.clone(),
+        audience: config.and_then(|c| c.oauth_audience.clone()),
+    };
+    rows.push(login::row(probe.http, &probe.url, &discovered, &login_args, secrets).await);
+    rows
 }
 
 fn http_settings(args: &VerifyArgs) -> Result<Http> {
@@ -179,6 +286,7 @@ async fn cluster_phase(
                 kube: None,
                 client: None,
                 facts: None,
+                role: None,
             });
         }
         Err(e) => return Err(e),
@@ -194,6 +302,9 @@ async fn cluster_phase(
         release: args.release.clone(),
         oauth_client: args.oauth_client.clone(),
         logs: selection.any(&[CheckId::LogsStartup, CheckId::ClusterPods]),
+        exposure: CheckId::ALL
+            .iter()
+            .any(|c| c.group() == "exposure" && selection.contains(*c)),
     };
     let facts = Box::pin(cluster::inspect(&client, &scope)).await;
     let ctx = Context {
@@ -208,10 +319,25 @@ async fn cluster_phase(
         &ctx,
         selection.contains(CheckId::LogsStartup),
     ));
+    // The role matters to the rbac checks and to whether passthrough.user proves anything.
+    let role = if selection.any(&[
+        CheckId::RbacBindings,
+        CheckId::RbacRole,
+        CheckId::PassthroughUser,
+        CheckId::PassthroughDenied,
+    ]) && !matches!(&facts.namespace_found, Some(Err(e)) if e.class != FailureClass::Check)
+    {
+        let read = role::read(&client, &args.role).await;
+        rows.extend(role::rows(&read));
+        Some(read)
+    } else {
+        None
+    };
     Ok(ClusterPhase {
         kube: Some(config),
         client: Some(client),
         facts: Some(facts),
+        role,
     })
 }
 

@@ -259,6 +259,8 @@ async fn a_server_using_its_own_identity_fails_passthrough_denial() {
         "unauth.no-token",
         "unauth.garbage-token",
         "config.auth-mode",
+        // The linter names the shared identity too (cluster_auth_mode = "kubeconfig").
+        "config.lint",
     ]);
     out.assert_no_secrets(&[&member, &outsider]);
 }

@@ -2,7 +2,11 @@
 
 mod support;
 
+mod as_whom;
 mod broken;
+mod client_login;
+mod exposure;
 mod help;
 mod oidc_mode;
 mod openshift_mode;
+mod rbac;

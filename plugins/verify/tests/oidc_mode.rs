@@ -11,7 +11,9 @@ use oc_mcp_sandbox::{OidcConfig, SandboxConfig};
 use serde_json::json;
 use support::{App, Env, oidc::Issuer};
 
-const AUDIENCE: &str = "mcp-server";
+/// The audience a client that follows the MCP spec gets a token for: the protected-resource
+/// metadata's `resource`, which is the Route's URL (`App::default()` in the default domain).
+const AUDIENCE: &str = "https://kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
 
 /// The issuer, a sandbox that trusts it, and the server deployed in oidc mode behind its Route.
 async fn deployed() -> (Issuer, Env, App, std::path::PathBuf) {
@@ -88,6 +90,7 @@ async fn correct_oidc_deployment_passes_every_check() {
     for id in [
         "config.lint",
         "config.auth-mode",
+        "discovery.audience",
         "route.server-url",
         "endpoint.tls",
         "unauth.no-token",
@@ -107,7 +110,7 @@ async fn correct_oidc_deployment_passes_every_check() {
     assert_eq!(json["target"]["authMode"], "oidc");
     let no_token = out.row("unauth.no-token").to_string();
     assert!(
-        no_token.contains("audience=\\\"mcp-server\\\""),
+        no_token.contains(&format!("audience=\\\"{AUDIENCE}\\\"")),
         "{no_token}"
     );
     let garbage = out.row("unauth.garbage-token").to_string();

@@ -108,7 +108,11 @@ async fn correct_openshift_deployment_passes_every_check() {
     assert_eq!(json["target"]["url"], format!("https://{host}/mcp"));
 
     let xml = std::fs::read_to_string(&junit).expect("junit");
-    assert!(xml.contains("tests=\"26\" failures=\"0\""), "{xml}");
+    let tests = format!(
+        "tests=\"{}\" failures=\"0\"",
+        oc_mcp_verify::checks::CheckId::ALL.len()
+    );
+    assert!(xml.contains(&tests), "{xml}");
     assert!(
         xml.contains("name=\"unauth.no-token (No token: 401)\""),
         "{xml}"

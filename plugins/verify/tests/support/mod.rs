@@ -67,6 +67,11 @@ impl App {
             "app.kubernetes.io/managed-by": "oc-mcp", "app.kubernetes.io/version": "v0.0.67"})
     }
 
+    /// The ClusterRole `deploy` binds to group mcp-users (the MCP role of this deployment).
+    pub fn role(&self) -> String {
+        format!("{}-{}-reader", self.name, self.namespace)
+    }
+
     fn selector(&self) -> Value {
         json!({"app.kubernetes.io/name": "kubernetes-mcp-server", "app.kubernetes.io/instance": self.name})
     }
@@ -305,10 +310,19 @@ impl Env {
         if namespaces.get_opt(ns).await.expect("get ns").is_none() {
             create::<core::v1::Namespace>(&client, None, json!({"metadata": {"name": ns}})).await;
         }
-        let reader = format!("{}-{ns}-reader", app.name);
-        create::<rbac::v1::ClusterRole>(&client, None, json!({"metadata": {"name": reader}, "rules": [
+        let reader = app.role();
+        // Made as `oc mcp-rbac role` makes a role from a tool list: labelled as oc-mcp's, with
+        // its profile and the fingerprint of its rules recorded.
+        let rules = json!([
             {"apiGroups": [""], "resources": ["namespaces", "pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["project.openshift.io"], "resources": ["projects"], "verbs": ["get", "list"]}]})).await;
+            {"apiGroups": ["project.openshift.io"], "resources": ["projects"], "verbs": ["get", "list"]}]);
+        let typed: Vec<rbac::v1::PolicyRule> =
+            serde_json::from_value(rules.clone()).expect("rules");
+        let fingerprint = oc_mcp_common::rbac_intent::rules_fingerprint(&typed);
+        create::<rbac::v1::ClusterRole>(&client, None, json!({"metadata": {"name": reader,
+                "labels": {"app.kubernetes.io/managed-by": "oc-mcp"},
+                "annotations": {"oc-mcp.io/profile": "tools", "oc-mcp.io/rules-fingerprint": fingerprint}},
+            "rules": rules})).await;
         let mut subjects = vec![
             json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "mcp-users"}),
         ];
@@ -508,9 +522,21 @@ impl Env {
         env: &[(&str, &str)],
         stdin: Option<&str>,
     ) -> Outcome {
+        self.verify_with(&self.admin, app, args, env, stdin)
+    }
+
+    /// The plugin with another kubeconfig (another user's).
+    pub fn verify_with(
+        &self,
+        kubeconfig: &std::path::Path,
+        app: &App,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> Outcome {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_verify"));
         cmd.arg("--kubeconfig")
-            .arg(&self.admin)
+            .arg(kubeconfig)
             .args(["-n", &app.namespace, "--release", &app.name])
             .args(["--connect-to", &self.connect_to(app)]);
         if !args.contains(&"--endpoint-ca") {
@@ -518,6 +544,9 @@ impl Env {
         }
         if !args.contains(&"-o") {
             cmd.args(["-o", "json"]);
+        }
+        if !args.contains(&"--role") {
+            cmd.args(["--role", &app.role()]);
         }
         cmd.args(args).env_remove("KUBECONFIG").env("NO_COLOR", "1");
         for (k, v) in env {
