@@ -11,6 +11,7 @@
 //! - [`profile_drift`]: how a live ClusterRole differs from the profile it records.
 //! - [`effective_rules`]: a ClusterRole's rules with its `aggregationRule` followed.
 
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -155,7 +156,6 @@ pub fn minimal_rules() -> Vec<PolicyRule> {
 /// The first 16 hex digits of the SHA-256 of the normalized rules as JSON.
 pub fn rules_fingerprint(rules: &[PolicyRule]) -> String {
     let canonical = serde_json::to_vec(&normalize(rules)).unwrap_or_default();
-    use sha2::{Digest, Sha256};
     format!("{:x}", Sha256::digest(&canonical))[..16].to_owned()
 }
 

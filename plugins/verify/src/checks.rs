@@ -31,6 +31,7 @@ checks! {
     ClusterDeployment => "cluster.deployment", "Deployment available";
     ClusterPods => "cluster.pods", "Pods ready and not restarting";
     ClusterService => "cluster.service", "Service has ready endpoints";
+    ClusterServiceAccount => "cluster.service-account", "The server's ServiceAccount holds no role";
     LogsStartup => "logs.startup", "Server log shows a clean start";
     ConfigLint => "config.lint", "config.toml passes the linter";
     ConfigAuthMode => "config.auth-mode", "Auth mode requires a token";

@@ -151,6 +151,8 @@ pub struct Facts {
     pub replica_sets: Option<Result<Vec<ReplicaSet>, ReadError>>,
     pub service: Option<Result<Option<Service>, ReadError>>,
     pub endpoints: Option<Endpoints>,
+    /// The bindings that name the server's ServiceAccount (`kind/name (role)`).
+    pub service_account_bindings: Option<Result<Vec<String>, ReadError>>,
     pub logs: Vec<PodLog>,
     pub logs_error: Option<ReadError>,
     pub config: Option<Result<ClusterConfig, ReadError>>,
@@ -262,7 +264,16 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
             Err(e) => Err(read_error("oauthclient", &e)),
         }
     };
-    let ((), (), (), oauth_client, authentication) = futures::join!(
+    let service_account = async {
+        match facts.deployment() {
+            Some(d) => Some(
+                crate::service_account::bindings_of(client, ns, &crate::service_account::of(d))
+                    .await,
+            ),
+            None => None,
+        }
+    };
+    let ((), (), (), oauth_client, authentication, service_account) = futures::join!(
         read_workload(client, scope, &names, &mut workload),
         read_helm(client, ns, &scope.release, &mut release),
         async {
@@ -271,7 +282,9 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
         },
         oauth_client,
         auth.get_opt("cluster"),
+        service_account,
     );
+    facts.service_account_bindings = service_account;
     facts.server_version = workload.server_version;
     facts.pods = workload.pods;
     facts.pods_error = workload.pods_error;

@@ -84,6 +84,7 @@ pub fn rows(facts: &Facts, ctx: &Context<'_>, logs_wanted: bool) -> Vec<Row> {
     rows.push(deployment_row(facts, ctx));
     rows.push(pods_row(facts));
     rows.push(service_row(facts));
+    rows.push(crate::service_account::row(facts));
     if logs_wanted {
         rows.push(logs_row(facts));
     }
@@ -226,16 +227,27 @@ fn deployment_row(facts: &Facts, ctx: &Context<'_>) -> Row {
             .fix("no replica is available: see cluster.pods and logs.startup for why")
     };
     row.evidence.extend(messages);
-    if image.ends_with(":latest") || !image.contains(':') {
+    if !image_is_pinned(&image) {
+        // A moving tag runs whatever upstream published last, not the release that was
+        // checked: the report would prove a server nobody runs tomorrow.
         row.evidence.push(format!(
-            "image {image} is not pinned: `latest` follows upstream main (design.md 4.7)"
+            "image {image} is not pinned: `latest` (or no tag) follows upstream main"
         ));
-        if row.status == Status::Pass {
-            row.status = Status::Warn;
-            row.fix = Some("pin a tested image tag, e.g. --image quay.io/containers/kubernetes_mcp_server:v0.0.67".into());
-        }
+        row.status = Status::Fail;
+        row.fix = Some("pin a tested release: re-run `oc mcp-install` (it pins the image), or --image quay.io/containers/kubernetes_mcp_server:v0.0.67".into());
     }
     row
+}
+
+/// A digest, or a tag other than `latest`.
+fn image_is_pinned(image: &str) -> bool {
+    if image.contains("@sha256:") {
+        return true;
+    }
+    // The tag follows the last `:` after the last `/` (a registry port is not a tag).
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split_once(':')
+        .is_some_and(|(_, tag)| !tag.is_empty() && tag != "latest")
 }
 
 fn pod_ready(pod: &Pod) -> bool {
@@ -1010,6 +1022,29 @@ fn oauth_redirect_row(facts: &Facts, ctx: &Context<'_>, host: &str) -> Row {
         },
         Some(Ok(Some(client))) => {
             let uris = client.redirect_uris.join(", ");
+            let foreign: Vec<&String> = client
+                .redirect_uris
+                .iter()
+                .filter(|u| !redirect_is_ours(u, host))
+                .collect();
+            if !foreign.is_empty() {
+                // OpenShift sends the authorization code to any listed URI: one on another
+                // host hands a member's login to whoever runs it.
+                return Row::fail(id)
+                    .evidence(format!(
+                        "oauthclient/{} redirectURIs [{uris}] include {} not on {host} or loopback",
+                        client.name_any(),
+                        foreign
+                            .iter()
+                            .map(|u| u.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .fix(format!(
+                        "remove them: `oc mcp-oauth register openshift` sets exactly the route's callback and the loopback ones (oc edit oauthclient/{})",
+                        client.name_any()
+                    ));
+            }
             if client
                 .redirect_uris
                 .iter()
@@ -1031,6 +1066,21 @@ fn oauth_redirect_row(facts: &Facts, ctx: &Context<'_>, host: &str) -> Row {
                     ))
             }
         }
+    }
+}
+
+/// The route's own host over https, or a loopback redirect of a CLI login (RFC 8252).
+fn redirect_is_ours(uri: &str, host: &str) -> bool {
+    use url::Host;
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
+    match (url.scheme(), url.host()) {
+        ("https", Some(Host::Domain(h))) => h.eq_ignore_ascii_case(host),
+        ("http", Some(Host::Domain(h))) => h.eq_ignore_ascii_case("localhost"),
+        ("http", Some(Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
     }
 }
 

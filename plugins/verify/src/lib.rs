@@ -19,6 +19,7 @@ pub mod probes;
 pub mod report;
 pub mod role;
 pub mod run;
+pub mod service_account;
 pub mod session;
 pub mod token;
 

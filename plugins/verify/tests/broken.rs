@@ -254,6 +254,8 @@ async fn a_server_using_its_own_identity_fails_passthrough_denial() {
     out.assert_status("passthrough.denied", "fail");
     out.assert_status("unauth.no-token", "fail");
     out.assert_status("unauth.garbage-token", "fail");
+    // The reads it was given make its ServiceAccount hold a role: caught as well.
+    out.assert_status("cluster.service-account", "fail");
     out.assert_only_failures(&[
         "passthrough.denied",
         "unauth.no-token",
@@ -261,6 +263,7 @@ async fn a_server_using_its_own_identity_fails_passthrough_denial() {
         "config.auth-mode",
         // The linter names the shared identity too (cluster_auth_mode = "kubeconfig").
         "config.lint",
+        "cluster.service-account",
     ]);
     out.assert_no_secrets(&[&member, &outsider]);
 }
