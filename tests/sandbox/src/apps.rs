@@ -64,8 +64,12 @@ impl Default for McpServerApp {
 impl McpServerApp {
     /// Validating the sandbox issuer's JWTs (`authorization_url`, `oauth_audience`, the
     /// sandbox CA from `kube-root-ca.crt`); pair with `SandboxConfig::trust_issuer`.
+    /// `server_url` is the endpoint's public URL (`<public_url>/mcp`), as the plugins set it:
+    /// the server would otherwise name the Host it receives, which in the sandbox is the pod's
+    /// loopback address. Changing `name` or `namespace` afterwards changes the host: call
+    /// [`McpServerApp::with_server_url`] again.
     pub fn oidc(sb: &Sandbox) -> Self {
-        McpServerApp {
+        let app = McpServerApp {
             config: format!(
                 "port = \"8080\"\nrequire_oauth = true\nauthorization_url = \"{}\"\noauth_audience = \"{}\"\ncertificate_authority = \"/etc/mcp-ca/ca.crt\"\ncluster_auth_mode = \"passthrough\"\nread_only = true\nlog_level = 2\n",
                 sb.issuer_url(),
@@ -77,6 +81,35 @@ impl McpServerApp {
                 "ca.crt".into(),
             )],
             ..Self::default()
+        };
+        let url = format!("{}/mcp", app.public_url(sb));
+        app.with_server_url(&url)
+    }
+
+    /// `config` with `server_url = url` (replacing any `server_url` line).
+    #[must_use]
+    pub fn with_server_url(mut self, url: &str) -> Self {
+        let quoted = url.replace('\\', "\\\\").replace('"', "\\\"");
+        let line = format!("server_url = \"{quoted}\"\n");
+        self.config = self
+            .config
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("server_url"))
+            .flat_map(|l| [l, "\n"])
+            .chain([line.as_str()])
+            .collect();
+        self
+    }
+
+    /// Where clients reach the app's Ingress host through the router: the Route URL
+    /// (`https://<host>:<router https port>`), or in the Kubernetes flavour
+    /// `http://<host>:<router http port>` (the chart's Ingress has no tls entry).
+    pub fn public_url(&self, sb: &Sandbox) -> String {
+        let host = self.host(sb.apps_domain());
+        if sb.flavour().is_openshift() {
+            sb.route_url(&host)
+        } else {
+            format!("http://{host}:{}", sb.router_http_port())
         }
     }
 

@@ -6,7 +6,7 @@
 //! says so.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -93,10 +93,11 @@ pub struct KubeletConfig {
     pub mcp_images: Vec<String>,
     /// The server binary; `None`: `tools::mcp_server()`.
     pub server_bin: Option<PathBuf>,
-    /// The address pod processes listen on. Not loopback when possible: the server's MCP SDK
-    /// rejects (403) requests on a loopback listener whose Host header is not loopback, which
-    /// every routed request is, while in a real cluster the pod IP is never loopback.
-    pub pod_network: IpAddr,
+    /// The address every pod process listens on; `None`: each pod its own loopback address
+    /// (see [`pod_loopback`]). Loopback either way: the router then sends the pod address as
+    /// Host, because the server's MCP SDK refuses (403) a non-loopback Host on a loopback
+    /// listener (its DNS-rebinding guard), where a real pod IP is never loopback.
+    pub pod_network: Option<IpAddr>,
     /// First restart back-off (kubelet: 10 s, doubling up to 5 min).
     pub backoff: Duration,
 }
@@ -215,6 +216,8 @@ struct PodRt {
     name: String,
     uid: String,
     ip: String,
+    /// The address its process is bound to: a loopback stand-in for `ip`.
+    listen_ip: IpAddr,
     dir: PathBuf,
     started_at: String,
     /// Where the pod's process listens (all its container ports map here).
@@ -458,6 +461,16 @@ async fn sync(state: &Arc<State>) {
     write_status(state, &pods, events);
 }
 
+/// The loopback address of the `n`th pod: `127.128.x.y` for its pod IP `10.128.x.y`, so each
+/// pod of a sandbox has an address of its own (as in a cluster: a deleted pod's stale port
+/// does not lead to another pod) away from the busy ports of 127.0.0.1. Linux routes all of
+/// 127.0.0.0/8 to `lo`. Ports stay the kernel's choice: sandboxes running side by side number
+/// their pods alike.
+pub fn pod_loopback(n: u32) -> IpAddr {
+    let [_, _, x, y] = n.to_be_bytes();
+    IpAddr::V4(Ipv4Addr::new(127, 128, x, y))
+}
+
 fn new_pod(kubelet: &Kubelet, pod: &Value) -> PodRt {
     let n = kubelet.next_ip.fetch_add(1, Ordering::Relaxed);
     let ns = s(pod, "/metadata/namespace").to_string();
@@ -503,6 +516,10 @@ fn new_pod(kubelet: &Kubelet, pod: &Value) -> PodRt {
         name,
         uid,
         ip: format!("10.128.{}.{}", (n >> 8) & 0xff, n & 0xff),
+        listen_ip: kubelet
+            .config
+            .pod_network
+            .unwrap_or_else(|| pod_loopback(n)),
         started_at: now_rfc3339(),
         addr: None,
         ports: Vec::new(),
@@ -718,7 +735,10 @@ fn start_container(
     let addr = match rt.addr {
         Some(a) => a,
         None => {
-            let Ok(l) = std::net::TcpListener::bind((state.kubelet.config.pod_network, 0)) else {
+            // Without aliases for 127/8 (macOS has only 127.0.0.1) pods share 127.0.0.1.
+            let Ok(l) = std::net::TcpListener::bind((rt.listen_ip, 0))
+                .or_else(|_| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+            else {
                 return;
             };
             let Ok(a) = l.local_addr() else {

@@ -576,9 +576,10 @@ async fn forward(
         "forwarded",
         format!("for={};host={host_only};proto={proto}", peer.ip()),
     );
-    if state.kubelet.config.pod_network.is_loopback() {
-        // A loopback listener would refuse a foreign Host (DNS-rebinding guard); see
-        // KubeletConfig::pod_network. X-Forwarded-Host still carries the route host.
+    if addr.ip().is_loopback() {
+        // Pods listen on loopback, where the server refuses a foreign Host (DNS-rebinding
+        // guard; see KubeletConfig::pod_network). A real router keeps the client's Host;
+        // here it travels in X-Forwarded-Host and Forwarded only.
         set(&mut parts, "host", addr.to_string());
     }
     let pq = parts

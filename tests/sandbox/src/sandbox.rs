@@ -27,8 +27,9 @@ pub struct SandboxConfig {
     /// Repository globs of images run as the kubernetes-mcp-server
     /// (default: [`crate::kubelet::DEFAULT_MCP_IMAGES`]).
     pub mcp_images: Vec<String>,
-    /// Where pod processes listen; `None`: this host's non-loopback address when it has one
-    /// (see [`crate::kubelet::KubeletConfig::pod_network`]), else 127.0.0.1.
+    /// Where every pod process listens; `None` (the default): a loopback address per pod
+    /// (see [`crate::kubelet::pod_loopback`]). Must be loopback: the sandbox listens on
+    /// nothing else, so `start` refuses any other address.
     pub pod_network: Option<IpAddr>,
     /// The kubelet's first restart back-off (10 s, doubling up to 5 min).
     pub crash_backoff: Duration,
@@ -93,6 +94,8 @@ pub enum SandboxError {
     Start,
     #[error("the sandbox OIDC issuer failed: {0}")]
     Issuer(String),
+    #[error("invalid sandbox config: {0}")]
+    Config(String),
     #[error("cannot preload object {index}: {message}")]
     Preload { index: usize, message: String },
 }
@@ -138,6 +141,11 @@ impl Sandbox {
                 (Some(t), p)
             }
         };
+        if let Some(ip) = config.pod_network.filter(|ip| !ip.is_loopback()) {
+            return Err(SandboxError::Config(format!(
+                "pod_network {ip} is not a loopback address"
+            )));
+        }
         let pki = crate::tls::generate()?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))
             .map_err(io("binding 127.0.0.1"))?;
@@ -226,7 +234,7 @@ impl Sandbox {
                 crate::kubelet::KubeletConfig {
                     mcp_images: config.mcp_images.clone(),
                     server_bin: config.mcp_server_bin.clone(),
-                    pod_network: config.pod_network.unwrap_or_else(pod_network),
+                    pod_network: config.pod_network,
                     backoff: config.crash_backoff,
                 },
                 dir.join("pods"),
@@ -648,22 +656,6 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop_now();
     }
-}
-
-/// This host's address for pod processes: the source address of its default route when that
-/// is not loopback and can be bound, else 127.0.0.1.
-fn pod_network() -> IpAddr {
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    let probe = || -> Option<IpAddr> {
-        let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-        // No packet is sent: connecting a UDP socket only picks the route.
-        s.connect("203.0.113.1:9").ok()?;
-        let ip = s.local_addr().ok()?.ip();
-        (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-    };
-    probe()
-        .filter(|ip| std::net::TcpListener::bind((*ip, 0)).is_ok())
-        .unwrap_or(loopback)
 }
 
 /// Write a file only the owner can read (kubeconfigs hold tokens).

@@ -8,6 +8,9 @@ mod helm;
 mod kube_rs;
 mod kubectl;
 mod kubernetes_flavour;
+// Reads /proc/net and /proc/<pid>/fd.
+#[cfg(target_os = "linux")]
+mod loopback;
 mod mcp_server;
 mod oauth_server;
 mod oidc;

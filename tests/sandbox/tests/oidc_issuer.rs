@@ -371,12 +371,12 @@ async fn real_server_validates_sandbox_issuer_jwts() {
         .await
         .expect("json");
     assert!(prm["authorization_servers"].is_array(), "{prm}");
-    // The router forwards the client's Host: the generated resource names the route host
-    // (plain http, as on OpenShift when TLS ends at the router).
-    assert!(
-        prm["resource"]
-            .as_str()
-            .is_some_and(|r| r.starts_with(&format!("http://{host}"))),
+    // The resource is server_url, the route's URL (the plugins set it too; without it the
+    // server would name the Host it receives: the pod's address here, the route host on a
+    // cluster, over plain http either way).
+    assert_eq!(
+        prm["resource"],
+        format!("{}/mcp", sb.route_url(&host)),
         "{prm}"
     );
     let audit = sb.audit();

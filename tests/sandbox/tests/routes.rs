@@ -227,6 +227,12 @@ async fn library_helpers_deploy_and_reach_the_server() {
     });
     let addr = sb.pod_address("team-mcp", &pod, 8080).expect("served");
     assert!(sb.pod_address("team-mcp", &pod, 9999).is_none());
+    // A loopback address of the pod's own (Linux routes all of 127/8 to lo).
+    #[cfg(target_os = "linux")]
+    assert!(
+        matches!(addr.ip(), std::net::IpAddr::V4(ip) if ip.octets()[..2] == [127, 128]),
+        "{addr}"
+    );
     let direct = reqwest::get(format!("http://{addr}/healthz"))
         .await
         .expect("direct");
@@ -235,10 +241,20 @@ async fn library_helpers_deploy_and_reach_the_server() {
     sb.deploy_mcp_server(&app).await.expect("idempotent");
 }
 
-/// Without a non-loopback address for pods, processes listen on 127.0.0.1 and the router
-/// rewrites Host (the server's SDK refuses foreign hosts on loopback listeners).
+/// With `pod_network: Some(127.0.0.1)` every pod listens on 127.0.0.1 (instead of an
+/// address of its own) and still serves MCP through the Route; a non-loopback
+/// `pod_network` is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loopback_pod_network_still_serves_mcp_through_the_route() {
+async fn shared_loopback_pod_network_still_serves_mcp_through_the_route() {
+    let refused = Sandbox::start(SandboxConfig {
+        pod_network: Some(std::net::IpAddr::from([192, 0, 2, 2])),
+        ..SandboxConfig::default()
+    })
+    .await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("not a loopback address")),
+        "a non-loopback pod_network is refused"
+    );
     let sb = Sandbox::start(SandboxConfig {
         pod_network: Some(std::net::IpAddr::from([127, 0, 0, 1])),
         ..SandboxConfig::default()
@@ -264,4 +280,12 @@ async fn loopback_pod_network_still_serves_mcp_through_the_route() {
     .await;
     assert_ne!(ns["isError"], true, "{ns}");
     assert!(https::text(&ns).contains("mcp-server"), "{ns}");
+    let pod = sb.with_store(|s| {
+        s.list("/pods", Some(&app.namespace))
+            .first()
+            .map(|(k, _)| k.name.clone())
+            .expect("a pod")
+    });
+    let addr = sb.pod_address(&app.namespace, &pod, 8080).expect("served");
+    assert_eq!(addr.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
 }
