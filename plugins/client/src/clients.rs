@@ -9,13 +9,17 @@
 //!   `headersHelper` (a command printing a JSON object of headers, run on every connection)
 //!   or `oauth: {clientId, scopes, callbackPort}`.
 //! - Claude Desktop: `claude_desktop_config.json`, a stdio server that runs `mcp-remote`.
-//! - MCP Inspector: the `--cli` command line (`--header`, `--client-id`), or a catalog file for
-//!   `--config FILE --server NAME`.
+//! - MCP Inspector: the `--cli` command line (`--client-id`), or a catalog file for
+//!   `--config FILE --server NAME`. It has no way to read a header from the environment, so
+//!   a bearer token reaches it as a `--config` document on its standard input
+//!   (`oc mcp-client token --format inspector-config | npx ... --config /dev/stdin`).
 //! - mcp-remote: its command line (`--header 'Authorization:${AUTH_HEADER}'` with the value in
 //!   the environment, `--static-oauth-client-info`), or the same stdio entry for any client's
 //!   `mcpServers` file.
 //!
-//! Nothing here ever puts a token into a file unless the caller embeds one on purpose.
+//! Nothing here ever puts a token into a file unless the caller embeds one on purpose, and no
+//! command line carries a token as an argument (any user of the machine can read those): it
+//! goes through the environment, a pipe, or a helper the client runs.
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +29,7 @@ use serde::Serialize;
 
 use crate::{
     jsonfile::{Fragment, Json, Object},
-    shell::{CommandLine, Word, quote},
+    shell::{CommandLine, Stdin, Word, quote},
 };
 
 /// The clients `config --for` knows.
@@ -105,10 +109,26 @@ pub enum ClientAuth {
 /// Where a bearer token comes from.
 #[derive(Debug, Clone)]
 pub enum TokenSource {
-    /// A command that prints the token on stdout (`oc mcp-client token ...`), as argv.
-    Command(Vec<String>),
+    /// A command that prints the token on stdout (`oc mcp-client token ...`).
+    Command(TokenCommand),
     /// The token itself (`--embed-token`).
     Embedded(Secret),
+}
+
+/// A command that prints a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCommand {
+    pub argv: Vec<String>,
+    /// This plugin's `token`, which also prints the other formats (`--format`); a
+    /// `--token-command` of the user's prints the bare token only.
+    pub plugin: bool,
+}
+
+impl TokenCommand {
+    /// This plugin's `token` command.
+    pub fn plugin(argv: Vec<String>) -> Self {
+        Self { argv, plugin: true }
+    }
 }
 
 /// A pre-registered OAuth client (step 6) for clients that log in themselves.
@@ -157,8 +177,10 @@ pub struct Rendered {
 impl Setup {
     fn token_command_text(&self, extra: &[&str]) -> Option<String> {
         match &self.auth {
-            ClientAuth::Bearer(TokenSource::Command(argv)) => Some(
-                argv.iter()
+            ClientAuth::Bearer(TokenSource::Command(command)) => Some(
+                command
+                    .argv
+                    .iter()
                     .map(String::as_str)
                     .chain(extra.iter().copied())
                     .map(quote)
@@ -166,6 +188,19 @@ impl Setup {
                     .join(" "),
             ),
             _ => None,
+        }
+    }
+
+    /// A shell command printing what this plugin's `token` prints with `plugin_args`; for a
+    /// command of the user's, which prints the bare token, `sed` wraps its output in
+    /// `prefix`...`suffix` (the token stays in pipes, off every argv).
+    fn wrapped_token_command(&self, plugin_args: &[&str], prefix: &str, suffix: &str) -> String {
+        match &self.auth {
+            ClientAuth::Bearer(TokenSource::Command(command)) if !command.plugin => {
+                let plain = self.token_command_text(&[]).unwrap_or_default();
+                format!("{plain} | sed {}", quote(&sed_wrap(prefix, suffix)))
+            }
+            _ => self.token_command_text(plugin_args).unwrap_or_default(),
         }
     }
 
@@ -328,9 +363,11 @@ fn claude_code(setup: &Setup) -> Rendered {
                     "Claude Code expands ${{{var}}} from its environment: export {var} before starting it"
                 ));
             } else {
-                let helper = setup
-                    .token_command_text(&["--format", "headers-json"])
-                    .unwrap_or_default();
+                let helper = setup.wrapped_token_command(
+                    &["--format", "headers-json"],
+                    "{\"Authorization\":\"Bearer ",
+                    "\"}",
+                );
                 entry.insert("headersHelper", helper.into());
                 notes.push(
                     "Claude Code runs the headersHelper on every connection, so the token stays fresh".into(),
@@ -355,13 +392,15 @@ fn claude_code(setup: &Setup) -> Rendered {
         }
     }
     // The same through Claude Code's own CLI (it writes ~/.claude.json, or .mcp.json with
-    // --scope project).
-    let compact = serde_json::to_string(&Json::Object(entry.clone())).unwrap_or_default();
-    notes.push(format!(
-        "or let Claude Code add it: claude mcp add-json {} {}",
-        quote(&setup.name),
-        quote(&compact)
-    ));
+    // --scope project); not with an embedded token, which would be on that command's argv.
+    if setup.embedded().is_none() {
+        let compact = serde_json::to_string(&Json::Object(entry.clone())).unwrap_or_default();
+        notes.push(format!(
+            "or let Claude Code add it: claude mcp add-json {} {}",
+            quote(&setup.name),
+            quote(&compact)
+        ));
+    }
     Rendered {
         fragment: fragment("mcpServers", setup, entry),
         command: None,
@@ -497,30 +536,45 @@ fn inspector(setup: &Setup, written: Option<&Path>) -> Rendered {
     let mut entry = Object::new()
         .with("type", "http")
         .with("url", setup.url.clone());
-    let mut line = CommandLine::new(["npx", INSPECTOR, "--cli"]);
-    line = match written {
-        Some(path) => line
-            .arg("--config")
+    let cli = CommandLine::new(["npx", INSPECTOR, "--cli"]);
+    let from_file = |line: CommandLine, path: &Path| {
+        line.arg("--config")
             .arg(path.display().to_string())
             .arg("--server")
-            .arg(setup.name.clone()),
-        None => line.arg(setup.url.clone()).arg("--transport").arg("http"),
+            .arg(setup.name.clone())
     };
-    line = line.arg("--method").arg("tools/list");
-    match &setup.auth {
-        ClientAuth::None => {}
+    let by_url = |line: CommandLine| line.arg(setup.url.clone()).arg("--transport").arg("http");
+    let line = match &setup.auth {
+        ClientAuth::None => match written {
+            Some(path) => from_file(cli, path),
+            None => by_url(cli),
+        },
         ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            let value = format!("Bearer {}", token.expose());
-            entry.insert("headers", auth_header(value.clone()).into());
-            if written.is_none() {
-                line = line.arg("--header").arg(format!("Authorization: {value}"));
+            entry.insert(
+                "headers",
+                auth_header(format!("Bearer {}", token.expose())).into(),
+            );
+            match written {
+                Some(path) => from_file(cli, path),
+                // The document (token included) on standard input, not in an argument.
+                None => from_stdin(cli, setup).stdin(Stdin::HereDoc(
+                    fragment("mcpServers", setup, entry.clone())
+                        .document()
+                        .to_pretty("  "),
+                )),
             }
         }
-        ClientAuth::Bearer(TokenSource::Command(_)) => {
-            let command = setup.token_command_text(&[]).unwrap_or_default();
-            line = line
-                .arg("--header")
-                .shell_arg(format!("\"Authorization: Bearer $({command})\""));
+        ClientAuth::Bearer(TokenSource::Command(command)) => {
+            // The Inspector reads headers only from its arguments or its --config file: the
+            // token command prints a whole --config document into a pipe.
+            let producer = inspector_token_pipe(setup, command, &entry);
+            if written.is_some() {
+                notes.push(
+                    "the written catalog has no token (for the web UI, which asks for one); the command line reads its configuration, token included, from the pipe".into(),
+                );
+            }
+            notes.push("the token is fetched when the command runs; it is never stored and never an argument".into());
+            from_stdin(cli, setup).stdin(producer)
         }
         ClientAuth::OAuth(client) => {
             entry.insert(
@@ -530,9 +584,10 @@ fn inspector(setup: &Setup, written: Option<&Path>) -> Rendered {
                     .with("scopes", client.scopes.join(" "))
                     .into(),
             );
-            if written.is_none() {
-                line = line.arg("--client-id").arg(client.client_id.clone());
-            }
+            let mut line = match written {
+                Some(path) => from_file(cli, path),
+                None => by_url(cli).arg("--client-id").arg(client.client_id.clone()),
+            };
             let callback = format!(
                 "http://127.0.0.1:{}/oauth/callback",
                 client.callback_port.unwrap_or(6276)
@@ -544,16 +599,68 @@ fn inspector(setup: &Setup, written: Option<&Path>) -> Rendered {
                 "the Inspector logs in with client {} on {callback}; register that redirect URI",
                 client.client_id
             ));
+            line
         }
-    }
-    if setup.embedded().is_none() && matches!(setup.auth, ClientAuth::Bearer(_)) {
-        notes.push("the token is fetched when the command runs; it is never stored".into());
-    }
+    };
     Rendered {
         fragment: fragment("mcpServers", setup, entry),
-        command: Some(line),
+        command: Some(line.arg("--method").arg("tools/list")),
         notes,
     }
+}
+
+/// The Inspector's standard input in openshift mode: a `--config` document with the token,
+/// printed by this plugin's `token` or wrapped around the output of the user's command.
+fn inspector_token_pipe(setup: &Setup, command: &TokenCommand, entry: &Object) -> Stdin {
+    if command.plugin {
+        Stdin::Pipe(CommandLine::new(
+            command.argv.iter().map(String::as_str).chain([
+                "--format",
+                "inspector-config",
+                "--url",
+                &setup.url,
+                "--name",
+                &setup.name,
+            ]),
+        ))
+    } else {
+        let document = serde_json::to_string(
+            &fragment(
+                "mcpServers",
+                setup,
+                entry
+                    .clone()
+                    .with("headers", auth_header(TOKEN_MARK.to_owned())),
+            )
+            .document(),
+        )
+        .unwrap_or_default();
+        let (prefix, suffix) = document
+            .split_once(TOKEN_MARK)
+            .unwrap_or((document.as_str(), ""));
+        Stdin::ShellPipe(setup.wrapped_token_command(&[], &format!("{prefix}Bearer "), suffix))
+    }
+}
+
+/// Stands for the token in a document split around it.
+const TOKEN_MARK: &str = "@@OC_MCP_TOKEN@@";
+
+/// `--config /dev/stdin`: the Inspector reads its configuration from its standard input.
+fn from_stdin(line: CommandLine, setup: &Setup) -> CommandLine {
+    line.arg("--config")
+        .arg("/dev/stdin")
+        .arg("--server")
+        .arg(setup.name.clone())
+}
+
+/// A `sed` script that puts `prefix` before and `suffix` after each line.
+fn sed_wrap(prefix: &str, suffix: &str) -> String {
+    let escape = |text: &str| {
+        text.replace('\\', "\\\\")
+            .replace('|', "\\|")
+            .replace('&', "\\&")
+    };
+    format!("s|^|{}|; s|$|{}|", escape(prefix), escape(suffix))
 }
 
 fn auth_header(value: String) -> Object {
@@ -581,11 +688,24 @@ mod tests {
     }
 
     fn command() -> ClientAuth {
-        ClientAuth::Bearer(TokenSource::Command(vec![
+        ClientAuth::Bearer(TokenSource::Command(TokenCommand::plugin(vec![
             "kubectl".into(),
             "mcp-client".into(),
             "token".into(),
-        ]))
+        ])))
+    }
+
+    /// A `--token-command` of the user's: prints the bare token.
+    fn custom_command() -> ClientAuth {
+        ClientAuth::Bearer(TokenSource::Command(TokenCommand {
+            argv: vec![
+                "vault".into(),
+                "read".into(),
+                "-field=token".into(),
+                "mcp".into(),
+            ],
+            plugin: false,
+        }))
     }
 
     fn oauth() -> ClientAuth {
@@ -725,10 +845,36 @@ mod tests {
         let inspector = render(ClientKind::Inspector, &setup(command()), None)
             .command
             .expect("command");
-        let words = split(&inspector.render()).expect("split");
-        assert_eq!(&words[..4], ["npx", INSPECTOR, "--cli", URL]);
-        assert!(words.contains(&"--method".to_owned()));
-        assert!(words.contains(&"Authorization: Bearer $(kubectl mcp-client token)".to_owned()));
+        let line = inspector.render();
+        let (producer, client) = line.split_once(" | ").expect("a pipe");
+        assert_eq!(
+            split(producer).expect("split"),
+            [
+                "kubectl",
+                "mcp-client",
+                "token",
+                "--format",
+                "inspector-config",
+                "--url",
+                URL,
+                "--name",
+                "kubernetes-mcp-server"
+            ]
+        );
+        assert_eq!(
+            split(client).expect("split"),
+            [
+                "npx",
+                INSPECTOR,
+                "--cli",
+                "--config",
+                "/dev/stdin",
+                "--server",
+                "kubernetes-mcp-server",
+                "--method",
+                "tools/list"
+            ]
+        );
 
         let remote = render(ClientKind::McpRemote, &setup(command()), None)
             .command
@@ -795,5 +941,324 @@ mod tests {
                 "{kind:?} embeds on request"
             );
         }
+    }
+
+    /// One simple command of a shell script: its assignments (`VAR=...`, `export VAR=...`)
+    /// and the words that become a program's argv, each as written (quotes kept).
+    #[derive(Debug, Default)]
+    struct Simple {
+        assignments: Vec<String>,
+        words: Vec<String>,
+    }
+
+    fn is_assignment(word: &str) -> bool {
+        word.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+        })
+    }
+
+    /// Split a script into simple commands at unquoted `|`, `;`, `&` and newlines; the
+    /// commands inside `$(...)` are returned too. A quoted here-document's body is input, not
+    /// words: it is skipped.
+    fn simple_commands(script: &str) -> Vec<Simple> {
+        let script = without_heredoc_bodies(script);
+        let chars: Vec<char> = script.chars().collect();
+        let mut out = Vec::new();
+        let mut current = Simple::default();
+        let mut word = String::new();
+        let mut i = 0;
+        let finish_word = |word: &mut String, current: &mut Simple| {
+            if word.is_empty() {
+                return;
+            }
+            let w = std::mem::take(word);
+            let exported = current.words.first().is_some_and(|f| f == "export");
+            if (current.words.is_empty() || exported) && is_assignment(&w) {
+                current.assignments.push(w);
+            } else {
+                current.words.push(w);
+            }
+        };
+        while i < chars.len() {
+            let c = chars[i];
+            match c {
+                '\'' => {
+                    let end = chars[i + 1..]
+                        .iter()
+                        .position(|&ch| ch == '\'')
+                        .map_or(chars.len() - 1, |p| i + 1 + p);
+                    word.extend(&chars[i..=end]);
+                    i = end + 1;
+                }
+                '"' | '`' | '$' => {
+                    // Keep the text up to the closing quote or parenthesis; what a
+                    // substitution runs is scanned as commands of its own.
+                    let (start, close) = match c {
+                        '"' => (i + 1, '"'),
+                        '`' => (i + 1, '`'),
+                        _ if chars.get(i + 1) == Some(&'(') => (i + 2, ')'),
+                        _ => {
+                            word.push(c);
+                            i += 1;
+                            continue;
+                        }
+                    };
+                    let mut depth = 1;
+                    let mut j = start;
+                    while j < chars.len() {
+                        if close == ')' && chars[j] == '(' {
+                            depth += 1;
+                        } else if chars[j] == close {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        j += 1;
+                    }
+                    let j = j.min(chars.len() - 1);
+                    let inner: String = chars[start..j].iter().collect();
+                    if c == '"' {
+                        if let Some(p) = inner.find("$(") {
+                            out.extend(simple_commands(inner[p + 2..].trim_end_matches(')')));
+                        }
+                    } else {
+                        out.extend(simple_commands(&inner));
+                    }
+                    word.extend(&chars[i..=j]);
+                    i = j + 1;
+                }
+                '|' | ';' | '&' | '\n' => {
+                    finish_word(&mut word, &mut current);
+                    out.push(std::mem::take(&mut current));
+                    i += 1;
+                }
+                c if c.is_whitespace() => {
+                    finish_word(&mut word, &mut current);
+                    i += 1;
+                }
+                c => {
+                    word.push(c);
+                    i += 1;
+                }
+            }
+        }
+        finish_word(&mut word, &mut current);
+        out.push(current);
+        out.retain(|s| !s.words.is_empty() || !s.assignments.is_empty());
+        out
+    }
+
+    /// The script with each `<<'END'` redirection and its body removed: the body is input.
+    fn without_heredoc_bodies(script: &str) -> String {
+        let mut out = String::new();
+        let mut end: Option<String> = None;
+        for line in script.split_inclusive('\n') {
+            if let Some(delimiter) = &end {
+                if line.trim_end() == delimiter {
+                    end = None;
+                }
+                continue;
+            }
+            match line.split_once("<<") {
+                Some((before, after)) => {
+                    let delimiter: String = after
+                        .trim_start()
+                        .chars()
+                        .take_while(|ch| !ch.is_whitespace())
+                        .collect();
+                    end = Some(delimiter.trim_matches('\'').to_owned());
+                    out.push_str(before);
+                    out.push('\n');
+                }
+                None => out.push_str(line),
+            }
+        }
+        out
+    }
+
+    /// What a scan found: a word of some program's argv with a token or a substitution.
+    fn argv_leaks(script: &str, token: &str) -> Vec<String> {
+        simple_commands(script)
+            .into_iter()
+            .flat_map(|s| s.words)
+            .filter(|w| w.contains(token) || w.contains("$(") || w.contains('`'))
+            .collect()
+    }
+
+    #[test]
+    fn the_scanner_sees_through_quotes_pipes_and_substitutions() {
+        let token = "sha256~secret";
+        assert!(argv_leaks(r#"X="Bearer $(tok)" npx a --h 'A:${X}'"#, token).is_empty());
+        assert!(
+            argv_leaks(
+                "token=$(tok) || exit 1; export A=\"Bearer $token\"; exec npx a",
+                token
+            )
+            .is_empty()
+        );
+        assert!(!argv_leaks(r#"npx a --header "Authorization: Bearer $(tok)""#, token).is_empty());
+        assert!(
+            !argv_leaks(
+                "npx a --header 'Authorization: Bearer sha256~secret'",
+                token
+            )
+            .is_empty()
+        );
+        assert!(!argv_leaks("tok | npx a `tok`", token).is_empty());
+        assert!(!argv_leaks("x $(echo sha256~secret)", token).is_empty());
+        assert!(argv_leaks("tok | npx a --config /dev/stdin", token).is_empty());
+        assert!(
+            argv_leaks("npx a <<'END'\n{\"t\":\"sha256~secret\"}\nEND", token).is_empty(),
+            "a here-document is input"
+        );
+        assert!(!argv_leaks("npx a <<'END'\nx\nEND\nnpx sha256~secret", token).is_empty());
+    }
+
+    /// Every place a client configuration turns into a program's argv: the printed command
+    /// line, the entry's `command`/`args` (through `/bin/sh -c` scripts), a `headersHelper`,
+    /// and the `claude mcp add-json` line of the notes.
+    fn argv_texts(rendered: &Rendered) -> Vec<String> {
+        let mut texts = Vec::new();
+        if let Some(line) = &rendered.command {
+            texts.push(line.render());
+        }
+        let doc = rendered.fragment.document().to_value();
+        let servers = doc
+            .get(rendered.fragment.servers_key)
+            .and_then(serde_json::Value::as_object)
+            .expect("servers");
+        for entry in servers.values() {
+            let args: Vec<String> = entry["args"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(command) = entry["command"].as_str() {
+                if command == "/bin/sh" && args.first().is_some_and(|a| a == "-c") {
+                    texts.push(args[1..].join(" "));
+                } else {
+                    texts.push(
+                        std::iter::once(command.to_owned())
+                            .chain(args.iter().map(|a| quote(a)))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    );
+                }
+            }
+            if let Some(helper) = entry["headersHelper"].as_str() {
+                texts.push(helper.to_owned());
+            }
+        }
+        for note in &rendered.notes {
+            if let Some(line) = note.strip_prefix("or let Claude Code add it: ") {
+                texts.push(line.to_owned());
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn no_token_and_no_token_command_on_any_argv_of_any_client_and_mode() {
+        let token = "sha256~EMBEDDEDtokenVALUE";
+        let embedded = ClientAuth::Bearer(TokenSource::Embedded(Secret::new(token)));
+        let mut oauth_no_port = oauth();
+        if let ClientAuth::OAuth(client) = &mut oauth_no_port {
+            client.callback_port = None;
+            client.entra = false;
+        }
+        let catalog = Path::new("/home/u/.mcp-inspector/mcp.json");
+        let mut scanned = 0;
+        for kind in ClientKind::value_variants() {
+            for auth in [
+                ClientAuth::None,
+                command(),
+                custom_command(),
+                oauth(),
+                oauth_no_port.clone(),
+                embedded.clone(),
+            ] {
+                for token_env in [None, Some("KUBE_MCP".to_owned())] {
+                    for written in [None, Some(catalog)] {
+                        let mut s = setup(auth.clone());
+                        s.token_env = token_env.clone();
+                        let rendered = render(*kind, &s, written);
+                        let texts = argv_texts(&rendered);
+                        for text in &texts {
+                            let leaks = argv_leaks(text, token);
+                            assert!(
+                                leaks.is_empty(),
+                                "{kind:?} {auth:?} written={written:?}: {leaks:?} in\n{text}"
+                            );
+                            scanned += 1;
+                        }
+                        // The scan must see the programs: each client has a command or file.
+                        if matches!(kind, ClientKind::Inspector | ClientKind::McpRemote) {
+                            assert!(rendered.command.is_some(), "{kind:?}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(scanned > 100, "scanned {scanned} command lines");
+    }
+
+    #[test]
+    fn a_token_command_of_the_users_is_wrapped_by_sed_not_given_format_flags() {
+        let r = render(ClientKind::Inspector, &setup(custom_command()), None);
+        let line = r.command.expect("command").render();
+        assert!(
+            line.starts_with("vault read -field=token mcp | sed "),
+            "{line}"
+        );
+        assert!(!line.contains("--format"), "{line}");
+        let r = render(ClientKind::ClaudeCode, &setup(custom_command()), None);
+        let v = r.fragment.document().to_value();
+        let helper = v["mcpServers"]["kubernetes-mcp-server"]["headersHelper"]
+            .as_str()
+            .expect("helper");
+        assert!(
+            helper.starts_with("vault read -field=token mcp | sed "),
+            "{helper}"
+        );
+        // What sed makes of a token line is the JSON the client expects.
+        let script = split(helper).expect("words").pop().expect("script");
+        let out = std::process::Command::new("sed")
+            .arg(&script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().expect("stdin").write_all(b"tok\n")?;
+                child.wait_with_output()
+            })
+            .expect("sed");
+        let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(parsed["Authorization"], "Bearer tok");
+    }
+
+    #[test]
+    fn an_embedded_token_reaches_the_inspector_on_stdin() {
+        let secret = ClientAuth::Bearer(TokenSource::Embedded(Secret::new("sha256~e")));
+        let line = render(ClientKind::Inspector, &setup(secret), None)
+            .command
+            .expect("command")
+            .render();
+        let (command, rest) = line
+            .split_once(" <<'END_OF_MCP_CONFIG'\n")
+            .expect("heredoc");
+        assert!(command.contains("--config /dev/stdin"), "{command}");
+        let body = rest.strip_suffix("\nEND_OF_MCP_CONFIG").expect("end line");
+        let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(
+            v["mcpServers"]["kubernetes-mcp-server"]["headers"]["Authorization"],
+            "Bearer sha256~e"
+        );
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::{
     args::{ConfigArgs, LoginVia},
-    clients::{self, ClientAuth, ClientKind, OAuthClient, Setup, TokenSource},
+    clients::{self, ClientAuth, ClientKind, OAuthClient, Setup, TokenCommand, TokenSource},
     jsonfile::{self, Action},
     shell,
     target::IssuerSettings,
@@ -151,7 +151,7 @@ fn home() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-fn check_url(url: &str) -> Result<String> {
+pub(crate) fn check_url(url: &str) -> Result<String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         Error::usage_with_hint(
             format!("--url {url:?} is not a URL: {e}"),
@@ -236,14 +236,17 @@ fn token_command(
     global: &GlobalArgs,
     args: &ConfigArgs,
     issuer: Option<&IssuerSettings>,
-) -> Result<Vec<String>> {
+) -> Result<TokenCommand> {
     if let Some(line) = &args.token_command {
         let words = shell::split(line)
             .map_err(|e| Error::usage(format!("--token-command {line:?}: {e}")))?;
         if words.is_empty() {
             return Err(Error::usage("--token-command is empty"));
         }
-        return Ok(words);
+        return Ok(TokenCommand {
+            argv: words,
+            plugin: false,
+        });
     }
     let mut words = invocation(args.client);
     words.push("token".to_owned());
@@ -285,7 +288,7 @@ fn token_command(
         let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         words.extend(["--cache-dir".to_owned(), absolute.display().to_string()]);
     }
-    Ok(words)
+    Ok(TokenCommand::plugin(words))
 }
 
 /// How to call this plugin from a client's configuration. Claude Desktop starts servers from

@@ -33,7 +33,7 @@ Examples:
   oc mcp-client config --for vscode --write        # .vscode/mcp.json, other servers kept
   oc mcp-client config --for claude-code           # print .mcp.json
   oc mcp-client config --for inspector             # an MCP Inspector CLI command line
-  curl -H \"Authorization: Bearer $(oc mcp-client token)\" https://<route host>/mcp
+  oc mcp-client token --format header | curl -H @- https://<route host>/mcp  # token off argv
   oc mcp-client token --oauth-client               # log in through the cluster's OAuth server
   oc mcp-client logout";
 

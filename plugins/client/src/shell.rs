@@ -1,6 +1,8 @@
 //! Command lines for people to paste into a POSIX shell: literal words are quoted, and the
-//! few words that must be expanded by the shell (`"Bearer $(oc mcp-client token)"`) are kept
-//! as written.
+//! few words that must be expanded by the shell (`"Bearer $(oc mcp-client token)"` in an
+//! environment assignment) are kept as written. A command's input may come from another
+//! command (`token ... | npx ...`) or a here-document: that is how a secret reaches a program
+//! without being one of its arguments, which every user of the machine can read.
 
 use serde::Serialize;
 
@@ -27,13 +29,30 @@ impl Word {
     }
 }
 
-/// A command with environment assignments in front.
+/// A command with environment assignments in front, and where its standard input comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandLine {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<(String, Word)>,
     pub argv: Vec<Word>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<Box<Stdin>>,
 }
+
+/// The standard input of a command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stdin {
+    /// The output of this command: `producer | command`.
+    Pipe(CommandLine),
+    /// Shell syntax that writes the input (a `{ ...; }` group), printed verbatim before `|`.
+    ShellPipe(String),
+    /// These lines, as a quoted here-document (nothing in them is expanded).
+    HereDoc(String),
+}
+
+/// Ends a here-document; never a line of the JSON documents put in one.
+const HEREDOC_END: &str = "END_OF_MCP_CONFIG";
 
 impl CommandLine {
     pub fn new<I, S>(argv: I) -> Self
@@ -44,7 +63,14 @@ impl CommandLine {
         Self {
             env: Vec::new(),
             argv: argv.into_iter().map(|a| Word::Literal(a.into())).collect(),
+            stdin: None,
         }
+    }
+
+    #[must_use]
+    pub fn stdin(mut self, stdin: Stdin) -> Self {
+        self.stdin = Some(Box::new(stdin));
+        self
     }
 
     #[must_use]
@@ -65,14 +91,26 @@ impl CommandLine {
         self
     }
 
-    /// The line as a POSIX shell would take it.
+    /// The line as a POSIX shell would take it (a here-document adds its lines).
     pub fn render(&self) -> String {
-        self.env
+        let own = self
+            .env
             .iter()
             .map(|(k, v)| format!("{k}={}", v.render()))
             .chain(self.argv.iter().map(Word::render))
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" ");
+        match self.stdin.as_deref() {
+            None => own,
+            Some(Stdin::Pipe(producer)) => format!("{} | {own}", producer.render()),
+            Some(Stdin::ShellPipe(producer)) => format!("{producer} | {own}"),
+            Some(Stdin::HereDoc(text)) => {
+                format!(
+                    "{own} <<'{HEREDOC_END}'\n{}\n{HEREDOC_END}",
+                    text.trim_end()
+                )
+            }
+        }
     }
 }
 

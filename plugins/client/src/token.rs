@@ -300,6 +300,12 @@ pub async fn obtain(
 
 /// `oc mcp-client token`
 pub async fn run(global: &GlobalArgs, args: &TokenArgs) -> Result<ExitCode> {
+    // A bad --url is a usage error before any login.
+    let url = args
+        .url
+        .as_deref()
+        .map(crate::config::check_url)
+        .transpose()?;
     let mut cluster = LazyCluster::new(global);
     let plan = plan(&args.server, &args.login, &mut cluster).await?;
     let token = obtain(
@@ -315,6 +321,16 @@ pub async fn run(global: &GlobalArgs, args: &TokenArgs) -> Result<ExitCode> {
         TokenFormat::Header => format!("Authorization: Bearer {}", token.expose()),
         TokenFormat::HeadersJson => {
             serde_json::json!({ "Authorization": format!("Bearer {}", token.expose()) }).to_string()
+        }
+        TokenFormat::InspectorConfig => {
+            let name = args.name.as_deref().unwrap_or(&args.server.release);
+            let url = url.ok_or_else(|| Error::usage("--format inspector-config needs --url"))?;
+            serde_json::json!({ "mcpServers": { name: {
+                "type": "http",
+                "url": url,
+                "headers": { "Authorization": format!("Bearer {}", token.expose()) },
+            }}})
+            .to_string()
         }
     };
     let mut stdout = std::io::stdout().lock();

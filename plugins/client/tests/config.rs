@@ -119,17 +119,34 @@ fn openshift_mode_output_of_every_client_parses_and_has_its_keys() {
         "exec npx -y mcp-remote {URL} --header 'Authorization:${{AUTH_HEADER}}'"
     )));
 
+    // The token reaches the Inspector as a --config document on its stdin, never as an
+    // argument.
     let inspector = words(config(h, "inspector", &flags));
+    let pipe = inspector
+        .iter()
+        .position(|w| w == "|")
+        .expect("token | inspector");
     assert_eq!(
-        &inspector[..4],
-        ["npx", "@modelcontextprotocol/inspector", "--cli", URL]
+        &inspector[..pipe],
+        [
+            "kubectl-mcp_client",
+            "token",
+            "--format",
+            "inspector-config",
+            "--url",
+            URL,
+            "--name",
+            NAME
+        ]
     );
-    assert_eq!(after(&inspector, "--transport"), "http");
+    assert_eq!(
+        &inspector[pipe + 1..pipe + 4],
+        ["npx", "@modelcontextprotocol/inspector", "--cli"]
+    );
+    assert_eq!(after(&inspector, "--config"), "/dev/stdin");
+    assert_eq!(after(&inspector, "--server"), NAME);
     assert_eq!(after(&inspector, "--method"), "tools/list");
-    assert_eq!(
-        after(&inspector, "--header"),
-        "Authorization: Bearer $(kubectl-mcp_client token)"
-    );
+    assert!(!inspector.iter().any(|w| w.contains("$(")), "{inspector:?}");
 
     let remote = words(config(h, "mcp-remote", &flags));
     assert_eq!(remote[0], "AUTH_HEADER=Bearer $(kubectl-mcp_client token)");
@@ -370,10 +387,18 @@ fn write_uses_each_clients_usual_file_and_dry_run_writes_nothing() {
         ok(&out);
         assert!(h.join(file).is_file(), "{client}: {file}");
         if client == "inspector" {
-            // The Inspector's line then names the catalog.
+            // The catalog cannot hold the token: the line still reads its configuration,
+            // token included, from the token command's pipe.
             let line = split(stdout(&out).trim()).expect("words");
-            assert_eq!(after(&line, "--config"), h.join(file).display().to_string());
+            assert_eq!(after(&line, "--config"), "/dev/stdin");
             assert_eq!(after(&line, "--server"), NAME);
+            assert!(
+                stderr(&out).contains("the written catalog has no token"),
+                "{}",
+                stderr(&out)
+            );
+            let catalog = std::fs::read_to_string(h.join(file)).expect("catalog");
+            assert!(!catalog.contains("Authorization"), "{catalog}");
         }
     }
     // mcp-remote has no file of its own.
