@@ -151,8 +151,9 @@ pub struct Facts {
     pub replica_sets: Option<Result<Vec<ReplicaSet>, ReadError>>,
     pub service: Option<Result<Option<Service>, ReadError>>,
     pub endpoints: Option<Endpoints>,
-    /// The bindings that name the server's ServiceAccount (`kind/name (role)`).
-    pub service_account_bindings: Option<Result<Vec<String>, ReadError>>,
+    /// Every ClusterRoleBinding and RoleBinding, read once for the ServiceAccount check and
+    /// the role's bindings.
+    pub bindings: Option<Result<Bindings, ReadError>>,
     pub logs: Vec<PodLog>,
     pub logs_error: Option<ReadError>,
     pub config: Option<Result<ClusterConfig, ReadError>>,
@@ -264,16 +265,7 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
             Err(e) => Err(read_error("oauthclient", &e)),
         }
     };
-    let service_account = async {
-        match facts.deployment() {
-            Some(d) => Some(
-                crate::service_account::bindings_of(client, ns, &crate::service_account::of(d))
-                    .await,
-            ),
-            None => None,
-        }
-    };
-    let ((), (), (), oauth_client, authentication, service_account) = futures::join!(
+    let ((), (), (), oauth_client, authentication, bindings) = futures::join!(
         read_workload(client, scope, &names, &mut workload),
         read_helm(client, ns, &scope.release, &mut release),
         async {
@@ -282,9 +274,9 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
         },
         oauth_client,
         auth.get_opt("cluster"),
-        service_account,
+        read_bindings(client),
     );
-    facts.service_account_bindings = service_account;
+    facts.bindings = Some(bindings);
     facts.server_version = workload.server_version;
     facts.pods = workload.pods;
     facts.pods_error = workload.pods_error;
@@ -300,10 +292,12 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
     facts.ingress = exposure.ingress;
     facts.routes = exposure.routes;
     facts.no_route_api = exposure.no_route_api;
+    facts.paths.routes = exposure.paths.routes.take();
+    facts.paths.ingresses = exposure.paths.ingresses.take();
     facts.oauth_client = Some(oauth_client);
     facts.authentication = authentication.ok().flatten();
     if scope.exposure {
-        facts.paths = crate::exposure::read(client, ns, facts.no_route_api).await;
+        crate::exposure::read(client, ns, &mut facts.paths).await;
     }
     facts
 }
@@ -701,9 +695,34 @@ async fn read_service(
     facts.service = Some(found);
 }
 
+/// Every ClusterRoleBinding and RoleBinding of the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    pub cluster: Vec<k8s_openapi::api::rbac::v1::ClusterRoleBinding>,
+    pub namespaced: Vec<k8s_openapi::api::rbac::v1::RoleBinding>,
+}
+
+async fn read_bindings(client: &Client) -> Result<Bindings, ReadError> {
+    let crbs: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(client.clone());
+    let rbs: Api<k8s_openapi::api::rbac::v1::RoleBinding> = Api::all(client.clone());
+    let all = ListParams::default();
+    let (crbs, rbs) = futures::join!(
+        list(&crbs, &all, "clusterrolebindings"),
+        list(&rbs, &all, "rolebindings"),
+    );
+    Ok(Bindings {
+        cluster: crbs?.0,
+        namespaced: rbs?.0,
+    })
+}
+
+/// The release's Ingress and Route; every Ingress and Route of the namespace is kept for the
+/// exposure checks, which need them all (one list each).
 async fn read_route(client: &Client, ns: &str, names: &[String], release: &str, facts: &mut Facts) {
     let ingresses: Api<Ingress> = Api::namespaced(client.clone(), ns);
-    if let Ok((items, _)) = list(&ingresses, &ListParams::default(), "ingresses").await {
+    let listed = list(&ingresses, &ListParams::default(), "ingresses").await;
+    facts.paths.ingresses = Some(listed.clone().map(|(items, _)| items));
+    if let Ok((items, _)) = listed {
         facts.ingress = items
             .iter()
             .find(|i| names.contains(&i.name_any()))
@@ -721,8 +740,12 @@ async fn read_route(client: &Client, ns: &str, names: &[String], release: &str, 
             facts.routes = Some(Ok(Vec::new()));
             return;
         }
-        Ok((items, false)) => items,
+        Ok((items, false)) => {
+            facts.paths.routes = Some(Ok(items.clone()));
+            items
+        }
         Err(e) => {
+            facts.paths.routes = Some(Err(e.clone()));
             facts.routes = Some(Err(e));
             return;
         }

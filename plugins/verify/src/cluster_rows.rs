@@ -962,12 +962,16 @@ fn server_url_row(facts: &Facts, ctx: &Context<'_>, host: &str) -> Row {
         return Row::skip(id, "the config could not be read");
     };
     let config = &parsed.config;
-    let expected = format!("https://{host}");
+    let expected = format!("https://{host}/mcp");
     let mode = ctx.mode.unwrap_or_else(|| config.auth_mode());
+    // The route's origin, or the MCP endpoint on it (what install sets, so that the metadata's
+    // `resource` is the URL clients connect to).
+    let matches = |url: &str| {
+        let url = url.trim_end_matches('/');
+        url == expected || url == format!("https://{host}")
+    };
     match config.server_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(url) if url.trim_end_matches('/') == expected => {
-            Row::pass(id).evidence(format!("server_url = {url:?}"))
-        }
+        Some(url) if matches(url) => Row::pass(id).evidence(format!("server_url = {url:?}")),
         Some(url) => {
             let why = if url.starts_with("http://") {
                 "is plain http but the route serves https"

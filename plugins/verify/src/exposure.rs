@@ -31,31 +31,18 @@ pub struct Paths {
     pub deployments: Option<Result<Vec<Deployment>, ReadError>>,
 }
 
-/// List the namespace's Routes, Ingresses, Services and Deployments at once.
-pub async fn read(client: &Client, ns: &str, no_route_api: bool) -> Paths {
-    let routes: Api<Route> = Api::namespaced(client.clone(), ns);
-    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), ns);
+/// List the namespace's Services and Deployments at once (its Routes and Ingresses come
+/// from the release's own read, which lists them all).
+pub async fn read(client: &Client, ns: &str, paths: &mut Paths) {
     let services: Api<Service> = Api::namespaced(client.clone(), ns);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let all = ListParams::default();
-    let (r, i, s, d) = futures::join!(
-        async {
-            if no_route_api {
-                None
-            } else {
-                Some(list(&routes, &all, "routes").await.map(|(items, _)| items))
-            }
-        },
-        list(&ingresses, &all, "ingresses"),
+    let (s, d) = futures::join!(
         list(&services, &all, "services"),
         list(&deployments, &all, "deployments"),
     );
-    Paths {
-        routes: r,
-        ingresses: Some(i.map(|(items, _)| items)),
-        services: Some(s.map(|(items, _)| items)),
-        deployments: Some(d.map(|(items, _)| items)),
-    }
+    paths.services = Some(s.map(|(items, _)| items));
+    paths.deployments = Some(d.map(|(items, _)| items));
 }
 
 /// The controller owner reference of an object, as (kind, name, uid).

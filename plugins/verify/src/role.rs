@@ -4,7 +4,7 @@
 //! they must be the rules of the profile it records. The judgements are common's
 //! `rbac_intent`, shared with `oc mcp-rbac`.
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, Subject};
 use kube::{Api, Client, ResourceExt, api::ListParams};
 use oc_mcp_common::rbac_intent::{
     effective_rules, is_managed, profile_drift, risky_grants, virtual_subject,
@@ -12,7 +12,7 @@ use oc_mcp_common::rbac_intent::{
 
 use crate::{
     checks::CheckId,
-    cluster::{ReadError, get_opt, list},
+    cluster::{Bindings, ReadError, get_opt, list},
     cluster_rows::read_failed,
     report::Row,
 };
@@ -47,45 +47,55 @@ impl RoleFacts {
 
 /// Read the role, its bindings (cluster-wide and in every namespace) and, when it aggregates,
 /// every ClusterRole.
-pub async fn read(client: &Client, name: &str) -> RoleFacts {
+pub async fn read(
+    client: &Client,
+    name: &str,
+    bindings: Option<&Result<Bindings, ReadError>>,
+) -> RoleFacts {
     let roles: Api<ClusterRole> = Api::all(client.clone());
-    let crbs: Api<ClusterRoleBinding> = Api::all(client.clone());
-    let rbs: Api<RoleBinding> = Api::all(client.clone());
     let all = ListParams::default();
-    let (role, crbs, rbs) = futures::join!(
-        get_opt(&roles, name, "clusterrole"),
-        list(&crbs, &all, "clusterrolebindings"),
-        list(&rbs, &all, "rolebindings"),
-    );
+    let role = get_opt(&roles, name, "clusterrole").await;
     let of_role =
         |r: &k8s_openapi::api::rbac::v1::RoleRef| r.kind == "ClusterRole" && r.name == name;
-    let bindings = crbs.and_then(|(crbs, _)| {
-        let (rbs, _) = rbs?;
-        let mut out = Vec::new();
-        for b in crbs.into_iter().filter(|b| of_role(&b.role_ref)) {
-            let binding = format!("clusterrolebinding/{}", b.name_any());
-            for subject in b.subjects.unwrap_or_default() {
-                out.push(Binding {
-                    binding: binding.clone(),
-                    subject,
-                });
+    let listed = match bindings {
+        Some(read) => read.clone(),
+        None => Err(ReadError {
+            class: crate::report::FailureClass::Check,
+            forbidden: false,
+            message: "the bindings were not read".into(),
+        }),
+    };
+    let bindings = listed.map(
+        |Bindings {
+             cluster,
+             namespaced,
+         }| {
+            let mut out = Vec::new();
+            for b in cluster.into_iter().filter(|b| of_role(&b.role_ref)) {
+                let binding = format!("clusterrolebinding/{}", b.name_any());
+                for subject in b.subjects.unwrap_or_default() {
+                    out.push(Binding {
+                        binding: binding.clone(),
+                        subject,
+                    });
+                }
             }
-        }
-        for b in rbs.into_iter().filter(|b| of_role(&b.role_ref)) {
-            let binding = format!(
-                "rolebinding/{} -n {}",
-                b.name_any(),
-                b.namespace().unwrap_or_default()
-            );
-            for subject in b.subjects.unwrap_or_default() {
-                out.push(Binding {
-                    binding: binding.clone(),
-                    subject,
-                });
+            for b in namespaced.into_iter().filter(|b| of_role(&b.role_ref)) {
+                let binding = format!(
+                    "rolebinding/{} -n {}",
+                    b.name_any(),
+                    b.namespace().unwrap_or_default()
+                );
+                for subject in b.subjects.unwrap_or_default() {
+                    out.push(Binding {
+                        binding: binding.clone(),
+                        subject,
+                    });
+                }
             }
-        }
-        Ok(out)
-    });
+            out
+        },
+    );
     let aggregates = matches!(&role, Ok(Some(r)) if r.aggregation_rule.is_some());
     let all = if aggregates {
         Some(

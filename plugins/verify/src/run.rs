@@ -202,7 +202,10 @@ async fn client_login(args: &VerifyArgs, probe: &Probe<'_>, secrets: &mut Vec<St
             None => "the auth mode is unknown".to_owned(),
         };
         rows.push(audience::row(probe.mode, probe.config, &Err(why.clone())));
-        rows.push(Row::skip(CheckId::LoginPkce, why));
+        rows.push(match probe.mode {
+            Some(_) => Row::info(CheckId::LoginPkce).evidence(why),
+            None => Row::skip(CheckId::LoginPkce, why),
+        });
         return rows;
     }
     let login_wanted = want_login && args.login.login;
@@ -327,7 +330,7 @@ async fn cluster_phase(
         CheckId::PassthroughDenied,
     ]) && !matches!(&facts.namespace_found, Some(Err(e)) if e.class != FailureClass::Check)
     {
-        let read = role::read(&client, &args.role).await;
+        let read = role::read(&client, &args.role, facts.bindings.as_ref()).await;
         rows.extend(role::rows(&read));
         Some(read)
     } else {

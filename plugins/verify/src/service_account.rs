@@ -5,13 +5,13 @@
 
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject},
+    rbac::v1::{RoleRef, Subject},
 };
-use kube::{Api, Client, ResourceExt, api::ListParams};
+use kube::ResourceExt;
 
 use crate::{
     checks::CheckId,
-    cluster::{Facts, ReadError, read_error},
+    cluster::{Bindings, Facts},
     report::Row,
 };
 
@@ -41,37 +41,33 @@ fn describe(kind: &str, binding: &str, role: &RoleRef) -> String {
 
 /// Every binding, in any namespace, that names the ServiceAccount itself. Bindings of the
 /// `system:serviceaccounts*` groups are left out: the platform makes those for every account.
-pub async fn bindings_of(
-    client: &Client,
-    namespace: &str,
-    account: &str,
-) -> Result<Vec<String>, ReadError> {
-    let params = ListParams::default();
-    let crbs: Api<ClusterRoleBinding> = Api::all(client.clone());
-    let rbs: Api<RoleBinding> = Api::all(client.clone());
-    let (crbs, rbs) = futures::join!(crbs.list(&params), rbs.list(&params));
-    let crbs = crbs.map_err(|e| read_error("clusterrolebindings", &e))?;
-    let rbs = rbs.map_err(|e| read_error("rolebindings", &e))?;
+fn bindings_of(bindings: &Bindings, namespace: &str, account: &str) -> Vec<String> {
     let held = |subjects: &Option<Vec<Subject>>| {
         subjects
             .iter()
             .flatten()
             .any(|s| names(s, namespace, account))
     };
-    let mut found: Vec<String> = crbs
-        .items
+    let mut found: Vec<String> = bindings
+        .cluster
         .iter()
         .filter(|b| held(&b.subjects))
         .map(|b| describe("clusterrolebinding", &b.name_any(), &b.role_ref))
         .collect();
-    found.extend(rbs.items.iter().filter(|b| held(&b.subjects)).map(|b| {
-        describe(
-            "rolebinding",
-            &format!("{}/{}", b.namespace().unwrap_or_default(), b.name_any()),
-            &b.role_ref,
-        )
-    }));
-    Ok(found)
+    found.extend(
+        bindings
+            .namespaced
+            .iter()
+            .filter(|b| held(&b.subjects))
+            .map(|b| {
+                describe(
+                    "rolebinding",
+                    &format!("{}/{}", b.namespace().unwrap_or_default(), b.name_any()),
+                    &b.role_ref,
+                )
+            }),
+    );
+    found
 }
 
 pub fn row(facts: &Facts) -> Row {
@@ -80,13 +76,17 @@ pub fn row(facts: &Facts) -> Row {
         return Row::skip(id, crate::cluster_rows::no_deployment(facts));
     };
     let account = of(deployment);
-    match &facts.service_account_bindings {
-        None => Row::skip(id, "the bindings were not read"),
-        Some(Err(e)) => crate::cluster_rows::read_failed(id, e),
-        Some(Ok(found)) if found.is_empty() => Row::pass(id).evidence(format!(
+    let found = match &facts.bindings {
+        None => return Row::skip(id, "the bindings were not read"),
+        Some(Err(e)) => return crate::cluster_rows::read_failed(id, e),
+        Some(Ok(bindings)) => bindings_of(bindings, &facts.namespace, &account),
+    };
+    if found.is_empty() {
+        Row::pass(id).evidence(format!(
             "serviceaccount/{account} is named in no RoleBinding or ClusterRoleBinding"
-        )),
-        Some(Ok(found)) => Row::fail(id)
+        ))
+    } else {
+        Row::fail(id)
             .evidence(format!(
                 "serviceaccount/{account} holds {}",
                 found.join(", ")
@@ -95,6 +95,6 @@ pub fn row(facts: &Facts) -> Row {
                 "the server needs no role (tool calls use each caller's token): delete the binding \
                  or remove serviceaccount {}:{account} from its subjects",
                 facts.namespace
-            )),
+            ))
     }
 }

@@ -18,9 +18,12 @@ pub struct AdminBench {
 
 impl AdminBench {
     pub async fn start() -> Self {
-        let sandbox = Sandbox::start(SandboxConfig::default())
-            .await
-            .expect("sandbox");
+        Self::start_with(SandboxConfig::default()).await
+    }
+
+    /// [`Self::start`] with a sandbox of another make (flavour, trusted issuer, ...).
+    pub async fn start_with(config: SandboxConfig) -> Self {
+        let sandbox = Sandbox::start(config).await.expect("sandbox");
         let kubeconfig = sandbox.kubeconfig_path("admin").expect("kubeconfig");
         Self {
             sandbox,

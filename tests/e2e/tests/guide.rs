@@ -225,13 +225,16 @@ async fn openshift_mode_with_the_helm_engine() {
 
 #[tokio::test]
 async fn oidc_mode_when_the_cluster_trusts_the_issuer() {
+    // The audience a client's login yields is the metadata's `resource`, the MCP endpoint:
+    // the cluster trusts the issuer for it (install checks that it does).
+    let audience = format!("https://{HOST}/mcp");
     let guide = Guide::start(SandboxConfig {
         trust_issuer: true,
+        oidc_audience: audience.clone(),
         ..SandboxConfig::default()
     })
     .await;
     let issuer = guide.sandbox.issuer_url().to_owned();
-    let audience = guide.sandbox.oidc_audience().to_owned();
     // The cluster administrator configured external OIDC for this issuer.
     let auths: Api<oc_mcp_common::openshift::AuthenticationConfig> = Api::all(guide.admin().await);
     let authentication = serde_json::json!({
@@ -259,7 +262,7 @@ async fn oidc_mode_when_the_cluster_trusts_the_issuer() {
         "--issuer",
         &issuer,
         "--client-id",
-        &audience,
+        "mcp-server",
         "--issuer-ca",
         &ca,
         "--wait",
@@ -280,7 +283,11 @@ async fn oidc_mode_when_the_cluster_trusts_the_issuer() {
         statuses(&report)
     );
     // No OpenShift OAuthClient in oidc mode: the issuer's own client is used.
-    assert_all_pass(&out, &["route.oauth-redirect", "passthrough.denied"]);
+    // `--login` opens a browser: the client's own login is tried in attack_matrix.rs.
+    assert_all_pass(
+        &out,
+        &["route.oauth-redirect", "passthrough.denied", "login.pkce"],
+    );
 
     // An opaque OpenShift token against this JWT-validating server is refused: exit 3.
     let opaque = guide.sandbox.token("member").expect("token");

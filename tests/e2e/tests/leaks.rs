@@ -954,16 +954,20 @@ async fn known_secrets_and_tokens_appear_nowhere_but_in_secrets() {
         .expect("verify ran");
     let report: serde_json::Value =
         serde_json::from_slice(&first_verify.out.stdout).expect("verify -o json");
-    let passed: Vec<&str> = report["checks"]
+    // The kubeconfig user is the administrator: its tool call runs, and verify says (warn)
+    // that an administrator's token proves nothing about members.
+    let ran_with: Vec<&str> = report["checks"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|c| c["status"] == "pass")
+        .filter(|c| {
+            c["status"] == "pass" || (c["id"] == "passthrough.user" && c["status"] == "warn")
+        })
         .filter_map(|c| c["id"].as_str())
         .collect();
     assert!(
-        passed.contains(&"mcp.tools") && passed.contains(&"passthrough.user"),
-        "verify with the kubeconfig token reached the server: {passed:?}"
+        ran_with.contains(&"mcp.tools") && ran_with.contains(&"passthrough.user"),
+        "verify with the kubeconfig token reached the server: {ran_with:?}"
     );
 
     // The two outputs that hold a token because the user asked, and only those.

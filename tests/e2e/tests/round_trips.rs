@@ -162,13 +162,16 @@ async fn verify_makes_the_fewest_requests_its_task_needs() {
         ],
         &tokens,
     );
-    // Each fact read once: the namespace, the Deployment, its pods, one pod's log, the config
-    // ConfigMap, the Secrets (drop-in config), the Service and its Endpoints, the Ingresses
-    // and Routes (the Route is found by its owner), the OAuthClient, the cluster's
-    // authentication config. The fewest for these checks is 9: the namespace only matters
-    // when the Deployment is missing, Endpoints follow from ready pods, and a Route's owner
-    // reference names its Ingress.
-    within("verify", &verify, 12);
+    // Each fact read once: the namespace, the Deployment, its pods and their ReplicaSets
+    // (which pods are the release's), one pod's log, the config ConfigMap, the Secrets
+    // (drop-in config), the Service and its Endpoints, the Ingresses and Routes (the Route is
+    // found by its owner; every one of them is an exposure), the namespace's Services and
+    // Deployments (other paths to the pods), the OAuthClient, the cluster's authentication
+    // config, the MCP ClusterRole, and the ClusterRoleBindings and RoleBindings (the role's
+    // subjects; does any name the server's ServiceAccount?). 18 reads; the fewest for these
+    // checks is 15: the namespace only matters when the Deployment is missing, Endpoints follow
+    // from ready pods, and the Service the Deployment's pods need is in the Services list.
+    within("verify", &verify, 18);
     assert!(
         !verify.iter().any(|r| r.contains("accessreview")),
         "verify changes nothing, so it asks for no permissions up front: {verify:?}"
