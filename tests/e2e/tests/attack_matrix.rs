@@ -160,8 +160,8 @@ impl Scene {
     }
 
     /// The guide in oidc mode: the cluster trusts the sandbox issuer (external OIDC) for the
-    /// audience install sets (`audience`, else the one install derives), and install deploys
-    /// the server for that issuer.
+    /// audience the server expects (`audience`, else the one install derives), and install
+    /// deploys the server for that issuer.
     async fn oidc(audience: Option<&str>) -> Self {
         // What a spec-following client's token carries: the metadata's `resource`.
         let resource = format!("https://{RELEASE}-{NAMESPACE}.{APPS_DOMAIN}/mcp");
@@ -169,28 +169,15 @@ impl Scene {
         let scene = Self(
             AdminBench::start_with(SandboxConfig {
                 trust_issuer: true,
-                oidc_audience: expected.clone(),
+                oidc_audience: expected,
                 ..SandboxConfig::default()
             })
             .await,
         );
         assert_eq!(scene.sandbox.apps_domain(), APPS_DOMAIN);
+        // The sandbox publishes its trust as OpenShift does (the cluster's Authentication
+        // names the issuer and `expected`): install checks it, as it would on a cluster.
         let issuer = scene.sandbox.issuer_url().to_owned();
-        let auths: Api<oc_mcp_common::openshift::AuthenticationConfig> =
-            Api::all(scene.client().await);
-        auths
-            .patch(
-                "cluster",
-                &PatchParams::apply("cluster-admin").force(),
-                &Patch::Apply(json!({
-                    "apiVersion": "config.openshift.io/v1", "kind": "Authentication",
-                    "metadata": {"name": "cluster"},
-                    "spec": {"type": "OIDC", "oidcProviders": [{"name": "sandbox",
-                        "issuer": {"issuerURL": issuer, "audiences": [expected]}}]}
-                })),
-            )
-            .await
-            .expect("configure external OIDC");
         let ca = scene.sandbox.dir().join("ca.crt").display().to_string();
         let mut install = vec![
             "--engine",

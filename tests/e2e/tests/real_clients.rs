@@ -400,27 +400,9 @@ impl Deployment {
         })
         .await;
         let issuer = deployment.sandbox.issuer_url().to_owned();
-        let audience = deployment.sandbox.oidc_audience().to_owned();
+        // The sandbox's Authentication names the issuer and that audience, as OpenShift's
+        // external OIDC does.
         let client_id = "mcp-server";
-        let admin = deployment
-            .sandbox
-            .client_for("admin")
-            .await
-            .expect("client");
-        let auths: kube::Api<oc_mcp_common::openshift::AuthenticationConfig> =
-            kube::Api::all(admin);
-        let authentication = json!({
-            "apiVersion": "config.openshift.io/v1", "kind": "Authentication", "metadata": {"name": "cluster"},
-            "spec": {"type": "OIDC", "oidcProviders": [{"name": "sandbox", "issuer": {"issuerURL": issuer, "audiences": [audience]}}]}
-        });
-        auths
-            .patch(
-                "cluster",
-                &kube::api::PatchParams::apply("cluster-admin").force(),
-                &kube::api::Patch::Apply(&authentication),
-            )
-            .await
-            .expect("configure external OIDC");
         let ca = deployment
             .sandbox
             .dir()
