@@ -44,7 +44,8 @@ pub struct LoginArgs {
     pub issuer: Option<String>,
 
     /// The OAuth client ID. Default: the app registered by `oc mcp-oauth register entra`
-    /// (ConfigMap mcp-oauth-settings), else the server's oauth_audience
+    /// (ConfigMap mcp-oauth-settings), else the server's oauth_audience when it is a client ID
+    /// (entra mode; in oidc mode it is the endpoint's URL)
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
 

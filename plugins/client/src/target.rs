@@ -273,9 +273,11 @@ impl IssuerSettings {
                 out.scopes = split_scopes(scopes);
             }
         }
-        // The server's audience is the app's client id (design.md section 3).
+        // In entra mode the server's audience is the app's client ID. In oidc mode it is the
+        // MCP endpoint's URL (the `resource` a client's login yields), never a client ID: an
+        // issuer would refuse it, so then the ID must come from a registration or --client-id.
         if out.client_id.is_none() {
-            out.client_id.clone_from(&out.audience);
+            out.client_id = out.audience.clone().filter(|a| !a.contains("://"));
         }
         out
     }
@@ -379,5 +381,17 @@ mod tests {
         assert_eq!(s.client_id.as_deref(), Some("mcp-server"));
         assert_eq!(s.audience.as_deref(), Some("mcp-server"));
         assert_eq!(s.scopes, ["openid"]);
+    }
+
+    #[test]
+    fn an_audience_that_is_the_endpoints_url_is_never_the_client_id() {
+        let config = ServerConfig {
+            authorization_url: Some("https://idp/realms/x".into()),
+            oauth_audience: Some("https://mcp.example.com/mcp".into()),
+            ..ServerConfig::default()
+        };
+        let s = IssuerSettings::gather(Some(&config), None);
+        assert_eq!(s.client_id, None);
+        assert_eq!(s.audience.as_deref(), Some("https://mcp.example.com/mcp"));
     }
 }

@@ -229,8 +229,8 @@ pub async fn plan(
             })?;
             let client_id = settings.client_id.ok_or_else(|| {
                 Error::usage_with_hint(
-                    "the OAuth client ID is unknown: no registration (mcp-oauth-settings) and no oauth_audience",
-                    "pass --client-id ID (the app registered in step 6)",
+                    "the OAuth client ID is unknown: no registration (mcp-oauth-settings), and the server's oauth_audience is not a client ID",
+                    "pass --client-id ID (the client registered with the issuer in step 6, as given to `oc mcp-install --client-id`)",
                 )
             })?;
             // Reading the kubeconfig makes no request; its CA may also sign the issuer's

@@ -30,6 +30,8 @@ use tokio::{
 
 const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
 const NAME: &str = "kubernetes-mcp-server";
+/// The OAuth client the administrator registered with the issuer (`oc mcp-install --client-id`).
+const OIDC_CLIENT_ID: &str = "mcp-server";
 /// Each client run, request and plugin command is bounded by this.
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -402,7 +404,7 @@ impl Deployment {
         let issuer = deployment.sandbox.issuer_url().to_owned();
         // The sandbox's Authentication names the issuer and that audience, as OpenShift's
         // external OIDC does.
-        let client_id = "mcp-server";
+        let client_id = OIDC_CLIENT_ID;
         let ca = deployment
             .sandbox
             .dir()
@@ -768,6 +770,8 @@ async fn mcp_remote_logs_in_itself_in_oidc_mode() {
                     "claude-desktop",
                     "--url",
                     &format!("https://{HOST}/mcp"),
+                    "--client-id",
+                    OIDC_CLIENT_ID,
                 ],
             )
             .await,
@@ -823,6 +827,8 @@ async fn the_inspector_cli_logs_in_itself_in_oidc_mode() {
                 "inspector",
                 "--url",
                 &format!("https://{HOST}/mcp"),
+                "--client-id",
+                OIDC_CLIENT_ID,
             ],
         )
         .await;
