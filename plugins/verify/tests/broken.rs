@@ -156,7 +156,7 @@ async fn each_configuration_mistake_fails_its_check() {
             .to_owned();
         assert!(
             fix.contains(&format!(
-                "server_url = \"https://{}\"",
+                "server_url = \"https://{}/mcp\"",
                 app.host(env.sb.apps_domain())
             )),
             "{fix}"
