@@ -3,3 +3,4 @@
 mod help;
 mod safe_state;
 mod sandbox;
+mod support;

@@ -8,7 +8,7 @@
 
 use std::{
     path::PathBuf,
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
@@ -21,65 +21,7 @@ use kube::{
 };
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
-struct Cluster {
-    sandbox: Sandbox,
-}
-
-impl Cluster {
-    async fn start() -> Self {
-        Self::start_with(SandboxConfig::default()).await
-    }
-
-    async fn start_with(config: SandboxConfig) -> Self {
-        Self {
-            sandbox: Sandbox::start(config).await.expect("sandbox"),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_install"));
-        cmd.args(args)
-            .arg("--kubeconfig")
-            .arg(self.sandbox.kubeconfig_path("admin").expect("kubeconfig"))
-            .env_remove("KUBECONFIG");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("run kubectl-mcp_install")
-    }
-
-    async fn admin(&self) -> kube::Client {
-        self.sandbox.client_for("admin").await.expect("client")
-    }
-
-    fn writes(&self) -> Vec<String> {
-        self.sandbox
-            .audit()
-            .into_iter()
-            .filter(oc_mcp_sandbox::AuditEntry::is_write)
-            .map(|e| e.summary())
-            .collect()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use crate::support::{Cluster, ok, text};
 
 const LEASE: &str = "oc-mcp-install-kubernetes-mcp-server";
 
@@ -222,7 +164,7 @@ async fn an_interrupted_install_gives_its_lease_back_and_exits_130_or_143() {
                 .max(1),
         );
         let child = cluster
-            .command(&["--engine", "manifests"])
+            .command("admin", &["--engine", "manifests"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -661,22 +603,9 @@ async fn in_oidc_mode_a_spec_following_login_yields_the_audience_the_server_expe
         ..SandboxConfig::default()
     })
     .await;
+    // The sandbox publishes its trust of the issuer for that audience, as OpenShift's external
+    // OIDC configuration does.
     let issuer = cluster.sandbox.issuer_url().to_owned();
-    let auths: Api<oc_mcp_common::openshift::AuthenticationConfig> =
-        Api::all(cluster.admin().await);
-    auths
-        .patch(
-            "cluster",
-            &PatchParams::apply("cluster-admin").force(),
-            &Patch::Apply(serde_json::json!({
-                "apiVersion": "config.openshift.io/v1", "kind": "Authentication",
-                "metadata": {"name": "cluster"},
-                "spec": {"type": "OIDC", "oidcProviders": [{"name": "sandbox",
-                    "issuer": {"issuerURL": issuer, "audiences": [resource]}}]}
-            })),
-        )
-        .await
-        .expect("external OIDC");
     let ca = cluster.sandbox.dir().join("ca.crt").display().to_string();
     ok(&cluster.run(&[
         "--engine",

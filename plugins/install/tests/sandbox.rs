@@ -6,7 +6,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Command,
 };
 
 use k8s_openapi::api::{
@@ -17,97 +17,13 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api,
-    api::{ObjectMeta, Patch, PatchParams, PostParams},
+    api::{ObjectMeta, PostParams},
 };
-use oc_mcp_common::{
-    openshift::AuthenticationConfig,
-    server_config::{LintContext, ParsedConfig, ServerVersion},
-};
-use oc_mcp_sandbox::{Sandbox, SandboxConfig};
+use oc_mcp_common::server_config::{LintContext, ParsedConfig, ServerVersion};
+
+use crate::support::{Cluster, ok, stderr, stdout};
 
 const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
-
-struct Cluster {
-    sandbox: Sandbox,
-}
-
-impl Cluster {
-    async fn start() -> Self {
-        Self {
-            sandbox: Sandbox::start(SandboxConfig::default())
-                .await
-                .expect("sandbox"),
-        }
-    }
-
-    fn command(&self, user: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_install"));
-        cmd.args(args)
-            .arg("--kubeconfig")
-            .arg(self.sandbox.kubeconfig_path(user).expect("kubeconfig"))
-            .env_remove("KUBECONFIG");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command("admin", args)
-            .output()
-            .expect("run kubectl-mcp_install")
-    }
-
-    async fn admin(&self) -> kube::Client {
-        self.sandbox.client_for("admin").await.expect("client")
-    }
-
-    /// Writes other than access reviews, from the audit log.
-    fn writes(&self) -> Vec<String> {
-        self.sandbox
-            .audit()
-            .into_iter()
-            .filter(oc_mcp_sandbox::AuditEntry::is_write)
-            .map(|e| e.summary())
-            .collect()
-    }
-
-    /// Make the API server trust an OIDC issuer, as a cluster admin configures external OIDC.
-    async fn trust_issuer(&self, issuer: &str, audience: &str) {
-        let auths: Api<AuthenticationConfig> = Api::all(self.admin().await);
-        let patch = serde_json::json!({
-            "apiVersion": "config.openshift.io/v1", "kind": "Authentication",
-            "metadata": {"name": "cluster"},
-            "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
-                "issuer": {"issuerURL": issuer, "audiences": [audience]}}]}
-        });
-        auths
-            .patch(
-                "cluster",
-                &PatchParams::apply("cluster-admin").force(),
-                &Patch::Apply(&patch),
-            )
-            .await
-            .expect("configure external OIDC");
-    }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        stdout(out),
-        stderr(out)
-    );
-    stdout(out)
-}
 
 impl Cluster {
     /// Run `render` and check that it wrote nothing to the cluster.
