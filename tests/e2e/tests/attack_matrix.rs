@@ -85,16 +85,24 @@ impl Scene {
         format!("{RELEASE}-{NAMESPACE}.{}", self.sandbox.apps_domain())
     }
 
-    /// `mcp-verify -o json` through the router, with a member's token for the MCP calls and an
-    /// outsider's for the passthrough denial.
-    async fn verify(&self, extra: &[&str]) -> Output {
+    /// `--connect-to` for the route host (to the sandbox's router) and `--endpoint-ca` (the
+    /// sandbox CA), as verify needs them to reach the endpoint on loopback.
+    fn route_flags(&self) -> (String, String) {
         let host = self.host();
         let addr = self
             .sandbox
             .resolve(&host)
             .expect("the router serves the route host");
-        let connect_to = format!("{host}:443:{}:{}", addr.ip(), addr.port());
-        let ca = self.sandbox.dir().join("ca.crt").display().to_string();
+        (
+            format!("{host}:443:{}:{}", addr.ip(), addr.port()),
+            self.sandbox.dir().join("ca.crt").display().to_string(),
+        )
+    }
+
+    /// `mcp-verify -o json` through the router, with a member's token for the MCP calls and an
+    /// outsider's for the passthrough denial.
+    async fn verify(&self, extra: &[&str]) -> Output {
+        let (connect_to, ca) = self.route_flags();
         let mut args = vec![
             "-o",
             "json",
@@ -121,13 +129,7 @@ impl Scene {
     /// `mcp-verify -o json` as the sandbox user `user`: its kubeconfig for the cluster and its
     /// own token for the MCP calls, as someone who just runs `oc mcp-verify`.
     async fn verify_as(&self, user: &str, extra: &[&str]) -> Output {
-        let host = self.host();
-        let addr = self
-            .sandbox
-            .resolve(&host)
-            .expect("the router serves the route host");
-        let connect_to = format!("{host}:443:{}:{}", addr.ip(), addr.port());
-        let ca = self.sandbox.dir().join("ca.crt").display().to_string();
+        let (connect_to, ca) = self.route_flags();
         let mut args = vec![
             "-o",
             "json",
@@ -212,10 +214,7 @@ impl Scene {
     /// `mcp-verify -o json` in oidc mode: a member's JWT for the MCP calls, and a headless
     /// browser (curl following the issuer's redirects) for `--login`.
     async fn verify_oidc(&self, login: bool, extra: &[&str]) -> Output {
-        let host = self.host();
-        let addr = self.sandbox.resolve(&host).expect("route");
-        let connect_to = format!("{host}:443:{}:{}", addr.ip(), addr.port());
-        let ca = self.sandbox.dir().join("ca.crt").display().to_string();
+        let (connect_to, ca) = self.route_flags();
         let browser = self.home.path().join("browser.sh");
         std::fs::write(
             &browser,
