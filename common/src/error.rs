@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// The documented exit codes, shared by all plugins (design.md section 8).
+/// The exit codes the README documents, shared by all plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExitCode {
@@ -160,6 +160,52 @@ impl Error {
         Self::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// The same error, with `scrub` applied to every text it carries (a secret a request body
+    /// echoed into an API error): the class, so the exit code and the hint, stay its own.
+    #[must_use]
+    pub fn redacted(&self, scrub: &dyn Fn(&str) -> String) -> Self {
+        let opt = |text: &Option<String>| text.as_deref().map(scrub);
+        match self {
+            Self::Usage { message, hint } => Self::Usage {
+                message: scrub(message),
+                hint: opt(hint),
+            },
+            Self::Kubeconfig { message, hint } => Self::Kubeconfig {
+                message: scrub(message),
+                hint: opt(hint),
+            },
+            Self::Unauthenticated { message } => Self::Unauthenticated {
+                message: scrub(message),
+            },
+            Self::Forbidden { message } => Self::Forbidden {
+                message: scrub(message),
+            },
+            Self::MissingPermissions { user, missing } => Self::MissingPermissions {
+                user: scrub(user),
+                missing: missing.clone(),
+            },
+            Self::Unreachable { what, message } => Self::Unreachable {
+                what: scrub(what),
+                message: scrub(message),
+            },
+            Self::Failed { message, hint } => Self::Failed {
+                message: scrub(message),
+                hint: opt(hint),
+            },
+            Self::Api(status) => {
+                let mut status = status.clone();
+                status.message = scrub(&status.message);
+                status.reason = scrub(&status.reason);
+                status.details = None;
+                Self::Api(status)
+            }
+            Self::Io { context, source } => Self::Io {
+                context: scrub(context),
+                source: std::io::Error::new(source.kind(), scrub(&source.to_string())),
+            },
         }
     }
 

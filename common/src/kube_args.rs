@@ -5,7 +5,7 @@
 //! are skipped); otherwise `~/.kube/config`; otherwise the in-cluster service account, but only
 //! when no connection flag was given. Flags then override the selected context.
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, path::PathBuf};
 
 use clap::Args;
 use kube::config::{
@@ -13,34 +13,9 @@ use kube::config::{
     NamedContext,
 };
 
+pub use crate::duration::{RequestTimeout, parse_request_timeout};
 use crate::error::{Error, Result};
-
-/// A value that must never be printed: `Debug` shows only that it is set.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
+pub use crate::secret::Secret;
 
 /// The kubectl global flags (`kubectl options`), identical in every oc-mcp plugin.
 #[derive(Debug, Clone, Default, Args)]
@@ -104,7 +79,6 @@ pub struct KubeArgs {
     pub tls_server_name: Option<String>,
 }
 
-/// `--request-timeout`: `None` inside means wait forever (`0`).
 /// What [`KubeArgs::connect`] resolved.
 #[derive(Clone)]
 pub struct Connection {
@@ -120,53 +94,6 @@ impl std::fmt::Debug for Connection {
             .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestTimeout(pub Option<Duration>);
-
-/// Parse kubectl's duration form: a bare integer is seconds; otherwise a sequence of
-/// `<number><unit>` with units `ms`, `s`, `m`, `h`.
-pub fn parse_request_timeout(text: &str) -> Result<RequestTimeout, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(RequestTimeout(
-            (seconds > 0).then(|| Duration::from_secs(seconds)),
-        ));
-    }
-    let invalid = || {
-        format!(
-            "invalid duration {text:?}: use a number of seconds or a value such as 500ms, 30s, 2m, 1h"
-        )
-    };
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(invalid)?;
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value.saturating_mul(60)),
-            "h" => Duration::from_secs(value.saturating_mul(3600)),
-            _ => return Err(invalid()),
-        };
-        total = total.saturating_add(unit);
-        rest = &rest[unit_len..];
-    }
-    if text.is_empty() {
-        return Err(invalid());
-    }
-    Ok(RequestTimeout((!total.is_zero()).then_some(total)))
 }
 
 /// Where the kubeconfig came from; error messages name it.
@@ -717,50 +644,6 @@ fn home_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_timeout_accepts_kubectl_forms() {
-        assert_eq!(parse_request_timeout("0"), Ok(RequestTimeout(None)));
-        assert_eq!(
-            parse_request_timeout("15"),
-            Ok(RequestTimeout(Some(Duration::from_secs(15))))
-        );
-        assert_eq!(
-            parse_request_timeout("1m30s"),
-            Ok(RequestTimeout(Some(Duration::from_secs(90))))
-        );
-        assert_eq!(
-            parse_request_timeout("250ms"),
-            Ok(RequestTimeout(Some(Duration::from_millis(250))))
-        );
-        for bad in ["", "s", "10x", "-1", "1.5s", "m10"] {
-            assert!(
-                parse_request_timeout(bad).is_err(),
-                "{bad:?} should be rejected"
-            );
-        }
-    }
-
-    #[test]
-    fn readme_states_the_retry_budget_in_force() {
-        // The README's common-flags section is where `--request-timeout`'s retries are documented.
-        let readme = include_str!("../../README.md").replace('\n', " ");
-        let p = crate::retry::RetryPolicy::DEFAULT;
-        for fact in [
-            format!("at most {} attempts per request", p.max_attempts),
-            format!(
-                "`Retry-After` is honoured up to {} s",
-                p.max_retry_after.as_secs()
-            ),
-            format!(
-                "at most {} s of waiting and {} retries per command",
-                p.wait_budget.as_secs(),
-                p.retry_budget
-            ),
-        ] {
-            assert!(readme.contains(&fact), "README.md does not say {fact:?}");
-        }
-    }
 
     #[test]
     fn secret_debug_is_redacted() {

@@ -4,6 +4,7 @@
 //! Every plugin's data goes one way: flags -> [`Plan`] -> render or apply -> report -> exit code.
 
 pub mod cli;
+pub mod duration;
 pub mod error;
 pub mod kube_args;
 pub mod kube_token;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod preflight;
 pub mod rbac_intent;
 pub mod retry;
+pub mod secret;
 pub mod secret_input;
 pub mod server_config;
 
@@ -31,7 +33,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Default names used across the plugins (design.md section 1).
+/// Default names used across the plugins.
 pub mod defaults {
     pub const NAMESPACE: &str = "mcp-server";
     pub const RELEASE: &str = "kubernetes-mcp-server";

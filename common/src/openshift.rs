@@ -196,6 +196,9 @@ pub struct OAuthClient {
     pub access_token_max_age_seconds: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub respond_with_challenges: Option<bool>,
+    /// Which scopes the OAuth server lets this client ask for (none: any scope).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope_restrictions: Vec<ScopeRestriction>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -207,6 +210,106 @@ openshift_resource!(
     plural = "oauthclients",
     scope = ClusterResourceScope
 );
+
+/// One entry of `scopeRestrictions`: exact scopes, or `role:` scopes of named ClusterRoles.
+/// A requested scope must match at least one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeRestriction {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub literals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_role: Option<ClusterRoleScopeRestriction>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRoleScopeRestriction {
+    #[serde(default)]
+    pub role_names: Vec<String>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub allow_escalation: bool,
+}
+
+/// The scope that carries every right of the user.
+pub const SCOPE_USER_FULL: &str = "user:full";
+
+/// The scopes an MCP login asks for besides `role:<role>:*`: `user:info` (who am I,
+/// `users/~`) and `user:check-access` (SelfSubjectAccessReviews, which the MCP server makes
+/// before listing across namespaces; without it, it falls back to one namespace).
+pub const MCP_LITERAL_SCOPES: [&str; 2] = ["user:info", "user:check-access"];
+
+/// The scopes of an MCP login: the token can do only what `role` grants in every namespace
+/// (never escalating: no `:!`, so no Secrets), and say who it is and what it may do.
+pub fn mcp_login_scopes(role: &str) -> Vec<String> {
+    let mut scopes: Vec<String> = MCP_LITERAL_SCOPES.map(str::to_owned).to_vec();
+    scopes.push(format!("role:{role}:*"));
+    scopes
+}
+
+/// The restrictions `oc mcp-oauth register openshift` sets: exactly the MCP login's scopes.
+pub fn mcp_scope_restrictions(role: &str) -> Vec<ScopeRestriction> {
+    vec![
+        ScopeRestriction {
+            literals: MCP_LITERAL_SCOPES.map(str::to_owned).to_vec(),
+            cluster_role: None,
+        },
+        ScopeRestriction {
+            literals: Vec::new(),
+            cluster_role: Some(ClusterRoleScopeRestriction {
+                role_names: vec![role.to_owned()],
+                namespaces: vec!["*".to_owned()],
+                allow_escalation: false,
+            }),
+        },
+    ]
+}
+
+impl OAuthClient {
+    /// What the client may ask for beyond a read-only token scoped to `role`: one sentence
+    /// per problem, empty when the restrictions allow only the MCP login's scopes.
+    pub fn scope_problems(&self, role: &str) -> Vec<String> {
+        if self.scope_restrictions.is_empty() {
+            return vec![
+                "no scopeRestrictions: it may ask for any scope, user:full included".into(),
+            ];
+        }
+        let mut problems = Vec::new();
+        for r in &self.scope_restrictions {
+            for literal in &r.literals {
+                if literal == SCOPE_USER_FULL {
+                    problems.push("literals allow user:full (every right of the user)".into());
+                } else if literal.starts_with("role:") && literal.ends_with(":!") {
+                    problems.push(format!(
+                        "literals allow {literal} (escalating: Secrets too)"
+                    ));
+                } else if let Some(other) = literal
+                    .strip_prefix("role:")
+                    .and_then(|rest| rest.rsplit_once(':'))
+                    .map(|(name, _)| name)
+                    .filter(|name| *name != role)
+                {
+                    problems.push(format!(
+                        "literals allow {literal} (role {other}, not {role})"
+                    ));
+                }
+            }
+            if let Some(c) = &r.cluster_role {
+                if c.allow_escalation {
+                    problems.push("a clusterRole restriction has allowEscalation: true (role:...:! tokens read Secrets)".into());
+                }
+                for name in c.role_names.iter().filter(|n| n.as_str() != role) {
+                    problems.push(format!(
+                        "a clusterRole restriction allows role {name:?}, not only {role:?}"
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
 
 // ---- project.openshift.io/v1 Project and ProjectRequest ----
 
@@ -459,6 +562,39 @@ mod tests {
         let client: OAuthClient = serde_json::from_value(json.clone()).expect("decode");
         assert_eq!(client.redirect_uris, ["https://h/oauth/callback"]);
         assert_eq!(serde_json::to_value(&client).expect("encode"), json);
+        assert_eq!(
+            client.scope_problems("mcp-readonly"),
+            ["literals allow user:full (every right of the user)"]
+        );
+    }
+
+    #[test]
+    fn the_mcp_restrictions_allow_only_the_read_only_role() {
+        let mut client = OAuthClient::named("c");
+        assert_eq!(
+            client.scope_problems("mcp-readonly").len(),
+            1,
+            "none at all"
+        );
+        client.scope_restrictions = mcp_scope_restrictions("mcp-readonly");
+        assert!(client.scope_problems("mcp-readonly").is_empty());
+        assert_eq!(
+            serde_json::to_value(&client.scope_restrictions).expect("json"),
+            serde_json::json!([{"literals": ["user:info", "user:check-access"]},
+                {"clusterRole": {"roleNames": ["mcp-readonly"], "namespaces": ["*"], "allowEscalation": false}}])
+        );
+        assert_eq!(
+            mcp_login_scopes("mcp-readonly"),
+            ["user:info", "user:check-access", "role:mcp-readonly:*"]
+        );
+        assert_eq!(client.scope_problems("other").len(), 1, "another role");
+        if let Some(c) = client.scope_restrictions[1].cluster_role.as_mut() {
+            c.allow_escalation = true;
+        }
+        client.scope_restrictions[0]
+            .literals
+            .push("role:edit:*:!".into());
+        assert_eq!(client.scope_problems("mcp-readonly").len(), 2);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! stdout carries only the result; everything else (logs, progress, warnings) goes to stderr.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -41,6 +41,45 @@ pub enum DryRun {
     Server,
 }
 
+/// The run mode, asked one way everywhere: what a command may do follows from these, never
+/// from comparing the flag's value again.
+impl DryRun {
+    /// Changes are stored (no `--dry-run`).
+    pub fn writes(self) -> bool {
+        self == Self::None
+    }
+
+    /// Changes are sent to the API server, for real or with `dryRun=All`; so the caller's
+    /// permissions are checked first (the preflight).
+    pub fn sends(self) -> bool {
+        self != Self::Client
+    }
+
+    /// Changes are only printed (`--dry-run=client`).
+    pub fn prints_only(self) -> bool {
+        self == Self::Client
+    }
+
+    /// Changes are sent with `dryRun=All` (`--dry-run=server`).
+    pub fn server_side(self) -> bool {
+        self == Self::Server
+    }
+
+    /// Another run must be kept out while this one writes (the install Lease).
+    pub fn locks(self) -> bool {
+        self.writes()
+    }
+
+    /// How a plan is applied in this mode; `--dry-run=client` never reaches an apply.
+    pub fn apply_mode(self) -> crate::plan::ApplyMode {
+        if self.server_side() {
+            crate::plan::ApplyMode::ServerDryRun
+        } else {
+            crate::plan::ApplyMode::Apply
+        }
+    }
+}
+
 /// Output and run-mode flags shared by every plugin.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Output")]
@@ -74,10 +113,6 @@ pub struct OutputArgs {
 /// Whether to colour output on the given stream: only on a terminal and never with `NO_COLOR`.
 pub fn use_color(stream_is_terminal: bool) -> bool {
     stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-pub fn stdout_color() -> bool {
-    use_color(std::io::stdout().is_terminal())
 }
 
 /// Something that can be shown as a table.

@@ -438,6 +438,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn readme_states_the_retry_budget_in_force() {
+        // The README's common-flags section is where `--request-timeout`'s retries are documented.
+        let readme = include_str!("../../README.md").replace('\n', " ");
+        let p = RetryPolicy::DEFAULT;
+        for fact in [
+            format!("at most {} attempts per request", p.max_attempts),
+            format!(
+                "`Retry-After` is honoured up to {} s",
+                p.max_retry_after.as_secs()
+            ),
+            format!(
+                "at most {} s of waiting and {} retries per command",
+                p.wait_budget.as_secs(),
+                p.retry_budget
+            ),
+        ] {
+            assert!(readme.contains(&fact), "README.md does not say {fact:?}");
+        }
+    }
+
+    #[test]
     fn backoff_grows_is_jittered_and_capped() {
         let p = RetryPolicy::DEFAULT;
         for retry in 1..=10 {

@@ -26,7 +26,7 @@ const ROUTE_HOST: &str = "kubernetes-mcp-server-mcp-server.apps.example.com";
 const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 const CLIENT_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"oc-mcp-test","version":"0.1.0"}}}"#;
-/// Polls of 100 ms: the server listens in well under a second (real-peers.md 1.3).
+/// Polls of 100 ms: the server listens in well under a second.
 const POLLS: usize = 150;
 
 fn server_bin() -> PathBuf {
@@ -63,7 +63,7 @@ fn free_port() -> u16 {
 }
 
 /// A temp dir with a kubeconfig whose cluster is a dead loopback port: the server needs a
-/// current-context to start, not a reachable cluster (real-peers.md 1.4).
+/// current-context to start, not a reachable cluster.
 struct Workspace {
     dir: tempfile::TempDir,
 }
@@ -570,7 +570,7 @@ async fn secret_drop_in_is_read_by_the_server_and_lints_clean() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flat_sts_keys_of_the_docs_are_refused_by_v0_0_67_as_the_linter_says() {
-    // upstream-server.md 1.2 and the guide use sts_client_id / token_exchange_strategy; the
+    // The server's older docs and the guide use sts_client_id / token_exchange_strategy; the
     // v0.0.67 binary moved them to [token_exchange] and exits when it sees the old names.
     let version = server_version();
     let issuer = start_issuer("/realms/openshift").await;

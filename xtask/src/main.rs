@@ -319,3 +319,26 @@ fn set_executable(path: &Path) -> Result<()> {
 fn set_executable(_: &Path) -> Result<()> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    /// Through the real command line: a router address off loopback is a usage error.
+    #[test]
+    fn demo_refuses_a_router_address_off_loopback() {
+        let err =
+            Cli::try_parse_from(["cargo xtask", "demo", "--keep", "--router-addr", "0.0.0.0"])
+                .expect_err("refused");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("not a loopback address"), "{err}");
+        let ok = Cli::try_parse_from(["cargo xtask", "demo", "--keep", "--router-port", "8443"])
+            .expect("parses");
+        let Task::Demo(args) = ok.command else {
+            panic!("not the demo: {:?}", ok.command);
+        };
+        assert_eq!(args.router(), Some((demo::KEEP_ROUTER_ADDR, 8443)));
+    }
+}

@@ -1,6 +1,7 @@
-//! The real MCP clients the end-to-end tests run: the MCP Inspector and mcp-remote, with
-//! every dependency, from `xtask/npm/package-lock.json` by `npm ci` (each tarball checked
-//! against the lockfile's sha512), under Node 22 (the Inspector needs node >= 22.19).
+//! The real MCP clients the end-to-end tests run: the MCP Inspector and mcp-remote; and the
+//! MCP conformance suite, whose client auth scenarios test our OAuth logins. With every
+//! dependency, from `xtask/npm/package-lock.json` by `npm ci` (each tarball checked against the
+//! lockfile's sha512), under Node 22 (the Inspector needs node >= 22.19).
 
 use std::{
     ffi::OsString,
@@ -27,10 +28,15 @@ pub const NODE: Tool = Tool {
 };
 
 /// The pinned clients: package, version, and the program `node_modules/.bin` must hold.
-const CLIENTS: [(&str, &str, &str); 2] = [
+const CLIENTS: [(&str, &str, &str); 3] = [
     ("@modelcontextprotocol/inspector", "2.12.0", "mcp-inspector"),
     ("mcp-remote", "0.15.1", "mcp-remote"),
+    CONFORMANCE,
 ];
+
+/// The MCP conformance suite (`tests/e2e/tests/conformance.rs` runs its client auth scenarios).
+const CONFORMANCE: (&str, &str, &str) =
+    ("@modelcontextprotocol/conformance", "0.1.16", "conformance");
 
 /// Where the packages go (`<dir>/node_modules`), below `target/tools/`.
 pub const DIR: &str = "npm";
@@ -110,6 +116,19 @@ pub fn install(root: &Path, tools: &Path) -> Result<PathBuf> {
     eprintln!(
         "xtask: MCP Inspector {}",
         String::from_utf8_lossy(&output.stdout).trim()
+    );
+    // The suite is a bundled script: it needs no install script, but check it starts.
+    let output = Command::new(tools.join(NODE.name))
+        .arg(bins.join(CONFORMANCE.2))
+        .arg("--version")
+        .env("HOME", &dir)
+        .output()
+        .context("cannot run the MCP conformance suite")?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    ensure!(
+        output.status.success() && version == CONFORMANCE.1,
+        "the MCP conformance suite does not run (version {version:?}): {}",
+        String::from_utf8_lossy(&output.stderr)
     );
     fs::write(dir.join(STAMP), &stamp)?;
     Ok(dir)
@@ -192,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_package_without_integrity_is_refused() {
-        let manifest = br#"{"dependencies":{"@modelcontextprotocol/inspector":"2.12.0","mcp-remote":"0.15.1"}}"#;
+        let manifest = br#"{"dependencies":{"@modelcontextprotocol/inspector":"2.12.0","mcp-remote":"0.15.1","@modelcontextprotocol/conformance":"0.1.16"}}"#;
         let lock = serde_json::json!({
             "lockfileVersion": 3,
             "packages": {
@@ -201,6 +220,8 @@ mod tests {
                     "resolved": "https://registry.npmjs.org/x.tgz", "integrity": "sha512-x"},
                 "node_modules/mcp-remote": {"version": "0.15.1",
                     "resolved": "https://registry.npmjs.org/y.tgz", "integrity": "sha1-y"},
+                "node_modules/@modelcontextprotocol/conformance": {"version": "0.1.16",
+                    "resolved": "https://registry.npmjs.org/z.tgz", "integrity": "sha512-z"},
             }
         });
         let err = check_lock(manifest, lock.to_string().as_bytes()).expect_err("refused");

@@ -1,11 +1,11 @@
-//! The linter: the server's own startup refusals (upstream-server.md 1.3), what each version
-//! supports (section 0), and the deployment mistakes of design.md section 4.
+//! The linter: the server's own startup refusals, what each version supports, and the
+//! deployment mistakes that start a server which is not safe.
 
 use super::finding::{Finding, Rule, Severity};
 use super::model::{ServerConfig, TokenExchange, auth_method_for_style, non_empty};
 use super::version::{Feature, ServerVersion};
 
-/// Toolsets registered in v0.0.67 (`--help`, real-peers.md 1.2).
+/// Toolsets registered in v0.0.67 (its `--help`).
 pub const KNOWN_TOOLSETS: &[&str] = &[
     "config",
     "core",
@@ -899,7 +899,7 @@ fn issuer_url(c: &ServerConfig, out: &mut Vec<Finding>) {
     }
 }
 
-/// design.md 4.6 (v0.0.66 and older): `sts_*` without `sts_audience` /
+/// v0.0.66 and older: `sts_*` without `sts_audience` /
 /// `token_exchange_strategy` does nothing.
 fn token_exchange_completeness(c: &ServerConfig, out: &mut Vec<Finding>) {
     let strategy = s(c.token_exchange_strategy.as_ref()).is_some();

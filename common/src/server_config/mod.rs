@@ -5,11 +5,11 @@
 //! - [`ParsedConfig`]: reads a main file and its `--config-dir` drop-ins like the server does,
 //!   keeping unknown and mistyped keys as findings instead of dropping them.
 //! - [`lint`] / [`ParsedConfig::lint`]: the server's startup refusals, version support, and the
-//!   deployment mistakes of design.md section 4, as [`Finding`]s.
+//!   deployment mistakes that leave a server unsafe, as [`Finding`]s.
 //! - [`AuthMode`] and the constructors [`ServerConfig::openshift`], [`ServerConfig::entra`],
 //!   [`ServerConfig::oidc`], [`ServerConfig::without_auth`].
 //!
-//! Facts come from upstream-server.md sections 0-1 and were checked against the real v0.0.67
+//! Facts come from the server's source and documentation and were checked against the real v0.0.67
 //! binary where the tests say so (`tests/server_config_real_server.rs`). Where the binary and the
 //! doc disagree the binary wins: v0.0.67 replaced the flat `sts_*` / `token_exchange_strategy`
 //! keys by a `[token_exchange]` table (and refuses to start when it sees the old keys), and

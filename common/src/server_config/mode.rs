@@ -1,4 +1,5 @@
-//! The four authentication modes of design.md section 3 and the exact config each one needs.
+//! The four authentication modes (openshift, entra, oidc, none) and the exact config each one
+//! needs.
 
 use std::fmt;
 use std::str::FromStr;
@@ -113,8 +114,8 @@ impl OidcSettings {
         }
     }
 
-    /// Entra ID: the tenant's v2.0 issuer, the app's client ID as audience, and the scopes of
-    /// upstream's ENTRA_ID_SETUP.md (`openid`, `profile`, `email`).
+    /// Entra ID: the tenant's v2.0 issuer, the app's client ID as audience, and the scopes the
+    /// server's Entra ID set-up guide names (`openid`, `profile`, `email`).
     pub fn entra(tenant_id: &str, client_id: impl Into<String>) -> Self {
         Self {
             scopes: ["openid", "profile", "email"].map(str::to_owned).to_vec(),
@@ -234,7 +235,7 @@ impl ServerConfig {
     }
 }
 
-/// Token exchange for the issuer modes (design.md section 3: optional `entra-obo`). The client
+/// Token exchange for the issuer modes (optional; `entra-obo` for Entra). The client
 /// secret is not here on purpose: it goes to a Secret drop-in
 /// ([`ServerConfig::client_secret_drop_in`]), never into the ConfigMap.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The typed `config.toml` (upstream-server.md section 1.2), with the server's TOML names.
+//! The typed `config.toml`, with the server's TOML names.
 //!
 //! Every key is an `Option`: `None` means "not in the file", so rendering writes only what was
 //! set, and the linter can tell "absent" (server default) from "set to the default value".

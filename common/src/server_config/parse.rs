@@ -1,4 +1,4 @@
-//! Reading `config.toml` and its drop-ins the way the server does (upstream-server.md 1.1):
+//! Reading `config.toml` and its drop-ins the way the server does:
 //! main file, then the `*.toml` files of `--config-dir` (default `conf.d` beside the main file)
 //! in lexical order, dotfiles skipped, deep-merged (tables merge key by key, any other value,
 //! arrays included, is replaced by the later file).

@@ -1,4 +1,4 @@
-//! Server versions and what each one supports (upstream-server.md section 0).
+//! Server versions and what each one supports.
 
 use std::fmt;
 use std::str::FromStr;
@@ -105,8 +105,7 @@ impl<'de> Deserialize<'de> for ServerVersion {
     }
 }
 
-/// Behaviour that changed between releases (upstream-server.md section 0, "Changes between
-/// versions that matter").
+/// Behaviour that changed between releases and that a deployment depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Feature {
     /// `cluster_auth_mode`, `skip_jwt_verification`, `token_exchange_strategy` (incl. `entra-obo`)
@@ -137,7 +136,7 @@ impl Feature {
             Self::RefusesKubeconfigWithOAuth => ServerVersion::release(0, 0, 62),
             Self::OpaqueTokenPassthrough => ServerVersion::release(0, 0, 63),
             // Both landed on main after the v0.0.66 tag; v0.0.67 has them (its --help has no
-            // --sse-base-url, real-peers.md 1.2).
+            // --sse-base-url).
             Self::EmptyAudienceAccepted
             | Self::SseRemoved
             | Self::TokenExchangeTable

@@ -60,7 +60,9 @@ pub struct LoginArgs {
     pub audience: Option<String>,
 
     /// Log in through the cluster's OpenShift OAuth server with this OAuthClient (openshift
-    /// mode; `oc mcp-oauth register openshift`) instead of using the kubeconfig token
+    /// mode; `oc mcp-oauth register openshift`) instead of using the kubeconfig token. The
+    /// token is scoped to the read-only role: user:info, user:check-access and
+    /// role:mcp-readonly:* (another role: --scope user:info,user:check-access,role:NAME:*)
     #[arg(
         long,
         value_name = "NAME",
@@ -210,8 +212,9 @@ pub struct ConfigArgs {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = LoginVia::Client)]
     pub login: LoginVia,
 
-    /// Take the token from this environment variable (Cursor's default: MCP_TOKEN; VS Code
-    /// and Claude Code then use it instead of a prompt or a helper command)
+    /// Take the token from this environment variable (the default MCP_TOKEN for Cursor,
+    /// Windsurf, Cline, Gemini CLI, Codex CLI and OpenCode; VS Code and Claude Code then use it
+    /// instead of a prompt or a helper command, Continue a secret instead of mcp-remote)
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
 

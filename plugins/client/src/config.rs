@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use crate::{
     args::{ConfigArgs, LoginVia},
+    clientfile,
     clients::{self, ClientAuth, ClientKind, OAuthClient, Setup, TokenCommand, TokenSource},
-    jsonfile::{self, Action},
+    jsonfile::Action,
     shell,
     target::IssuerSettings,
     token::{self, LazyCluster},
@@ -27,6 +28,7 @@ pub async fn run(global: &GlobalArgs, args: &ConfigArgs) -> Result<ExitCode> {
         let c = cluster.get().await?;
         crate::target::server_url(c, &args.server.release).await?
     };
+    cluster.set_url(&url);
     let mode = token::mode(&args.server, &args.login_args, &mut cluster).await?;
     let name = args
         .name
@@ -54,12 +56,16 @@ fn output(
     let target = match &args.write {
         None => None,
         Some(Some(path)) => Some(path.clone()),
-        Some(None) => Some(args.client.default_path(home().as_deref()).ok_or_else(|| {
-            Error::usage_with_hint(
-                format!("{} has no usual file to write to", args.client.as_str()),
-                "give the file: --write PATH (any client's file with an mcpServers object)",
-            )
-        })?),
+        Some(None) => Some(
+            args.client
+                .default_path(home().as_deref(), &setup.name)
+                .ok_or_else(|| {
+                    Error::usage_with_hint(
+                        format!("{} has no usual file to write to", args.client.as_str()),
+                        "give the file: --write PATH (any client's file with an mcpServers object)",
+                    )
+                })?,
+        ),
     };
     let rendered = clients::render(args.client, setup, target.as_deref());
     for line in &rendered.notes {
@@ -77,9 +83,11 @@ fn output(
         let text = match (&rendered.command, format) {
             (Some(line), OutputFormat::Table | OutputFormat::Wide) => line.render() + "\n",
             (_, OutputFormat::Yaml) => {
-                oc_mcp_common::output::to_yaml(&rendered.fragment.document().to_value())?
+                oc_mcp_common::output::to_yaml(&rendered.document().to_value())?
             }
-            _ => rendered.fragment.document().to_pretty("  "),
+            (_, OutputFormat::Json) => rendered.document().to_pretty("  "),
+            // The client's own file format (JSON, TOML or YAML).
+            _ => rendered.file_text()?,
         };
         if embedded {
             cli::warn(
@@ -89,12 +97,16 @@ fn output(
         return out(&mut stdout, &text).map(|()| ExitCode::Ok);
     };
 
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-    };
-    let merged = jsonfile::merge(existing.as_deref(), &rendered.fragment, &path)?;
+    let existing = clientfile::read(&path)?;
+    if let Some(target) = existing.as_ref().and_then(clientfile::Existing::followed) {
+        note(&format!(
+            "following symlink {} -> {}",
+            path.display(),
+            target.display()
+        ));
+    }
+    let text = existing.as_ref().map(|e| e.text.as_str());
+    let merged = rendered.merge(text, &path)?;
     if global.output.dry_run != DryRun::None {
         note(&format!(
             "dry run: {} would be {} in {} (nothing written); the new file:",
@@ -109,13 +121,11 @@ fn output(
         }
         return out(&mut stdout, &merged.text).map(|()| ExitCode::Ok);
     }
-    if merged.dropped_comments {
-        cli::warn(&format!(
-            "{} had comments or trailing commas; the rewritten file has none (the backup keeps them)",
-            path.display()
-        ));
-    }
-    let written = jsonfile::write(&path, &merged.text, merged.action, embedded)?;
+    let backup = if merged.action == Action::Unchanged {
+        None
+    } else {
+        clientfile::replace(&path, existing.as_ref(), &merged.text, embedded)?.backup
+    };
     if embedded {
         cli::warn(&format!(
             "{} now holds your token (file mode 0600): anyone who can read it can act as you until the token expires",
@@ -124,10 +134,10 @@ fn output(
     }
     let report = WriteReport {
         client: args.client,
-        file: written.path.clone(),
+        file: path.clone(),
         server: setup.name.clone(),
-        action: written.action,
-        backup: written.backup.clone(),
+        action: merged.action,
+        backup,
     };
     if let (Some(line), OutputFormat::Table | OutputFormat::Wide) = (&rendered.command, format) {
         note(&report.sentence());
@@ -190,9 +200,19 @@ async fn client_auth(
             );
             Ok(ClientAuth::None)
         }
-        AuthMode::OpenShift => Ok(ClientAuth::Bearer(TokenSource::Command(token_command(
-            global, args, None,
-        )?))),
+        AuthMode::OpenShift => {
+            let mut command = token_command(global, args, None)?;
+            // The mode came from the server's published documents because the ConfigMap was
+            // not readable: the token run could not read it either, so it is told.
+            if command.plugin
+                && cluster.mode_from_published()
+                && let Some(at) = command.argv.iter().position(|w| w == "token")
+            {
+                command.argv.insert(at + 1, "--auth".to_owned());
+                command.argv.insert(at + 2, "openshift".to_owned());
+            }
+            Ok(ClientAuth::Bearer(TokenSource::Command(command)))
+        }
         AuthMode::Entra | AuthMode::Oidc => {
             if args.login_args.oauth_client.is_some() {
                 return Ok(ClientAuth::Bearer(TokenSource::Command(token_command(
@@ -207,12 +227,7 @@ async fn client_auth(
                     Some(&settings),
                 )?)));
             }
-            let client_id = settings.client_id.ok_or_else(|| {
-                Error::usage_with_hint(
-                    "the OAuth client ID is unknown: no registration (mcp-oauth-settings), and the server's oauth_audience is not a client ID",
-                    "pass --client-id ID (the client registered with the issuer in step 6, as given to `oc mcp-install --client-id`)",
-                )
-            })?;
+            let client_id = settings.client_id.ok_or_else(token::unknown_client_id)?;
             let entra = mode == AuthMode::Entra
                 || settings
                     .issuer
@@ -291,12 +306,13 @@ fn token_command(
     Ok(TokenCommand::plugin(words))
 }
 
-/// How to call this plugin from a client's configuration. Claude Desktop starts servers from
-/// the desktop, with little of the shell's PATH: it gets this binary's absolute path. The
+/// How to call this plugin from a client's configuration. Claude Desktop, JetBrains IDEs and
+/// Zed start servers from the desktop, with little of the shell's PATH: they get this
+/// binary's absolute path. The
 /// others run from a shell (or are files shared in a project): the name the user typed.
 fn invocation(client: ClientKind) -> Vec<String> {
     let binary = cli::binary_name(crate::Cli::NAME);
-    if client == ClientKind::ClaudeDesktop
+    if client.starts_from_desktop()
         && let Ok(exe) = std::env::current_exe()
     {
         return vec![exe.display().to_string()];

@@ -10,13 +10,17 @@
 //! - `logout`: forget cached tokens.
 
 pub mod args;
+pub mod clientfile;
 pub mod clients;
 pub mod config;
+pub mod json;
 pub mod jsonfile;
 pub mod oauth;
 pub mod shell;
 pub mod target;
 pub mod token;
+pub mod tomlfile;
+pub mod yamlfile;
 
 use clap::{Parser, Subcommand};
 use oc_mcp_common::{CompletionArgs, ExitCode, GlobalArgs, Plugin, Result, cli};

@@ -1,7 +1,11 @@
 //! What the cluster says about the deployed server: its URL (the Route made from the chart's
 //! Ingress, found by owner reference or instance label since its name has a random suffix),
 //! its auth mode (from the ConfigMap's `config.toml`), and the OAuth client registered in
-//! step 6 (`mcp-oauth-settings`, written by `oc mcp-oauth register entra`).
+//! step 6 (`mcp-oauth-settings`, written by `oc mcp-oauth register entra`). A member whose
+//! role grants no reads in the server's namespace reads none of these: `published` asks the
+//! server itself.
+
+pub mod published;
 
 use std::collections::BTreeMap;
 
@@ -106,7 +110,7 @@ fn lookup_error(e: kube::Error, what: &str, namespace: &str) -> Error {
     match Error::from(e) {
         Error::Forbidden { message } => Error::Forbidden {
             message: format!(
-                "cannot list {what} in {namespace} to find the server's address (give it with --url): {message}"
+                "cannot list {what} in {namespace} to find the server's address: {message}; pass it with --url https://<host>/mcp (members get it from their administrator: `oc mcp-install` prints it as \"MCP endpoint\")"
             ),
         },
         other => other,
@@ -283,6 +287,20 @@ impl IssuerSettings {
     }
 }
 
+impl IssuerSettings {
+    /// Take from `other` what is still unknown here: `self` is the stronger source.
+    #[must_use]
+    pub fn or(mut self, other: Self) -> Self {
+        self.issuer = self.issuer.or(other.issuer);
+        self.client_id = self.client_id.or(other.client_id);
+        self.audience = self.audience.or(other.audience);
+        if self.scopes.is_empty() {
+            self.scopes = other.scopes;
+        }
+        self
+    }
+}
+
 /// Scopes from a space- or comma-separated list.
 pub fn split_scopes(text: &str) -> Vec<String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
@@ -380,6 +398,30 @@ mod tests {
         assert_eq!(s.issuer.as_deref(), Some("https://idp/realms/x"));
         assert_eq!(s.client_id.as_deref(), Some("mcp-server"));
         assert_eq!(s.audience.as_deref(), Some("mcp-server"));
+        assert_eq!(s.scopes, ["openid"]);
+    }
+
+    #[test]
+    fn each_source_fills_only_what_the_stronger_one_left_unknown() {
+        let flags = IssuerSettings {
+            client_id: Some("from-flag".into()),
+            ..IssuerSettings::default()
+        };
+        let cluster = IssuerSettings {
+            issuer: Some("https://configmap".into()),
+            client_id: Some("registration".into()),
+            ..IssuerSettings::default()
+        };
+        let published = IssuerSettings {
+            issuer: Some("https://published".into()),
+            audience: Some("https://h/mcp".into()),
+            scopes: vec!["openid".into()],
+            client_id: None,
+        };
+        let s = flags.or(cluster).or(published);
+        assert_eq!(s.client_id.as_deref(), Some("from-flag"));
+        assert_eq!(s.issuer.as_deref(), Some("https://configmap"));
+        assert_eq!(s.audience.as_deref(), Some("https://h/mcp"));
         assert_eq!(s.scopes, ["openid"]);
     }
 

@@ -20,19 +20,30 @@ use crate::{
         discovery,
         flow::{self, Login, Options, TokenKind},
     },
-    target::{self, Cluster, IssuerSettings},
+    target::{
+        self, Cluster, IssuerSettings,
+        published::{self, Published},
+    },
 };
 
 /// Scopes for an issuer login when neither the flags nor the cluster give any.
 pub const DEFAULT_OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
-/// The OpenShift OAuth scope a token needs to act as the user on the API server.
-pub const OPENSHIFT_SCOPE: &str = "user:full";
+/// The read-only ClusterRole an OpenShift OAuth login's token is scoped to (`role:<it>:*`,
+/// with `user:info` and `user:check-access`), unless `--scope` names others: never
+/// `user:full`, which would let the token do everything the user can.
+pub const OPENSHIFT_SCOPE_ROLE: &str = oc_mcp_common::defaults::CLUSTER_ROLE;
 
-/// Connect to the cluster once, and only when something needs it.
+/// Connect to the cluster once, and only when something needs it; likewise ask the server
+/// at the known endpoint what it publishes (once).
 #[derive(Debug)]
 pub struct LazyCluster<'a> {
     global: &'a GlobalArgs,
     cluster: Option<Cluster>,
+    /// The server's MCP endpoint, when known (`--url`, or the Route).
+    url: Option<String>,
+    published: Option<std::result::Result<Published, String>>,
+    /// `mode` found the auth mode in the published documents.
+    mode_from_published: bool,
 }
 
 impl<'a> LazyCluster<'a> {
@@ -40,7 +51,48 @@ impl<'a> LazyCluster<'a> {
         Self {
             global,
             cluster: None,
+            url: None,
+            published: None,
+            mode_from_published: false,
         }
+    }
+
+    /// The endpoint whose published documents answer what the cluster cannot.
+    pub fn set_url(&mut self, url: &str) {
+        if self.url.as_deref() != Some(url) {
+            self.url = Some(url.to_owned());
+            self.published = None;
+        }
+    }
+
+    /// Whether [`mode`] took the auth mode from the server's published documents.
+    pub fn mode_from_published(&self) -> bool {
+        self.mode_from_published
+    }
+
+    /// What the server publishes without a token; `None` when no endpoint is known.
+    pub async fn published(
+        &mut self,
+        login: &LoginArgs,
+    ) -> Option<std::result::Result<Published, String>> {
+        let url = self.url.clone()?;
+        if self.published.is_none() {
+            // The cluster's CA may sign the route's certificate too; no cluster, no CA.
+            let ca = match self.get().await {
+                Ok(c) => c.ca_pem(),
+                Err(_) => None,
+            };
+            let fetched = match http_client(&url, login, ca) {
+                Ok(http) => published::fetch(&http, &url).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match &fetched {
+                Ok(p) => tracing::info!("{url} publishes: {p:?}"),
+                Err(e) => tracing::info!("{url} told nothing: {e}"),
+            }
+            self.published = Some(fetched);
+        }
+        self.published.clone()
     }
 
     pub async fn get(&mut self) -> Result<&Cluster> {
@@ -54,34 +106,82 @@ impl<'a> LazyCluster<'a> {
     }
 }
 
-/// The server's auth mode: `--auth`, else what its ConfigMap says, else openshift.
+/// The server's auth mode: the flags, else its ConfigMap when readable, else what the server
+/// publishes at the known endpoint (a member may read nothing in the server's namespace),
+/// else openshift with a warning.
 pub async fn mode(
     server: &ServerArgs,
     login: &LoginArgs,
     cluster: &mut LazyCluster<'_>,
 ) -> Result<AuthMode> {
-    if let Some(mode) = server.auth {
+    if let Some(mode) = flag_mode(server, login) {
         return Ok(mode);
     }
-    if login.issuer.is_some() {
-        return Ok(AuthMode::Oidc);
-    }
-    if login.oauth_client.is_some() {
-        return Ok(AuthMode::OpenShift);
-    }
-    let c = cluster.get().await?;
-    match target::server_config(c, &server.release).await? {
-        Ok(config) => {
-            let mode = config.auth_mode();
-            tracing::info!("the server's ConfigMap says auth mode {mode}");
+    let url_known = cluster.url.is_some();
+    let from_config = match cluster.get().await {
+        Ok(c) => target::server_config(c, &server.release)
+            .await?
+            .map(|config| config.auth_mode()),
+        // Without a cluster the published documents may still answer.
+        Err(e) if url_known => Err(e.to_string()),
+        Err(e) => return Err(e),
+    };
+    let published = match &from_config {
+        Ok(_) => None,
+        Err(_) => cluster
+            .published(login)
+            .await
+            .map(|p| p.and_then(|p| p.mode())),
+    };
+    match pick_mode(from_config, published) {
+        Ok((mode, source)) => {
+            tracing::info!("{source} says auth mode {mode}");
+            cluster.mode_from_published = source == PUBLISHED;
             Ok(mode)
         }
-        Err(reason) => {
+        Err(reasons) => {
+            let hint = if url_known {
+                "pass --auth to choose"
+            } else {
+                "pass --url with the server's address to ask the server, or --auth to choose"
+            };
             cli::warn(&format!(
-                "cannot tell the server's auth mode ({reason}); assuming openshift (pass --auth to choose)"
+                "cannot tell the server's auth mode ({}); assuming openshift ({hint})",
+                reasons.join("; ")
             ));
             Ok(AuthMode::OpenShift)
         }
+    }
+}
+
+const PUBLISHED: &str = "the server's published metadata";
+
+/// The mode the flags imply, if any.
+fn flag_mode(server: &ServerArgs, login: &LoginArgs) -> Option<AuthMode> {
+    if server.auth.is_some() {
+        return server.auth;
+    }
+    if login.issuer.is_some() {
+        return Some(AuthMode::Oidc);
+    }
+    login.oauth_client.as_ref().map(|_| AuthMode::OpenShift)
+}
+
+/// The discovery order: the ConfigMap (the deployment's own settings) when it could be read,
+/// else the published documents (`None`: no endpoint known). `Err` has every reason neither
+/// answered.
+fn pick_mode(
+    from_config: std::result::Result<AuthMode, String>,
+    published: Option<std::result::Result<AuthMode, String>>,
+) -> std::result::Result<(AuthMode, &'static str), Vec<String>> {
+    let reason = match from_config {
+        Ok(mode) => return Ok((mode, "the server's ConfigMap")),
+        Err(reason) => reason,
+    };
+    match published {
+        Some(Ok(mode)) => Ok((mode, PUBLISHED)),
+        Some(Err(why)) => Err(vec![reason, why]),
+        None => Err(vec![reason]),
     }
 }
 
@@ -104,7 +204,9 @@ pub struct LoginPlan {
     pub cache: Cache,
 }
 
-/// The issuer login settings for entra/oidc mode: flags first, then the cluster.
+/// The issuer login settings for entra/oidc mode: the flags, then the cluster (the server's
+/// ConfigMap and the registration, where readable), then what the server publishes for what
+/// is still unknown when its ConfigMap could not be read.
 pub async fn issuer_settings(
     server: &ServerArgs,
     args: &LoginArgs,
@@ -117,29 +219,38 @@ pub async fn issuer_settings(
         scopes: args.scopes.clone(),
     };
     if settings.issuer.is_none() || settings.client_id.is_none() || settings.scopes.is_empty() {
+        let mut config_read = false;
+        let url_known = cluster.url.is_some();
         match cluster.get().await {
             Ok(c) => {
                 let config = target::server_config(c, &server.release).await?.ok();
                 let data = target::oauth_settings(c).await?;
-                let found = IssuerSettings::gather(config.as_ref(), data.as_ref());
-                settings.issuer = settings.issuer.or(found.issuer);
-                settings.client_id = settings.client_id.or(found.client_id);
-                settings.audience = settings.audience.or(found.audience);
-                if settings.scopes.is_empty() {
-                    settings.scopes = found.scopes;
-                }
+                config_read = config.is_some();
+                settings = settings.or(IssuerSettings::gather(config.as_ref(), data.as_ref()));
             }
             Err(e) if settings.issuer.is_some() && settings.client_id.is_some() => {
                 tracing::info!("no cluster for the server's scopes ({e}); using the defaults");
             }
+            Err(e) if url_known => {
+                tracing::info!("no cluster ({e}); asking the server");
+            }
             Err(e) => return Err(e),
+        }
+        // The ConfigMap, when read, is the whole answer (no oauth_scopes: the defaults).
+        let missing =
+            settings.issuer.is_none() || settings.client_id.is_none() || settings.scopes.is_empty();
+        if !config_read
+            && missing
+            && let Some(Ok(published)) = cluster.published(args).await
+        {
+            settings = settings.or(published.settings());
         }
     }
     if settings.scopes.is_empty() {
         settings.scopes = DEFAULT_OIDC_SCOPES.map(str::to_owned).to_vec();
     }
     if !settings.scopes.iter().any(|s| s == "offline_access") {
-        // Entra returns a refresh token only when asked (anchors.md 5.3).
+        // Entra returns a refresh token only when asked for `offline_access`.
         settings.scopes.push("offline_access".to_owned());
     }
     Ok(settings)
@@ -199,7 +310,7 @@ pub async fn plan(
         let metadata = discovery::openshift(&c.client).await?;
         let http = http_client(&metadata.issuer, args, c.ca_pem())?;
         let scopes = if args.scopes.is_empty() {
-            vec![OPENSHIFT_SCOPE.to_owned()]
+            oc_mcp_common::openshift::mcp_login_scopes(OPENSHIFT_SCOPE_ROLE)
         } else {
             args.scopes.clone()
         };
@@ -227,12 +338,7 @@ pub async fn plan(
                     "pass --issuer URL (and --client-id ID)",
                 )
             })?;
-            let client_id = settings.client_id.ok_or_else(|| {
-                Error::usage_with_hint(
-                    "the OAuth client ID is unknown: no registration (mcp-oauth-settings), and the server's oauth_audience is not a client ID",
-                    "pass --client-id ID (the client registered with the issuer in step 6, as given to `oc mcp-install --client-id`)",
-                )
-            })?;
+            let client_id = settings.client_id.ok_or_else(unknown_client_id)?;
             // Reading the kubeconfig makes no request; its CA may also sign the issuer's
             // certificate (a cluster-hosted Keycloak or Dex).
             let ca = match cluster.get().await {
@@ -255,6 +361,15 @@ pub async fn plan(
             })))
         }
     }
+}
+
+/// No client ID from the flags, the cluster or the server: the server never publishes it,
+/// and a member may not read the registration.
+pub fn unknown_client_id() -> Error {
+    Error::usage_with_hint(
+        "the OAuth client ID is unknown: the server does not publish it, no registration (ConfigMap mcp-oauth-settings) could be read, and the server's audience is not a client ID",
+        "pass --client-id ID: the client the administrator registered with the issuer in step 6 (the --client-id given to `oc mcp-install`); members get it from their administrator",
+    )
 }
 
 /// Get a token by `plan`.
@@ -307,6 +422,9 @@ pub async fn run(global: &GlobalArgs, args: &TokenArgs) -> Result<ExitCode> {
         .map(crate::config::check_url)
         .transpose()?;
     let mut cluster = LazyCluster::new(global);
+    if let Some(url) = &url {
+        cluster.set_url(url);
+    }
     let plan = plan(&args.server, &args.login, &mut cluster).await?;
     let token = obtain(
         &plan,
@@ -377,5 +495,53 @@ impl oc_mcp_common::output::Tabular for LogoutReport {
             self.removed.to_string(),
             self.cache_dir.display().to_string(),
         ]]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configmap_answers_first_and_the_published_documents_when_it_cannot() {
+        let published = Some(Ok(AuthMode::Oidc));
+        assert_eq!(
+            pick_mode(Ok(AuthMode::Entra), published.clone()),
+            Ok((AuthMode::Entra, "the server's ConfigMap"))
+        );
+        let forbidden = || Err("not allowed to read ConfigMap mcp-server/x".to_owned());
+        assert_eq!(
+            pick_mode(forbidden(), published),
+            Ok((AuthMode::Oidc, PUBLISHED))
+        );
+        assert_eq!(
+            pick_mode(forbidden(), Some(Ok(AuthMode::OpenShift))),
+            Ok((AuthMode::OpenShift, PUBLISHED))
+        );
+        let neither = pick_mode(forbidden(), Some(Err("cannot reach https://h/mcp".into())))
+            .expect_err("no answer");
+        assert_eq!(neither.len(), 2, "both reasons are told: {neither:?}");
+        assert_eq!(pick_mode(forbidden(), None).expect_err("no url").len(), 1);
+    }
+
+    #[test]
+    fn flags_win_over_every_source() {
+        let mut server = ServerArgs {
+            release: "r".into(),
+            auth: None,
+        };
+        let cli = <crate::Cli as clap::Parser>::try_parse_from([
+            "kubectl-mcp_client",
+            "token",
+            "--issuer",
+            "https://i",
+        ])
+        .expect("parse");
+        let crate::Command::Token(args) = cli.command else {
+            panic!("token");
+        };
+        assert_eq!(flag_mode(&server, &args.login), Some(AuthMode::Oidc));
+        server.auth = Some(AuthMode::None);
+        assert_eq!(flag_mode(&server, &args.login), Some(AuthMode::None));
     }
 }

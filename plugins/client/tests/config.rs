@@ -19,7 +19,7 @@ use kube::{
     Api,
     api::{ListParams, Patch, PatchParams, PostParams},
 };
-use oc_mcp_client::shell::split;
+use oc_mcp_client::{jsonfile, shell::split};
 use oc_mcp_common::{openshift::Route, server_config::ServerConfig};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
@@ -27,13 +27,22 @@ use serde_json::{Value, json};
 const LIMIT: Duration = Duration::from_secs(60);
 const URL: &str = "https://kubernetes-mcp-server-mcp-server.apps.example.com/mcp";
 const NAME: &str = "kubernetes-mcp-server";
-const CLIENTS: [&str; 6] = [
+const CLIENTS: [&str; 15] = [
     "cursor",
     "vscode",
     "claude-code",
     "claude-desktop",
     "inspector",
     "mcp-remote",
+    "windsurf",
+    "zed",
+    "cline",
+    "continue",
+    "goose",
+    "gemini",
+    "codex",
+    "opencode",
+    "jetbrains",
 ];
 const OIDC: [&str; 8] = [
     "--auth",
@@ -313,8 +322,10 @@ fn write_merges_beside_other_servers_and_keeps_a_backup() {
             "{client}"
         );
 
-        let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
-            .expect("valid JSON");
+        // Comments the file had are kept: it is read as VS Code reads it.
+        let written = jsonfile::parse(&std::fs::read_to_string(&path).expect("read"), &path)
+            .expect("valid JSON")
+            .to_value();
         assert_eq!(
             written[key]["fs"], other_stdio,
             "{client}: other server changed"
@@ -353,8 +364,10 @@ fn write_merges_beside_other_servers_and_keeps_a_backup() {
         let report = json_out(config(h, client, &flags));
         assert_eq!(report["action"], "replaced", "{client}");
         assert_eq!(backups(&dir).len(), 2, "{client}");
-        let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
-            .expect("valid JSON");
+        // Comments the file had are kept: it is read as VS Code reads it.
+        let written = jsonfile::parse(&std::fs::read_to_string(&path).expect("read"), &path)
+            .expect("valid JSON")
+            .to_value();
         assert_eq!(written[key]["fs"], other_stdio);
         assert_eq!(written[key]["web"], other_http);
         assert!(written.to_string().contains(other_url));

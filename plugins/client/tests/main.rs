@@ -2,7 +2,10 @@
 
 mod common;
 
+mod client_files;
 mod config;
 mod help;
+mod more_clients;
+mod props;
 mod sandbox_server;
 mod token;

@@ -370,6 +370,9 @@ async fn the_openshift_oauth_client_login_yields_a_token_the_server_passes_throu
                 "--no-browser",
                 "--client-secret-env",
                 "MCP_CLIENT_SECRET",
+                // The members' role here is mcp-reader, not the default mcp-readonly.
+                "--scope",
+                "user:info,user:check-access,role:mcp-reader:*",
             ])
             .env("MCP_CLIENT_SECRET", secret)
             .arg("--cache-dir")
@@ -395,7 +398,10 @@ async fn the_openshift_oauth_client_login_yields_a_token_the_server_passes_throu
         url.starts_with(&format!("{}/oauth/authorize?", sb.url())),
         "{url}"
     );
-    assert!(url.contains("scope=user%3Afull"), "{url}");
+    assert!(
+        url.contains("scope=user%3Ainfo+user%3Acheck-access+role%3Amcp-reader%3A*"),
+        "{url}"
+    );
     let (status, _) = browse_trusting(&url, Some(sb.ca_pem())).await;
     assert_eq!(status, reqwest::StatusCode::OK);
     let (code, out, err) = running.finish(LIMIT);
@@ -434,6 +440,7 @@ async fn the_openshift_oauth_client_login_yields_a_token_the_server_passes_throu
     cmd.arg("--kubeconfig")
         .arg(&member)
         .args(["token", "--oauth-client", "--stored-only"])
+        .args(["--scope", "user:info,user:check-access,role:mcp-reader:*"])
         .arg("--cache-dir")
         .arg(&cache);
     assert_eq!(ok(&run(cmd, LIMIT)).trim(), token);

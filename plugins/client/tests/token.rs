@@ -456,7 +456,11 @@ async fn the_openshift_oauth_server_issues_a_token_for_the_oauth_client() {
         let seen = idp.seen();
         let q = &seen.authorize_requests[0];
         assert_eq!(q["client_id"], "kubernetes-mcp-server");
-        assert_eq!(q["scope"], "user:full");
+        // Scoped to the read-only role, never user:full (everything the user may do).
+        assert_eq!(
+            q["scope"],
+            "user:info user:check-access role:mcp-readonly:*"
+        );
         assert!(
             !q.contains_key("nonce"),
             "no OIDC nonce for OpenShift OAuth"

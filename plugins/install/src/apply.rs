@@ -10,7 +10,7 @@ use kube::{
     api::{ApiResource, DeleteParams, DynamicObject, ListParams, ObjectMeta, PostParams},
 };
 use oc_mcp_common::{
-    ApplyMode, DryRun, Error, Plan, PlannedObject, Result,
+    DryRun, Error, Plan, PlannedObject, Result,
     openshift::{ClusterFlavor, ProjectRequest},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectResult, Outcome},
     preflight::Permission,
@@ -29,14 +29,13 @@ pub async fn ensure_project(
     dry_run: DryRun,
 ) -> Result<ObjectResult> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let mut result = ObjectResult {
-        api_version: "v1".into(),
-        kind: "Namespace".into(),
-        name: plan.namespace.clone(),
-        namespace: None,
-        outcome: Outcome::Unchanged,
-        error: None,
-    };
+    let mut result = ObjectResult::new(
+        "v1",
+        "Namespace",
+        plan.namespace.clone(),
+        None,
+        Outcome::Unchanged,
+    );
     // Reading the namespace may be forbidden for a project admin; treat that as "exists".
     match namespaces.get_opt(&plan.namespace).await {
         Ok(Some(_)) | Err(kube::Error::Api(_)) => return Ok(result),
@@ -44,11 +43,11 @@ pub async fn ensure_project(
         Err(e) => return Err(e.into()),
     }
     result.outcome = Outcome::Created;
-    if dry_run == DryRun::Client {
+    if dry_run.prints_only() {
         return Ok(result);
     }
     let params = PostParams {
-        dry_run: dry_run == DryRun::Server,
+        dry_run: dry_run.server_side(),
         field_manager: Some(oc_mcp_common::plan::FIELD_MANAGER.into()),
     };
     if plan.openshift {
@@ -165,17 +164,14 @@ pub async fn apply_manifests(
         objects.push(object);
     }
     let restorations = take_ownership(client, &mut objects).await?;
-    let mode = if dry_run == DryRun::Server {
-        ApplyMode::ServerDryRun
-    } else {
-        ApplyMode::Apply
-    };
-    let report = objects.apply_preflighted(client, mode).await?;
+    let report = objects
+        .apply_preflighted(client, dry_run.apply_mode())
+        .await?;
     let mut results = report.objects.clone();
     if !report.succeeded() {
         return Ok((results, restorations));
     }
-    results.extend(prune(client, plan, &objects, dry_run == DryRun::Server).await?);
+    results.extend(prune(client, plan, &objects, dry_run).await?);
     Ok((results, restorations))
 }
 
@@ -185,13 +181,14 @@ pub fn not_sent(objects: &Plan) -> Vec<ObjectResult> {
     objects
         .objects
         .iter()
-        .map(|o| ObjectResult {
-            api_version: o.resource.api_version.clone(),
-            kind: o.kind().to_owned(),
-            name: o.name(),
-            namespace: o.namespace(),
-            outcome: Outcome::Created,
-            error: None,
+        .map(|o| {
+            ObjectResult::new(
+                o.resource.api_version.clone(),
+                o.kind(),
+                o.name(),
+                o.namespace(),
+                Outcome::Created,
+            )
         })
         .collect()
 }
@@ -200,19 +197,14 @@ async fn prune(
     client: &Client,
     plan: &InstallPlan,
     keep: &Plan,
-    dry_run: bool,
+    dry_run: DryRun,
 ) -> Result<Vec<ObjectResult>> {
     let keep: Vec<(String, String)> = keep
         .objects
         .iter()
         .map(|o: &PlannedObject| (o.kind().to_owned(), o.name()))
         .collect();
-    let mode = if dry_run {
-        DryRun::Server
-    } else {
-        DryRun::None
-    };
-    delete_labeled(client, &plan.namespace, &plan.release, &keep, mode).await
+    delete_labeled(client, &plan.namespace, &plan.release, &keep, dry_run).await
 }
 
 /// Delete everything a manifests install made for the release (not RBAC, not OAuth objects).
@@ -260,23 +252,22 @@ async fn delete_labeled(
     }
 
     let params = DeleteParams {
-        dry_run: dry_run == DryRun::Server,
+        dry_run: dry_run.server_side(),
         ..DeleteParams::default()
     };
     let mut failed = false;
     let mut results = Vec::with_capacity(targets.len());
     for (kind, name) in targets {
-        let mut result = ObjectResult {
-            api_version: kind.api_version.clone(),
-            kind: kind.kind.clone(),
-            name: name.clone(),
-            namespace: Some(namespace.to_owned()),
-            outcome: Outcome::NotApplied,
-            error: None,
-        };
+        let mut result = ObjectResult::new(
+            kind.api_version.clone(),
+            kind.kind.clone(),
+            name.clone(),
+            Some(namespace.to_owned()),
+            Outcome::NotApplied,
+        );
         if !failed {
             result.outcome = Outcome::Deleted;
-            if dry_run != DryRun::Client {
+            if dry_run.sends() {
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(client.clone(), namespace, &kind);
                 match api.delete(&name, &params).await {
@@ -284,8 +275,7 @@ async fn delete_labeled(
                     // Gone already (another run, or its owner's garbage collection).
                     Err(kube::Error::Api(status)) if status.code == 404 => {}
                     Err(err) => {
-                        result.outcome = Outcome::Failed;
-                        result.error = Some(Error::from(err).to_string());
+                        result.fail(Error::from(err));
                         failed = true;
                     }
                 }

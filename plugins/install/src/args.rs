@@ -10,7 +10,7 @@ use oc_mcp_common::{
 
 /// The chart the guide installs, as published by upstream.
 pub const DEFAULT_CHART: &str = "oci://ghcr.io/containers/charts/kubernetes-mcp-server";
-/// The image tag every test of this project runs against (design.md section 4.7: pin it).
+/// The image tag every test of this project runs against (an unpinned tag is refused).
 pub const DEFAULT_IMAGE: &str = "quay.io/containers/kubernetes_mcp_server:v0.0.67";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -15,7 +15,7 @@ use std::io::Write;
 
 use clap::{Parser, Subcommand};
 use oc_mcp_common::{
-    CompletionArgs, DryRun, Error, ExitCode, GlobalArgs, Plan, Plugin, Result, cli, defaults,
+    CompletionArgs, Error, ExitCode, GlobalArgs, Plan, Plugin, Result, cli, defaults,
     lock::{self, ApplyLock, Interrupts},
     openshift::{self, ClusterFlavor},
     output::OutputFormat,
@@ -233,25 +233,25 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
 }
 
 async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
-    if args.engine == Engine::Helm && global.output.dry_run != DryRun::Client {
+    if args.engine == Engine::Helm && global.output.dry_run.sends() {
         // Refuse flags helm cannot take safely before talking to the cluster.
         helm::connection_args(&global.kube, defaults::NAMESPACE)?;
     }
     let output = &global.output;
     let (client, namespace) = connect(global, args).await?;
     let flavor = openshift::detect(&client).await?;
-    if output.dry_run != DryRun::Client {
+    if output.dry_run.sends() {
         // Every read planning makes and every write applying makes, asked at once, before
         // anything is read: a user short of one learns the whole list in one go.
         let mut wanted = apply::permissions(args, &namespace, flavor);
-        if output.dry_run == DryRun::None {
+        if output.dry_run.writes() {
             wanted.extend(ApplyLock::permissions(&namespace));
         }
         require_permissions(&client, &wanted).await?;
     }
     let plan = plan_with(&client, &namespace, flavor, args).await?;
     write_values_out(args, &plan)?;
-    if output.dry_run == DryRun::Client {
+    if output.dry_run.prints_only() {
         // The rendering redacts the Secret drop-in; nothing is sent.
         return print_rendered(&plan, output.output);
     }
@@ -279,9 +279,9 @@ async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode
     let project = apply::ensure_project(&client, &plan, output.dry_run).await?;
     // The server cannot dry-run objects into a namespace that does not exist yet (it answers
     // 404); they are reported as what applying would do, not as failures.
-    let unsent_namespace = output.dry_run == DryRun::Server && project.outcome == Outcome::Created;
+    let unsent_namespace = output.dry_run.server_side() && project.outcome == Outcome::Created;
     let mut report = ApplyReport {
-        dry_run: output.dry_run == DryRun::Server,
+        dry_run: output.dry_run.server_side(),
         objects: vec![project],
     };
     let mut restorations = apply::Restorations::new();
@@ -296,7 +296,7 @@ async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode
     } else {
         // Two installs of one release must not interleave their writes (both apply as
         // `oc-mcp`, so the API would not tell them apart): the second one stops and says so.
-        let lock = if output.dry_run == DryRun::None {
+        let lock = if output.dry_run.locks() {
             let name = format!("oc-mcp-install-{}", plan.release);
             Some(ApplyLock::acquire(&client, &plan.namespace, &name, LOCK_DURATION).await?)
         } else {
@@ -325,10 +325,10 @@ async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode
     if !report.changed() && output.output == OutputFormat::Table {
         cli::warn("nothing to change: the cluster already matches");
     }
-    if args.wait && output.dry_run == DryRun::None {
+    if args.wait && output.dry_run.writes() {
         wait::wait_ready(&client, &plan, args.timeout()).await?;
     }
-    if !output.output.is_machine() && output.dry_run == DryRun::None {
+    if !output.output.is_machine() && output.dry_run.writes() {
         next_steps(&plan);
     }
     Ok(ExitCode::Ok)
@@ -384,14 +384,13 @@ fn print_report(
 }
 
 fn helm_release_result(plan: &InstallPlan, outcome: Outcome) -> oc_mcp_common::plan::ObjectResult {
-    oc_mcp_common::plan::ObjectResult {
-        api_version: "helm.sh/v3".into(),
-        kind: "Release".into(),
-        name: plan.release.clone(),
-        namespace: Some(plan.namespace.clone()),
+    oc_mcp_common::plan::ObjectResult::new(
+        "helm.sh/v3",
+        "Release",
+        plan.release.clone(),
+        Some(plan.namespace.clone()),
         outcome,
-        error: None,
-    }
+    )
 }
 
 /// The install's own objects, then helm (helm engine) or the manifests with pruning.
@@ -407,11 +406,7 @@ async fn apply_release(
         return apply::apply_manifests(client, plan, output.dry_run).await;
     };
     tracing::info!("using {} ({version})", helm.display());
-    let mode = if output.dry_run == DryRun::Server {
-        oc_mcp_common::ApplyMode::ServerDryRun
-    } else {
-        oc_mcp_common::ApplyMode::Apply
-    };
+    let mode = output.dry_run.apply_mode();
     let restorations = apply::take_ownership(client, objects).await?;
     let mut results = objects.apply_preflighted(client, mode).await?.objects;
     let values = render::values_yaml(plan)?;
@@ -420,7 +415,7 @@ async fn apply_release(
         plan,
         &values,
         &global.kube,
-        output.dry_run == DryRun::Server,
+        output.dry_run.server_side(),
     )
     .await?;
     results.push(helm_release_result(plan, Outcome::Configured));
@@ -452,39 +447,38 @@ async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode
     } = global.kube.connect(defaults::NAMESPACE).await?;
     oc_mcp_common::names::validate_dns_label(&namespace, "namespace")?;
     let output = &global.output;
-    if output.dry_run == DryRun::None && !output.yes {
+    if output.dry_run.writes() && !output.yes {
         confirm_uninstall(&args.release, &namespace)?;
     }
-    if output.dry_run != DryRun::Client {
+    if output.dry_run.sends() {
         // Listing the release's secrets (is it helm's?) is one of these; ask before reading.
         require_permissions(&client, &apply::release_permissions(&namespace)).await?;
     }
     let helm_release = helm_release_exists(&client, &namespace, &args.release).await?;
     let objects = if helm_release {
         let (helm, _) = helm::find_helm().await?;
-        if output.dry_run != DryRun::Client {
+        if output.dry_run.sends() {
             helm::uninstall(
                 &helm,
                 &args.release,
                 &namespace,
                 &global.kube,
-                output.dry_run == DryRun::Server,
+                output.dry_run.server_side(),
             )
             .await?;
         }
-        vec![oc_mcp_common::plan::ObjectResult {
-            api_version: "helm.sh/v3".into(),
-            kind: "Release".into(),
-            name: args.release.clone(),
-            namespace: Some(namespace.clone()),
-            outcome: Outcome::Deleted,
-            error: None,
-        }]
+        vec![oc_mcp_common::plan::ObjectResult::new(
+            "helm.sh/v3",
+            "Release",
+            args.release.clone(),
+            Some(namespace.clone()),
+            Outcome::Deleted,
+        )]
     } else {
         apply::delete_release_objects(&client, &namespace, &args.release, output.dry_run).await?
     };
     let report = ApplyReport {
-        dry_run: output.dry_run != DryRun::None,
+        dry_run: !output.dry_run.writes(),
         objects,
     };
     report.print(output.output)?;

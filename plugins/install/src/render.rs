@@ -41,7 +41,7 @@ pub const NAME_LABEL: &str = "app.kubernetes.io/name";
 /// The pod annotation whose change rolls the Deployment when the config changes.
 pub const CHECKSUM_ANNOTATION: &str = "checksum/config";
 
-// ---- values overlay (the chart's values interface, upstream-server.md section 2.2) ----
+// ---- values overlay (the chart's values interface) ----
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,7 +78,7 @@ pub struct ImageValues {
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAccountValues {
     pub create: bool,
-    /// Kept true (design.md 4.2): without a token the server finds no cluster config and
+    /// Kept true: without a token the server finds no cluster config and
     /// crash-loops. The service account itself gets no RBAC.
     pub automount_token: bool,
 }
@@ -100,7 +100,7 @@ pub struct ServiceValues {
 pub struct IngressValues {
     pub enabled: bool,
     pub termination: String,
-    /// Never empty when enabled (design.md 4.1: `host: ""` fails `helm install`).
+    /// Never empty when enabled (`host: ""` fails `helm install`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// cert-manager's annotation (`--cluster-issuer`); the chart adds these as given.
@@ -253,7 +253,7 @@ fn secret_drop_in_name(plan: &InstallPlan) -> String {
     format!("{}-config-secrets", plan.fullname)
 }
 
-/// The Secret holding the token-exchange drop-in (design.md 4.5: never in the ConfigMap, never
+/// The Secret holding the token-exchange drop-in (never in the ConfigMap, never
 /// on a command line).
 pub fn secret_drop_in(plan: &InstallPlan) -> Option<Secret> {
     let text = plan.secret_drop_in.as_ref()?;
@@ -358,7 +358,7 @@ pub fn manifests(plan: &InstallPlan) -> Result<Vec<PlannedObject>> {
     let mut objects = vec![
         PlannedObject::from_typed(&ServiceAccount {
             metadata: meta(plan),
-            // Kept (design.md 4.2); the account has no RBAC of its own.
+            // Kept: without a token the server crash-loops; the account has no RBAC of its own.
             automount_service_account_token: Some(true),
             ..ServiceAccount::default()
         })?,

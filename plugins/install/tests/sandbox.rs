@@ -234,7 +234,7 @@ async fn manifests_engine_installs_reruns_upgrades_and_uninstalls() {
     assert_eq!(
         pod.automount_service_account_token,
         Some(true),
-        "design.md 4.2: keep the token mounted"
+        "keep the token mounted: without it the server finds no cluster config"
     );
     let checksum = |d: &Deployment| {
         d.spec

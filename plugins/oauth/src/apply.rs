@@ -5,7 +5,7 @@ use kube::api::ObjectMeta;
 use oc_mcp_common::{
     DryRun, Error, ExitCode, OutputArgs, Plan, Result,
     kube_args::Secret,
-    plan::{ApplyMode, ApplyReport, MANAGED_BY_LABEL, MANAGED_BY_VALUE},
+    plan::{ApplyReport, MANAGED_BY_LABEL, MANAGED_BY_VALUE},
 };
 
 /// What stands in for a secret value in anything shown.
@@ -89,18 +89,13 @@ pub async fn apply_scrubbed(
     dry_run: DryRun,
     secrets: &[&Secret],
 ) -> Result<ApplyReport> {
-    let mode = if dry_run == DryRun::Server {
-        ApplyMode::ServerDryRun
-    } else {
-        ApplyMode::Apply
-    };
     let mut report = plan
-        .apply_preflighted(client, mode)
+        .apply_preflighted(client, dry_run.apply_mode())
         .await
         .map_err(|e| scrub_error(&e, secrets))?;
     for object in &mut report.objects {
-        if let Some(error) = &object.error {
-            object.error = Some(scrub(error, secrets));
+        if let Some(error) = object.error.take() {
+            object.error = Some(scrub_error(error.error(), secrets).into());
         }
     }
     Ok(report)
@@ -108,22 +103,7 @@ pub async fn apply_scrubbed(
 
 /// An error whose text may echo a request body, made safe to print.
 pub fn scrub_error(err: &Error, secrets: &[&Secret]) -> Error {
-    let text = err.to_string();
-    let clean = scrub(&text, secrets);
-    if clean == text {
-        // Nothing to hide: keep the error (and its exit code and hint) as it is.
-        return match err {
-            Error::Api(status) => Error::Api(status.clone()),
-            _ => Error::Failed {
-                message: text,
-                hint: err.hint(),
-            },
-        };
-    }
-    Error::Failed {
-        message: clean,
-        hint: err.hint().map(|h| scrub(&h, secrets)),
-    }
+    err.redacted(&|text| scrub(text, secrets))
 }
 
 /// Print an apply report and turn a partial failure into an error (exit 1).
@@ -143,7 +123,7 @@ pub async fn execute(
     output: &OutputArgs,
     secrets: &[&Secret],
 ) -> Result<ExitCode> {
-    if output.dry_run == DryRun::Client {
+    if output.dry_run.prints_only() {
         print_client_dry_run(plan, output)?;
         return Ok(ExitCode::Ok);
     }

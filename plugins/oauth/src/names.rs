@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use oc_mcp_common::{Error, GlobalArgs, Result, defaults};
 
-/// The Secret key the server's drop-in config reads (design.md section 1).
+/// The Secret key the server's drop-in config reads.
 pub const SECRET_KEY: &str = defaults::OAUTH_SECRET_KEY;
 
 /// A client and the namespace the command works in (`-n`, the context's, else `mcp-server`).

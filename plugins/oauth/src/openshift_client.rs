@@ -52,6 +52,11 @@ pub struct OpenshiftArgs {
     #[arg(long, value_enum, default_value_t = GrantMethod::Auto)]
     pub grant_method: GrantMethod,
 
+    /// The read-only ClusterRole tokens of this client are scoped to: logins may ask only for
+    /// role:NAME:* (never escalating), user:info and user:check-access, not user:full
+    #[arg(long, default_value = defaults::CLUSTER_ROLE, value_name = "NAME")]
+    pub role: String,
+
     /// Lifetime of the access tokens issued to this client, in seconds (0: they never expire)
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i32).range(0..))]
     pub access_token_max_age: Option<i32>,
@@ -157,8 +162,10 @@ pub fn desired_client(
     redirect_uris: Vec<String>,
     grant_method: Option<String>,
     access_token_max_age: Option<i32>,
+    scope_restrictions: Vec<openshift::ScopeRestriction>,
 ) -> OAuthClient {
     let mut client = OAuthClient::named(name);
+    client.scope_restrictions = scope_restrictions;
     client.secret = Some(secret.expose().to_owned());
     client.additional_secrets = additional;
     client.redirect_uris = redirect_uris;
@@ -221,6 +228,8 @@ fn register_permissions(
 /// `oc mcp-oauth register openshift`
 pub async fn run_register(global: &GlobalArgs, args: &OpenshiftArgs) -> Result<ExitCode> {
     names::validate_object_name(&args.name, "--name")?;
+    // The same rule `oc mcp-rbac role --name` applies, so `*` or `:!` cannot widen the scope.
+    names::validate_object_name(&args.role, "--role")?;
     args.deployment.validate()?;
     let given = uris::validate_all(&args.redirect_uris)?;
     let target = names::connect(global).await?;
@@ -280,6 +289,7 @@ pub async fn run_register(global: &GlobalArgs, args: &OpenshiftArgs) -> Result<E
         redirects.iter().map(|u| u.uri.clone()).collect(),
         Some(args.grant_method.as_str().into()),
         args.access_token_max_age,
+        openshift::mcp_scope_restrictions(&args.role),
     );
     if args.access_token_max_age == Some(0) {
         oc_mcp_common::cli::warn(
@@ -438,6 +448,8 @@ pub async fn run_rotate(global: &GlobalArgs, args: &RotateArgs) -> Result<ExitCo
         existing.redirect_uris.clone(),
         existing.grant_method.clone(),
         existing.access_token_max_age_seconds,
+        // Kept as they are: server-side apply would drop a field this manager stops sending.
+        existing.scope_restrictions.clone(),
     );
     let redirects: Vec<RedirectUri> = existing
         .redirect_uris
@@ -503,13 +515,16 @@ mod tests {
             vec!["https://h/oauth/callback".into()],
             Some("auto".into()),
             None,
+            openshift::mcp_scope_restrictions("mcp-readonly"),
         );
         let json = serde_json::to_value(&client).expect("json");
         assert_eq!(
             json,
             serde_json::json!({"apiVersion": "oauth.openshift.io/v1", "kind": "OAuthClient",
                 "metadata": {"name": "c"}, "secret": "s", "additionalSecrets": ["old"],
-                "redirectURIs": ["https://h/oauth/callback"], "grantMethod": "auto"})
+                "redirectURIs": ["https://h/oauth/callback"], "grantMethod": "auto",
+                "scopeRestrictions": [{"literals": ["user:info", "user:check-access"]},
+                    {"clusterRole": {"roleNames": ["mcp-readonly"], "namespaces": ["*"], "allowEscalation": false}}]})
         );
     }
 }

@@ -288,6 +288,8 @@ async fn sync_openshift(
         next,
         existing.grant_method.clone(),
         existing.access_token_max_age_seconds,
+        // Kept: server-side apply would drop a field this manager stops sending.
+        existing.scope_restrictions.clone(),
     );
     let mut plan = Plan::new();
     plan.push(PlannedObject::from_typed(&client)?.with_force(take_over));

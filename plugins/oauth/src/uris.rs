@@ -192,7 +192,7 @@ pub fn route_host_of(route: &Route) -> Option<String> {
 }
 
 /// The host the MCP server is (or will be) reached at: the deployed Route's, else
-/// `<release>-<namespace>.<apps domain>` as OpenShift's router names it (design.md 4.1).
+/// `<release>-<namespace>.<apps domain>` as OpenShift's router names it.
 pub async fn route_host(
     client: &kube::Client,
     flavor: ClusterFlavor,

@@ -51,6 +51,11 @@ async fn register_creates_client_and_secret_and_a_rerun_changes_nothing() {
         ]
     );
     assert_eq!(client.grant_method.as_deref(), Some("auto"));
+    // Logins may ask only for tokens scoped to the read-only role, never user:full.
+    assert_eq!(
+        client.scope_restrictions,
+        oc_mcp_common::openshift::mcp_scope_restrictions("mcp-readonly")
+    );
     assert_eq!(
         client
             .labels()
@@ -98,6 +103,8 @@ async fn rotate_keeps_the_old_secret_in_additional_secrets_until_dropped() {
     // Everything else stays as registered.
     assert_eq!(after.redirect_uris, before.redirect_uris);
     assert_eq!(after.grant_method, before.grant_method);
+    assert_eq!(after.scope_restrictions, before.scope_restrictions);
+    assert!(!after.scope_restrictions.is_empty());
 
     // A second rotation keeps only the one before it.
     ok(&cluster.run(&["rotate", "-o", "json"]));
@@ -123,6 +130,25 @@ async fn rotate_keeps_the_old_secret_in_additional_secrets_until_dropped() {
     ok(&cluster.run(&["register", "openshift"]));
     let (again, _) = client_and_secret(&cluster).await;
     assert_eq!(again.secret, third.secret);
+
+    // Another read-only role: the restriction names it instead.
+    ok(&cluster.run(&["register", "openshift", "--role", "mcp-minimal"]));
+    let (other, _) = client_and_secret(&cluster).await;
+    assert_eq!(
+        other.scope_restrictions,
+        oc_mcp_common::openshift::mcp_scope_restrictions("mcp-minimal")
+    );
+    // A name that would widen the scope (`*`, `:!`) is refused before anything is written.
+    let bad = cluster.run(&["register", "openshift", "--role", "*"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--role"));
+    let (unchanged, _) = client_and_secret(&cluster).await;
+    assert_eq!(unchanged.scope_restrictions, other.scope_restrictions);
 }
 
 #[tokio::test]

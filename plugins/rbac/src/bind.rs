@@ -181,7 +181,7 @@ pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> 
         );
     }
     wanted.dedup_by_key(|p| p.key());
-    if global.output.dry_run != DryRun::Client {
+    if global.output.dry_run.sends() {
         let role = &args.subjects.role;
         let bind = Permission::new("bind", RBAC_GROUP, "clusterroles").named(role);
         let live_rules = || async {
@@ -214,7 +214,7 @@ pub async fn run_unbind(global: &GlobalArgs, args: &UnbindArgs) -> Result<ExitCo
     if args.force {
         needed.push(Permission::new("update", group, "clusterrolebindings"));
     }
-    if output.dry_run != DryRun::Client {
+    if output.dry_run.sends() {
         require_permissions(&client, &needed).await?;
     }
     let (report, failure) = unbind(&client, args, output.dry_run).await?;
@@ -401,8 +401,8 @@ pub async fn unbind(
     mode: DryRun,
 ) -> Result<(UnbindReport, Option<Error>)> {
     // --dry-run=client decides without writing; server mode sends the writes with dryRun=All.
-    let write = mode != DryRun::Client;
-    let dry_run = mode != DryRun::None;
+    let write = mode.sends();
+    let dry_run = !mode.writes();
     let subjects = args.subjects.subjects()?;
     let role = &args.subjects.role;
     let api: Api<ClusterRoleBinding> = Api::all(client.clone());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use kube::{Api, Client, api::ObjectMeta};
 use oc_mcp_common::{
-    DryRun, Error, ExitCode, GlobalArgs, Plan, PlannedObject, Result, cli, defaults,
+    Error, ExitCode, GlobalArgs, Plan, PlannedObject, Result, cli, defaults,
     kube_args::Secret,
     mcp::{McpSession, McpTarget},
     plan::{MANAGED_BY_LABEL, MANAGED_BY_VALUE},
@@ -186,7 +186,7 @@ pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
             "the role grants {risk}: `status` and `check` will report it (exit 1)"
         ));
     }
-    if output.dry_run == DryRun::Client {
+    if output.dry_run.prints_only() {
         let mut rendered = Plan::new();
         rendered.push(PlannedObject::from_typed(&plan.role)?);
         rendered.print_client_dry_run(output.output)?;

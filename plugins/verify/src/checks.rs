@@ -43,6 +43,7 @@ checks! {
     RouteAdmitted => "route.admitted", "Route admitted by a router";
     RouteServerUrl => "route.server-url", "server_url matches the route";
     RouteOAuthRedirect => "route.oauth-redirect", "OAuthClient redirect URI matches the route";
+    RouteOAuthScopes => "route.oauth-scopes", "OAuthClient issues only tokens scoped to the MCP role";
     ExposureRoutes => "exposure.routes", "Every other Route to the server's pods terminates TLS";
     ExposureIngresses => "exposure.ingresses", "Every Ingress to the server's pods has TLS";
     ExposureServices => "exposure.services", "No NodePort, LoadBalancer or external IP reaches the pods";

@@ -16,6 +16,8 @@ use crate::{
 pub struct Context<'a> {
     pub release: &'a str,
     pub oauth_client: &'a str,
+    /// The MCP ClusterRole (`--role`): the one scope the OAuthClient may issue tokens for.
+    pub role: &'a str,
     /// The mode the server runs in (from its config, or `--auth-mode`).
     pub mode: Option<AuthMode>,
     /// The endpoint is reached by port-forward (a missing Route is then expected).
@@ -90,6 +92,7 @@ pub fn rows(facts: &Facts, ctx: &Context<'_>, logs_wanted: bool) -> Vec<Row> {
     }
     rows.extend(config_rows(facts, ctx));
     rows.extend(route_rows(facts, ctx));
+    rows.push(crate::oauth_scopes::row(facts, ctx));
     rows.extend(crate::exposure::rows(facts));
     rows
 }
@@ -328,7 +331,7 @@ fn logs_mention(facts: &Facts, needle: &str) -> bool {
 
 const AUTOMOUNT_FIX: &str = "the server finds no cluster credentials (\"no current-context\"): \
     serviceAccount.automountToken is false. Set it to true (the service account needs no extra \
-    RBAC in passthrough mode; design.md 4.2), e.g. re-run `oc mcp-install`";
+    RBAC in passthrough mode), e.g. re-run `oc mcp-install`";
 
 fn pods_row(facts: &Facts) -> Row {
     let id = CheckId::ClusterPods;

@@ -14,6 +14,7 @@ pub mod exposure;
 pub mod http;
 pub mod identity;
 pub mod login;
+pub mod oauth_scopes;
 pub mod portforward;
 pub mod probes;
 pub mod report;

@@ -319,6 +319,21 @@ async fn obtain(http: &Http, found: &Discovered, args: &LoginArgs) -> Result<Sec
         .ok_or_else(|| format!("the token endpoint {endpoint} returned no access_token"))
 }
 
+/// Whether metadata naming `resource` is about `endpoint`: same origin, and the endpoint's
+/// path within the resource's (the rule the MCP SDKs apply). MCP clients refuse to log in
+/// for another resource (RFC 9728 section 3.3): a token for it could be replayed there.
+fn resource_matches(endpoint: &Url, resource: &str) -> bool {
+    let Ok(resource) = Url::parse(resource) else {
+        return false;
+    };
+    if resource.origin() != endpoint.origin() {
+        return false;
+    }
+    let base = resource.path().trim_end_matches('/');
+    let path = endpoint.path();
+    path == base || path.starts_with(&format!("{base}/"))
+}
+
 /// The `login.pkce` row; `secrets` gets the token so the report can scrub it.
 pub async fn row(
     http: &Http,
@@ -332,6 +347,14 @@ pub async fn row(
         Ok(f) => f,
         Err(e) => return Row::fail(id).evidence(format!("discovery failed: {e}")),
     };
+    if found.resource_in_metadata && !resource_matches(url, &found.resource) {
+        return Row::fail(id)
+            .evidence(format!(
+                "{} names resource {}, not this endpoint {url}: MCP clients refuse to log in for another resource (RFC 9728 section 3.3), so no login was tried",
+                found.prm_url, found.resource
+            ))
+            .fix("the server's protected-resource metadata must name the URL clients use (https://<route host>/mcp)");
+    }
     let token = match obtain(http, found, args).await {
         Ok(t) => t,
         Err(e) => {
@@ -433,6 +456,15 @@ mod tests {
             ])
         );
         assert_eq!(callback_query("GET /favicon.ico HTTP/1.1\r\n"), None);
+        let endpoint = Url::parse("https://h/mcp").expect("url");
+        assert!(resource_matches(&endpoint, "https://h/mcp"));
+        assert!(resource_matches(&endpoint, "https://h"));
+        assert!(resource_matches(&endpoint, "https://h/"));
+        assert!(!resource_matches(&endpoint, "https://evil.example.com/mcp"));
+        assert!(!resource_matches(&endpoint, "http://h/mcp"));
+        assert!(!resource_matches(&endpoint, "https://h/mc"));
+        assert!(!resource_matches(&endpoint, "https://h/mcp/other"));
+        assert!(!resource_matches(&endpoint, "not a url"));
         let payload = URL_SAFE_NO_PAD.encode(br#"{"aud":"https://h/mcp"}"#);
         assert_eq!(
             audience_claim(&format!("e30.{payload}.sig")).as_deref(),

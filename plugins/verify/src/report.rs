@@ -38,7 +38,7 @@ impl Status {
     }
 }
 
-/// Why a failed check should change the exit code class (design.md section 8).
+/// Why a failed check should change the exit code class (the README's exit codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureClass {

@@ -313,6 +313,7 @@ async fn cluster_phase(
     let ctx = Context {
         release: &args.release,
         oauth_client: &args.oauth_client,
+        role: &args.role,
         mode: args.auth_mode,
         port_forward: args.port_forward,
         url_given: args.url.is_some(),

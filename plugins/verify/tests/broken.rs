@@ -90,6 +90,7 @@ async fn each_configuration_mistake_fails_its_check() {
     env.oauth_client(
         "stale-client",
         &["https://old-host.example.com/oauth/callback".to_owned()],
+        &redirect.role(),
     )
     .await;
 

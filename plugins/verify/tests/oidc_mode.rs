@@ -174,8 +174,8 @@ async fn correct_oidc_deployment_passes_every_check() {
     assert!(why.contains("wants a JWT"), "{why}");
 }
 
-/// The token-exchange client secret written into the ConfigMap (the guide's mistake, design.md
-/// 4.5): config.secrets fails, naming the key and never the value.
+/// The token-exchange client secret written into the ConfigMap (the guide's
+/// mistake): config.secrets fails, naming the key and never the value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_in_the_configmap_fails_config_secrets() {
     const SECRET: &str = "s3cr3t-in-a-configmap-value";

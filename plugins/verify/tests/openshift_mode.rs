@@ -19,6 +19,7 @@ async fn deployed() -> (Env, App) {
     env.oauth_client(
         "kubernetes-mcp-server",
         &[format!("https://{host}/oauth/callback")],
+        &app.role(),
     )
     .await;
     (env, app)
@@ -213,6 +214,7 @@ async fn kubectl_runs_the_plugin() {
         .arg("--endpoint-ca")
         .arg(&env.ca)
         .args(["--token-env", "MEMBER_TOKEN", "-o", "json"])
+        .args(["--role", &app.role()])
         .env("PATH", path)
         .env("_", &kubectl)
         .env("MEMBER_TOKEN", &member)
@@ -406,6 +408,7 @@ async fn an_untrusted_certificate_keeps_the_token_home() {
         .arg(&env.admin)
         .args(["-n", &app.namespace, "--connect-to", &env.connect_to(&app)])
         .args(["--endpoint-insecure", "--token-env", "T", "-o", "json"])
+        .args(["--role", &app.role()])
         .env("T", &member)
         .env_remove("KUBECONFIG");
     let out = support::run_bounded(cmd, None, std::time::Duration::from_secs(120));

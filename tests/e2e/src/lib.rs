@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod harness;
+pub mod route_proxy;
 
 use std::{
     path::{Path, PathBuf},

@@ -1027,6 +1027,25 @@ states! {
             .expect("patch route");
         verify_fails(&scene.verify(&[]).await, "route.insecure-policy");
     }
+
+    t39_the_oauth_client_issues_unscoped_tokens => {
+        let scene = Scene::deployed().await;
+        let clients: Api<OAuthClient> = Api::all(scene.client().await);
+        let mut client = clients.get(RELEASE).await.expect("oauthclient");
+        // What `register` made: only the read-only role's scope and two literal ones.
+        assert!(client.scope_problems(ROLE).is_empty(), "{:?}", client.scope_restrictions);
+        client.scope_restrictions[0].literals.push("user:full".into());
+        clients
+            .replace(RELEASE, &PostParams::default(), &client)
+            .await
+            .expect("allow user:full");
+        let out = scene.verify(&[]).await;
+        verify_fails(&out, "route.oauth-scopes");
+        assert!(
+            text(&out.stdout).contains("oc mcp-oauth register openshift"),
+            "the fix names the command"
+        );
+    }
 }
 
 /// No false alarm: on the correct deployment every command of the threat model passes, and a
@@ -1092,7 +1111,11 @@ async fn the_correct_oidc_deployment_lets_a_client_log_in() {
         .await;
     let report = report(&out);
     // No OpenShift OAuthClient in oidc mode: the issuer's own client is used.
-    let expected_skips = ["route.oauth-redirect=skip", "passthrough.denied=skip"];
+    let expected_skips = [
+        "route.oauth-redirect=skip",
+        "route.oauth-scopes=skip",
+        "passthrough.denied=skip",
+    ];
     let failed: Vec<String> = not_passed(&report)
         .into_iter()
         .filter(|c| !expected_skips.contains(&c.as_str()))

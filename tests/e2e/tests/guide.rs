@@ -274,7 +274,12 @@ async fn oidc_mode_when_the_cluster_trusts_the_issuer() {
     // `--login` opens a browser: the client's own login is tried in attack_matrix.rs.
     assert_all_pass(
         &out,
-        &["route.oauth-redirect", "passthrough.denied", "login.pkce"],
+        &[
+            "route.oauth-redirect",
+            "route.oauth-scopes",
+            "passthrough.denied",
+            "login.pkce",
+        ],
     );
 
     // An opaque OpenShift token against this JWT-validating server is refused: exit 3.

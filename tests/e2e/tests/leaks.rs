@@ -618,19 +618,12 @@ async fn known_secrets_and_tokens_appear_nowhere_but_in_secrets() {
         checks,
     );
 
-    // Clients (step 15).
-    for client in [
-        "vscode",
-        "cursor",
-        "claude-code",
-        "claude-desktop",
-        "inspector",
-        "mcp-remote",
-    ] {
+    // Clients (step 15): every client `config --for` knows.
+    for client in <oc_mcp_client::clients::ClientKind as clap::ValueEnum>::value_variants() {
         run(
             "print",
             "mcp-client",
-            &["config", "--for", client, "--url", &url],
+            &["config", "--for", client.as_str(), "--url", &url],
             None,
             &[],
             ok,

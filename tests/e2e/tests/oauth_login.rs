@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use k8s_openapi::api::{authentication::v1::SelfSubjectReview, core::v1::Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, api::PostParams};
 use oc_mcp_e2e::{plugin_dir, text};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
@@ -53,6 +53,8 @@ async fn login(sandbox: &Sandbox, secret: &str) -> Result<String, String> {
             ("code_challenge_method", "S256"),
             ("state", "e2e-state"),
             ("login_hint", "member"),
+            // What `oc mcp-client token --oauth-client` asks for; the client allows no more.
+            ("scope", "user:info user:check-access role:mcp-readonly:*"),
         ])
         .send()
         .await
@@ -97,34 +99,33 @@ async fn login(sandbox: &Sandbox, secret: &str) -> Result<String, String> {
     }
 }
 
-/// Who the API server says the token belongs to.
+/// Who the API server says the token belongs to (`users/~`, which the `user:info` scope
+/// allows; a SelfSubjectReview is outside the token's scopes).
 async fn whoami(sandbox: &Sandbox, token: &str) -> String {
-    let mut config = kube::Config::new(sandbox.url().parse().expect("url"));
-    config.root_cert = Some(vec![pem_to_der(sandbox.ca_pem())]);
-    config.auth_info.token = Some(token.to_owned().into());
-    let client = kube::Client::try_from(config).expect("client");
-    let review = Api::<SelfSubjectReview>::all(client)
-        .create(&PostParams::default(), &SelfSubjectReview::default())
+    let http = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(sandbox.ca_pem().as_bytes()).expect("ca"),
+        )
+        .build()
+        .expect("client");
+    let me: serde_json::Value = http
+        .get(format!(
+            "{}/apis/user.openshift.io/v1/users/~",
+            sandbox.url()
+        ))
+        .bearer_auth(token)
+        .send()
         .await
-        .expect("the API server accepts the token");
-    review
-        .status
-        .and_then(|s| s.user_info)
-        .and_then(|u| u.username)
+        .expect("users/~")
+        .error_for_status()
+        .expect("the API server accepts the token")
+        .json()
+        .await
+        .expect("json");
+    me["metadata"]["name"]
+        .as_str()
         .unwrap_or_default()
-}
-
-/// The DER of the first certificate in a PEM text.
-fn pem_to_der(pem: &str) -> Vec<u8> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .expect("PEM body")
+        .to_owned()
 }
 
 fn oauth(sandbox: &Sandbox, plugins: &tempfile::TempDir, args: &[&str]) {

@@ -20,7 +20,7 @@ use std::{
     time::Duration,
 };
 
-use oc_mcp_e2e::{kubectl, plugin_dir, workspace_root};
+use oc_mcp_e2e::{kubectl, plugin_dir, route_proxy::RouteProxy, workspace_root};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::{
@@ -360,6 +360,8 @@ struct Deployment {
     /// Each user's kubeconfig, written once: the sandbox rewrites its own on every request
     /// for the path, under the feet of a client reading it.
     kubeconfigs: tempfile::TempDir,
+    /// The route host for the plugins (the clients map it with their preload).
+    proxy: RouteProxy,
 }
 
 impl Deployment {
@@ -448,12 +450,14 @@ impl Deployment {
                 sandbox.kubeconfig_for(user).expect("kubeconfig").as_bytes(),
             );
         }
+        let proxy = RouteProxy::start(sandbox.router_https_addr(), HOST).await;
         Self {
             sandbox,
             plugins: plugin_dir(),
             shims,
             clients: NodeClients::installed(),
             kubeconfigs,
+            proxy,
         }
     }
 
@@ -487,6 +491,7 @@ impl Deployment {
             .env("HELM_CONFIG_HOME", self.sandbox.dir().join("helm"))
             .env("HELM_CACHE_HOME", self.sandbox.dir().join("helm"))
             .env("HELM_DATA_HOME", self.sandbox.dir().join("helm"))
+            .envs(self.proxy.env())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -530,6 +535,8 @@ impl Deployment {
         env.push(("KUBECONFIG".into(), self.kubeconfig(user).into()));
         // An unexpected login must not wait for a browser: the stand-in fails at once.
         env.push(("BROWSER".into(), "/bin/false".into()));
+        // For the plugins the clients run (`mcp-client token`); the node clients ignore it.
+        env.extend(self.proxy.env().map(|(k, v)| (k.to_owned(), v.into())));
         env
     }
 
@@ -605,10 +612,15 @@ async fn the_inspector_cli_runs_the_printed_command_in_openshift_mode() {
         let printed = deployment.config(user, "inspector").await;
         let line = printed.trim();
         assert_eq!(printed.lines().count(), 1, "one command line: {printed}");
+        // The token command may carry what the plugin learned from the server (`--auth
+        // openshift` for a user who cannot read the server's config), so the user's own run
+        // of it needs no read either.
+        let (token_command, client) = line.split_once(" | ").unwrap_or_default();
         assert!(
-            line.starts_with("kubectl mcp-client token --format inspector-config")
-                && line
-                    .contains(" | npx @modelcontextprotocol/inspector --cli --config /dev/stdin"),
+            token_command.starts_with("kubectl mcp-client token ")
+                && token_command.contains(" --format inspector-config")
+                && client
+                    .starts_with("npx @modelcontextprotocol/inspector --cli --config /dev/stdin"),
             "{line}"
         );
         for token in [&members, &outsiders] {

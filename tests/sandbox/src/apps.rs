@@ -12,7 +12,7 @@ use sha2::Digest as _;
 
 use crate::{Sandbox, SandboxError};
 
-/// Passthrough of opaque OpenShift tokens (design.md section 3, mode `openshift`).
+/// Passthrough of opaque OpenShift tokens (auth mode `openshift`).
 pub const OPENSHIFT_CONFIG: &str = "port = \"8080\"\nrequire_oauth = true\nskip_jwt_verification = true\ncluster_auth_mode = \"passthrough\"\nread_only = true\nlog_level = 2\n";
 
 /// `(file name, content)` pairs.

@@ -13,6 +13,9 @@ use serde_json::Value;
 pub const AUTHENTICATED: &str = "system:authenticated";
 pub const UNAUTHENTICATED: &str = "system:unauthenticated";
 pub const ANONYMOUS: &str = "system:anonymous";
+/// The user's extra key where OpenShift's OAuth token authenticator puts a token's
+/// scopes, and which its scope authorizer reads.
+pub const SCOPES_KEY: &str = "scopes.authorization.openshift.io";
 
 /// Who a request runs as (kube's `user.Info`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -46,6 +49,11 @@ impl UserInfo {
             self.groups.push(AUTHENTICATED.into());
         }
         self
+    }
+
+    /// The token's OAuth scopes; empty for a static (unscoped) token.
+    pub fn scopes(&self) -> &[String] {
+        self.extra.get(SCOPES_KEY).map_or(&[], Vec::as_slice)
     }
 
     pub fn to_json(&self) -> Value {
@@ -121,10 +129,12 @@ impl TokenTable {
         self.tokens.read().ok()?.get(token).cloned()
     }
 
-    /// A known user by name (its groups as registered).
+    /// A known user by name (its groups as registered), without any token's scopes.
     pub fn user(&self, name: &str) -> Option<UserInfo> {
         let t = self.tokens.read().ok()?;
-        t.values().find(|u| u.name == name).cloned()
+        let mut u = t.values().find(|u| u.name == name).cloned()?;
+        u.extra.remove(SCOPES_KEY);
+        Some(u)
     }
 
     /// The primary token of a user, for building kubeconfigs.

@@ -37,6 +37,7 @@ pub mod ingress;
 pub mod issuer;
 pub mod kubeconfig;
 pub mod kubelet;
+mod listeners;
 pub mod oauth;
 pub mod openapi;
 pub mod openshift;

@@ -31,6 +31,13 @@ enum Cmd {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// The router's address: loopback only (127.0.0.0/8 or ::1).
+        #[arg(long, value_name = "IP", default_value = "127.0.0.1", value_parser = loopback)]
+        router_addr: std::net::IpAddr,
+        /// The router's HTTPS port (0 picks a free one; below 1024 needs root or
+        /// CAP_NET_BIND_SERVICE).
+        #[arg(long, value_name = "PORT", default_value_t = 0)]
+        router_port: u16,
         /// The cluster apps domain.
         #[arg(long, default_value = "apps.sandbox.example.com")]
         apps_domain: String,
@@ -95,6 +102,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve {
             dir,
             port,
+            router_addr,
+            router_port,
             apps_domain,
             mcp_server_bin,
             trust_issuer,
@@ -117,6 +126,8 @@ fn main() -> anyhow::Result<()> {
             let cfg = SandboxConfig {
                 dir: Some(dir.clone()),
                 port,
+                router_addr,
+                router_https_port: router_port,
                 apps_domain,
                 mcp_server_bin,
                 trust_issuer,
@@ -170,11 +181,11 @@ fn serve(dir: &Path, cfg: SandboxConfig, audience: &str) -> anyhow::Result<()> {
         });
         std::fs::write(dir.join("ready"), format!("{}\n", sb.url()))?;
         eprintln!(
-            "oc-mcp-sandbox serving {} (kubeconfig: {}; router https 127.0.0.1:{}, http 127.0.0.1:{}; issuer {})",
+            "oc-mcp-sandbox serving {} (kubeconfig: {}; router https {}, http {}; issuer {})",
             sb.url(),
             dir.join("kubeconfig").display(),
-            sb.router_https_port(),
-            sb.router_http_port(),
+            sb.router_https_addr(),
+            sb.router_http_addr(),
             sb.issuer_url()
         );
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -187,6 +198,20 @@ fn serve(dir: &Path, cfg: SandboxConfig, audience: &str) -> anyhow::Result<()> {
         sb.shutdown();
         Ok(())
     })
+}
+
+/// `--router-addr`: refused (exit 2) off loopback, as the sandbox listens nowhere else.
+fn loopback(value: &str) -> Result<std::net::IpAddr, String> {
+    let ip: std::net::IpAddr = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not an IP address (e.g. 127.77.0.1)"))?;
+    if ip.is_loopback() {
+        Ok(ip)
+    } else {
+        Err(format!(
+            "{ip} is not a loopback address: the sandbox listens on 127.0.0.0/8 or ::1 only"
+        ))
+    }
 }
 
 /// The objects of a `--preload` file: a JSON array of objects, or a `List` with `items`.

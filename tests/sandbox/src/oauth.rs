@@ -4,7 +4,11 @@
 //! `member`) and `/oauth/token`, which issues opaque `sha256~` tokens the API server accepts.
 //! Clients are the `OAuthClient` objects in the store: secret or `additionalSecrets`,
 //! `redirectURIs` (osin's prefix rule), `grantMethod`, `accessTokenMaxAgeSeconds`; PKCE.
-//! Like OpenShift, it issues no refresh tokens.
+//! Scopes as OpenShift checks them: none means `user:full`; a malformed one is
+//! `invalid_scope`, one the client's `scopeRestrictions` do not allow is `access_denied`
+//! ("scope denied: ..."), at authorize and again when the code is redeemed. The token carries
+//! its scopes in the user's extra (`scopes.authorization.openshift.io`), where the scope
+//! authorizer (`rbac::scopes`) finds them. Like OpenShift, it issues no refresh tokens.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -26,7 +30,7 @@ struct Grant {
     client: String,
     redirect_uri: String,
     challenge: Option<(String, String)>,
-    scope: String,
+    scopes: Vec<String>,
     created: Instant,
 }
 
@@ -198,6 +202,35 @@ fn authorize(state: &State, headers: &HeaderMap, q: &BTreeMap<String, String>) -
         Ok(u) => u,
         Err(why) => return fail("access_denied", &why),
     };
+    let mut scopes: Vec<String> = get("scope")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if scopes.is_empty() {
+        scopes.push("user:full".into());
+    }
+    let malformed: Vec<String> = scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, sc)| crate::rbac::scopes::validate(i, sc).err())
+        .collect();
+    if !malformed.is_empty() {
+        return fail("invalid_scope", &aggregate(&malformed));
+    }
+    let mut denied: Vec<&str> = scopes
+        .iter()
+        .filter(|sc| crate::rbac::scopes::restriction_refuses(&c, sc).is_some())
+        .map(String::as_str)
+        .collect();
+    if !denied.is_empty() {
+        denied.sort_unstable();
+        denied.dedup();
+        return fail(
+            "access_denied",
+            &format!("scope denied: {}", denied.join(" ")),
+        );
+    }
     let code: [u8; 32] = rand::random();
     let code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(code);
     lock(&state.oauth.codes).insert(
@@ -207,10 +240,7 @@ fn authorize(state: &State, headers: &HeaderMap, q: &BTreeMap<String, String>) -
             client: client_id.into(),
             redirect_uri: redirect_uri.into(),
             challenge: (!challenge.is_empty()).then(|| (method.to_string(), challenge.to_string())),
-            scope: match get("scope") {
-                "" => "user:full".into(),
-                sc => sc.into(),
-            },
+            scopes,
             created: Instant::now(),
         },
     );
@@ -219,6 +249,14 @@ fn authorize(state: &State, headers: &HeaderMap, q: &BTreeMap<String, String>) -
         p.push(("state", st));
     }
     redirect(&with_query(redirect_uri, &p))
+}
+
+/// Several errors as Kubernetes aggregates them: one as is, more as `[a, b]`.
+fn aggregate(errors: &[String]) -> String {
+    match errors {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
 }
 
 fn secret_ok(c: &Value, given: Option<&str>) -> bool {
@@ -238,9 +276,11 @@ fn secret_ok(c: &Value, given: Option<&str>) -> bool {
 /// `accessTokenMaxAgeSeconds` (default 24 h; 0: never), and without a refresh token (the
 /// OpenShift OAuth server never issues one).
 fn issue(state: &State, c: &Value, g: &Grant) -> Response<Body> {
-    let Some(user) = state.tokens.user(&g.user) else {
+    let Some(mut user) = state.tokens.user(&g.user) else {
         return oauth_error(400, "invalid_grant", "the user no longer exists");
     };
+    user.extra
+        .insert(crate::authn::SCOPES_KEY.into(), g.scopes.clone());
     let ttl = c
         .get("accessTokenMaxAgeSeconds")
         .and_then(Value::as_i64)
@@ -250,7 +290,8 @@ fn issue(state: &State, c: &Value, g: &Grant) -> Response<Body> {
     let expires = (ttl > 0)
         .then(|| Instant::now() + Duration::from_secs(u64::try_from(ttl).unwrap_or(86_400)));
     state.tokens.insert_issued(&token, user, expires);
-    let mut body = json!({"access_token": token, "token_type": "Bearer", "scope": g.scope});
+    let mut body =
+        json!({"access_token": token, "token_type": "Bearer", "scope": g.scopes.join(" ")});
     if ttl > 0 {
         body["expires_in"] = json!(ttl);
     }
@@ -294,6 +335,14 @@ fn token(state: &State, headers: &HeaderMap, form: &BTreeMap<String, String>) ->
             }
             if let Some((m, ch)) = &g.challenge
                 && !pkce_ok(m, ch, get("code_verifier"))
+            {
+                return invalid();
+            }
+            // OpenShift checks the code's scopes against the client as it is now: a
+            // restriction added since the authorize step refuses the code.
+            if g.scopes
+                .iter()
+                .any(|sc| crate::rbac::scopes::restriction_refuses(&c, sc).is_some())
             {
                 return invalid();
             }

@@ -1,5 +1,8 @@
 //! RBAC authorization with kube-apiserver semantics, evaluated from the Role/ClusterRole
-//! and binding objects in the store (so changes made by clients take effect at once).
+//! and binding objects in the store (so changes made by clients take effect at once), behind
+//! OpenShift's scope authorizer for OAuth tokens (`scopes`).
+
+pub mod scopes;
 
 use std::collections::BTreeSet;
 
@@ -293,6 +296,14 @@ pub fn rules_for(store: &Store, user: &UserInfo, namespace: &str) -> Vec<(String
 }
 
 pub fn authorize(store: &Store, a: &Attributes) -> Decision {
+    // OpenShift runs the scope authorizer first: a scoped token is denied what its scopes
+    // do not allow, whatever RBAC would grant the user.
+    if let Err(reason) = scopes::check(store, a) {
+        return Decision {
+            allowed: false,
+            reason,
+        };
+    }
     let ns = if a.resource_request {
         a.namespace.as_str()
     } else {

@@ -50,16 +50,43 @@ fn review_status(state: &State, a: &Attributes) -> Value {
     let d = rbac::authorize(&state.store(), a);
     if d.allowed {
         json!({"allowed": true, "reason": d.reason})
-    } else {
+    } else if d.reason.is_empty() {
         json!({"allowed": false})
+    } else {
+        // An authoritative deny (the scope authorizer's), as kube reports one.
+        json!({"allowed": false, "denied": true, "reason": d.reason})
     }
 }
 
+/// The user's rules in `ns`; for a scoped token, only what both RBAC and the scopes allow.
+fn effective_rules(state: &State, user: &UserInfo, ns: &str) -> Vec<Value> {
+    let store = state.store();
+    let granted: Vec<Value> = rbac::rules_for(&store, user, ns)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    if user.scopes().is_empty() {
+        return granted;
+    }
+    let allowed = rbac::scopes::rules(&store, user.scopes(), ns);
+    let mut out: Vec<Value> = Vec::new();
+    for g in &granted {
+        for a in &allowed {
+            if let Some(r) = rbac::scopes::intersect(g, a)
+                && !out.contains(&r)
+            {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
 fn rules_review(state: &State, user: &UserInfo, ns: &str) -> Value {
-    let rules = rbac::rules_for(&state.store(), user, ns);
+    let rules = effective_rules(state, user, ns);
     let mut resource_rules = Vec::new();
     let mut non_resource_rules = Vec::new();
-    for (_, r) in rules {
+    for r in rules {
         if r.get("nonResourceURLs").is_some() {
             non_resource_rules.push(
                 json!({"verbs": r.get("verbs"), "nonResourceURLs": r.get("nonResourceURLs")}),
@@ -107,7 +134,12 @@ pub async fn handle(
                             .collect()
                     })
                     .unwrap_or_default(),
-                ..Default::default()
+                // Scopes in `extra` limit the answer as they limit the user's requests.
+                extra: spec
+                    .get("extra")
+                    .cloned()
+                    .and_then(|e| serde_json::from_value(e).ok())
+                    .unwrap_or_default(),
             };
             if user.name.is_empty() && user.groups.is_empty() {
                 return Err(ApiError::invalid(

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
-
 use crate::audit::{AuditEntry, AuditLog};
 use crate::authn::{OidcConfig, OidcVerifier, TokenTable, UserInfo};
 use crate::server::State;
@@ -19,6 +17,12 @@ pub struct SandboxConfig {
     pub dir: Option<PathBuf>,
     /// 0 = an ephemeral port.
     pub port: u16,
+    /// Where the router listens (default 127.0.0.1). Must be loopback: `start` refuses any
+    /// other address. A demo gives it an address of its own, so port 443 there is free.
+    pub router_addr: IpAddr,
+    /// The router's HTTPS port; 0 (the default) = an ephemeral one, so sandboxes run side by
+    /// side. Its HTTP listener always takes an ephemeral port of the same address.
+    pub router_https_port: u16,
     /// The cluster's apps domain (`ingresses.config.openshift.io/cluster` spec.domain).
     pub apps_domain: String,
     pub oidc: Option<OidcConfig>,
@@ -58,6 +62,8 @@ impl Default for SandboxConfig {
         SandboxConfig {
             dir: None,
             port: 0,
+            router_addr: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            router_https_port: 0,
             apps_domain: "apps.sandbox.example.com".into(),
             oidc: None,
             mcp_server_bin: None,
@@ -94,6 +100,13 @@ pub enum SandboxError {
     Start,
     #[error("the sandbox OIDC issuer failed: {0}")]
     Issuer(String),
+    #[error("cannot listen on {addr} ({what}): {hint}")]
+    Listen {
+        what: &'static str,
+        addr: SocketAddr,
+        hint: String,
+        source: std::io::Error,
+    },
     #[error("invalid sandbox config: {0}")]
     Config(String),
     #[error("cannot preload object {index}: {message}")]
@@ -141,31 +154,16 @@ impl Sandbox {
                 (Some(t), p)
             }
         };
-        if let Some(ip) = config.pod_network.filter(|ip| !ip.is_loopback()) {
-            return Err(SandboxError::Config(format!(
-                "pod_network {ip} is not a loopback address"
-            )));
+        if let Some(ip) = config.pod_network {
+            crate::listeners::check_loopback("pod_network", ip)?;
         }
         let pki = crate::tls::generate()?;
-        let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))
-            .map_err(io("binding 127.0.0.1"))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(io("configuring the listener"))?;
-        let addr = listener
-            .local_addr()
-            .map_err(io("reading the bound address"))?;
-        let bind = |what: &str| -> Result<(std::net::TcpListener, SocketAddr), SandboxError> {
-            let l = std::net::TcpListener::bind(("127.0.0.1", 0))
-                .map_err(io(format!("binding the {what} listener")))?;
-            l.set_nonblocking(true)
-                .map_err(io(format!("configuring the {what} listener")))?;
-            let a = l.local_addr().map_err(io("reading the bound address"))?;
-            Ok((l, a))
-        };
-        let (router_https, router_https_addr) = bind("router HTTPS")?;
-        let (router_http, router_http_addr) = bind("router HTTP")?;
-        let (issuer_listener, issuer_addr) = bind("OIDC issuer")?;
+        let crate::listeners::Listeners {
+            api: (listener, addr),
+            router_https: (router_https, router_https_addr),
+            router_http: (router_http, router_http_addr),
+            issuer: (issuer_listener, issuer_addr),
+        } = crate::listeners::bind_all(config.port, config.router_addr, config.router_https_port)?;
         let issuer_url = format!("https://{issuer_addr}");
         crate::issuer::warm_up();
         std::fs::write(dir.join("issuer"), format!("{issuer_url}\n"))
@@ -301,7 +299,7 @@ impl Sandbox {
                             st.clone(),
                         )),
                     ];
-                    serve(listener, tls, st.clone(), stop_rx).await;
+                    crate::listeners::serve_api(listener, tls, st.clone(), stop_rx).await;
                     for t in &tasks {
                         t.abort();
                     }
@@ -331,8 +329,9 @@ impl Sandbox {
         &self.url
     }
 
-    /// The router's HTTPS address (127.0.0.1 and a free port): every admitted Route's host
-    /// is served here with a certificate signed by the sandbox CA.
+    /// The router's HTTPS address (`router_addr`, 127.0.0.1 by default, and
+    /// `router_https_port` or a free port): every admitted Route's host is served here with a
+    /// certificate signed by the sandbox CA.
     pub fn router_https_addr(&self) -> SocketAddr {
         self.state.router.https
     }
@@ -672,41 +671,4 @@ pub fn write_private(path: &Path, content: &str) -> Result<(), SandboxError> {
         .map_err(io(format!("writing {}", path.display())))?;
     f.write_all(content.as_bytes())
         .map_err(io(format!("writing {}", path.display())))
-}
-
-async fn serve(
-    listener: tokio::net::TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    state: Arc<State>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    loop {
-        let (tcp, _) = tokio::select! {
-            _ = &mut stop => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let state = state.clone();
-        tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let svc =
-                hyper::service::service_fn(move |req| crate::server::handle(state.clone(), req));
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades()
-                .await
-            {
-                tracing::debug!("connection ended: {e}");
-            }
-        });
-    }
 }

@@ -17,6 +17,7 @@ mod oidc;
 mod oidc_issuer;
 mod portforward;
 mod rbac_table;
+mod router_address;
 mod routes;
 mod serve_bin;
 mod workloads;

@@ -15,6 +15,9 @@ pub struct Metadata {
     pub code_challenge_methods_supported: Vec<String>,
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Empty when the server does not say.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
 }
 
 impl Metadata {

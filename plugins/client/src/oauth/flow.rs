@@ -354,6 +354,17 @@ async fn grant(
     Ok(parsed)
 }
 
+/// `form` with the login's `resource`, when it has one.
+fn with_resource(
+    login: &Login,
+    mut form: Vec<(&'static str, String)>,
+) -> Vec<(&'static str, String)> {
+    if let Some(resource) = login.resource() {
+        form.push(("resource", resource.to_owned()));
+    }
+    form
+}
+
 /// RFC 6749 appendix B: client credentials in Basic auth are form-urlencoded first.
 fn form_urlencode(text: &str) -> String {
     let Ok(mut url) = reqwest::Url::parse("http://x/") else {
@@ -383,10 +394,13 @@ async fn refresh(
     grant(
         http,
         login,
-        vec![
-            ("grant_type", "refresh_token".to_owned()),
-            ("refresh_token", refresh_token.to_owned()),
-        ],
+        with_resource(
+            login,
+            vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh_token.to_owned()),
+            ],
+        ),
     )
     .await
 }
@@ -414,8 +428,12 @@ pub fn authorize_url(
             .append_pair("code_challenge", &pkce.challenge)
             .append_pair("code_challenge_method", "S256")
             .append_pair("state", state);
-        if !login.scopes.is_empty() {
-            query.append_pair("scope", &login.scopes.join(" "));
+        let scopes = login.requested_scopes();
+        if !scopes.is_empty() {
+            query.append_pair("scope", &scopes.join(" "));
+        }
+        if let Some(resource) = login.resource() {
+            query.append_pair("resource", resource);
         }
         if let Some(nonce) = nonce {
             query.append_pair("nonce", nonce);
@@ -467,12 +485,15 @@ async fn interactive(
     let response = grant(
         http,
         login,
-        vec![
-            ("grant_type", "authorization_code".to_owned()),
-            ("code", callback.code),
-            ("redirect_uri", redirect_uri),
-            ("code_verifier", pkce.verifier.clone()),
-        ],
+        with_resource(
+            login,
+            vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", callback.code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", pkce.verifier.clone()),
+            ],
+        ),
     )
     .await?;
     if let (Some(nonce), Some(id_token)) = (&nonce, &response.id_token)
@@ -501,6 +522,7 @@ mod tests {
                 token_endpoint: "https://issuer/token".into(),
                 code_challenge_methods_supported: vec!["S256".into()],
                 token_endpoint_auth_methods_supported: Vec::new(),
+                scopes_supported: Vec::new(),
             },
             client_id: "client".into(),
             client_secret: None,

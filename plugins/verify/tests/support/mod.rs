@@ -488,14 +488,16 @@ impl Env {
             .expect("patch route");
     }
 
-    /// An OpenShift OAuthClient with these redirect URIs.
-    pub async fn oauth_client(&self, name: &str, redirects: &[String]) {
+    /// An OpenShift OAuthClient with these redirect URIs, its tokens scoped to `role` as
+    /// `oc mcp-oauth register openshift --role` scopes them.
+    pub async fn oauth_client(&self, name: &str, redirects: &[String], role: &str) {
         let client = self.admin().await;
         let api: Api<oc_mcp_common::openshift::OAuthClient> = Api::all(client);
         let mut oc = oc_mcp_common::openshift::OAuthClient::named(name);
         oc.secret = Some("oauth-client-secret-value".into());
         oc.grant_method = Some("auto".into());
         oc.redirect_uris = redirects.to_vec();
+        oc.scope_restrictions = oc_mcp_common::openshift::mcp_scope_restrictions(role);
         api.create(&PostParams::default(), &oc)
             .await
             .expect("oauthclient");
