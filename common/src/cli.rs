@@ -183,29 +183,6 @@ pub fn print_completion<P: Plugin>(shell: CompletionShell, out: &mut dyn Write) 
     ExitCode::Ok
 }
 
-/// Every help page of a plugin (the root, then each subcommand, depth first) as
-/// `(command path, long help)`, rendered at a fixed width for snapshot tests.
-pub fn help_pages<P: Plugin>(display_name: &str) -> Vec<(String, String)> {
-    fn walk(cmd: &mut clap::Command, path: &str, pages: &mut Vec<(String, String)>) {
-        pages.push((path.to_owned(), cmd.render_long_help().to_string()));
-        let names: Vec<String> = cmd
-            .get_subcommands()
-            .filter(|s| s.get_name() != "help")
-            .map(|s| s.get_name().to_owned())
-            .collect();
-        for name in names {
-            if let Some(sub) = cmd.find_subcommand_mut(&name) {
-                walk(sub, &format!("{path} {name}"), pages);
-            }
-        }
-    }
-    let mut cmd = command_for::<P>(display_name).term_width(100);
-    cmd.build();
-    let mut pages = Vec::new();
-    walk(&mut cmd, display_name, &mut pages);
-    pages
-}
-
 /// Cobra's shell-completion protocol, which kubectl 1.26+ speaks with plugins through their
 /// `kubectl_complete-<plugin>` shim: `plugin __complete <words...> <partial>` prints one
 /// candidate per line, then `:<directive>` (4 = no file completion, 0 = files allowed).

@@ -182,8 +182,10 @@ impl KubeArgs {
                     })?;
                     used.push(path.clone());
                 }
+                // When none of the files exists, messages still name what KUBECONFIG says.
+                let named = if used.is_empty() { paths } else { used };
                 return Ok(LoadedKubeconfig {
-                    source: KubeconfigSource::Env(used),
+                    source: KubeconfigSource::Env(named),
                     kubeconfig: merged,
                 });
             }

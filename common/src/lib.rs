@@ -20,6 +20,7 @@ pub mod retry;
 pub mod secret;
 pub mod secret_input;
 pub mod server_config;
+pub mod tenant;
 
 pub use cli::{CompletionArgs, GlobalArgs, Plugin};
 pub use error::{Error, ExitCode, Result};

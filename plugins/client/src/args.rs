@@ -140,7 +140,10 @@ pub struct TokenArgs {
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = TokenFormat::Token)]
     pub format: TokenFormat,
 
-    /// With --format inspector-config: the server's MCP endpoint
+    /// The server's MCP endpoint (required by --format inspector-config). When the server's
+    /// ConfigMap cannot be read (a member's role may not allow it, or no cluster answers),
+    /// the endpoint is asked what it publishes without a token: auth mode, issuer, audience
+    /// and scopes
     #[arg(long, value_name = "URL", required_if_eq("format", "inspector-config"))]
     pub url: Option<String>,
 

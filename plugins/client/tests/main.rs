@@ -4,7 +4,6 @@ mod common;
 
 mod client_files;
 mod config;
-mod help;
 mod more_clients;
 mod props;
 mod sandbox_server;

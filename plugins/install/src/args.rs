@@ -390,16 +390,12 @@ pub fn validate_host(host: &str) -> Result<()> {
         ));
     }
     let labels: Vec<&str> = host.split('.').collect();
-    let ok = host.len() <= 253
+    // A DNS-1123 subdomain whose labels fit a host name, with a top-level domain.
+    let ok = oc_mcp_common::names::is_dns1123_subdomain(host)
         && labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
+        && labels
+            .iter()
+            .all(|l| l.len() <= oc_mcp_common::names::MAX_LABEL)
         // A top-level label is never all digits (RFC 3696): `10.0.0` is no host name.
         && labels
             .last()
@@ -428,25 +424,9 @@ pub fn validate_https_url(url: &str, flag: &str) -> Result<()> {
     Ok(())
 }
 
-/// An Entra tenant: a GUID or a domain name.
+/// An Entra tenant: a GUID or a verified domain, with the grammar every plugin uses.
 pub fn validate_tenant(tenant: &str) -> Result<()> {
-    let guid = tenant.len() == 36
-        && tenant.chars().enumerate().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        });
-    let domain = tenant.contains('.') && validate_host(&tenant.to_ascii_lowercase()).is_ok();
-    if guid || domain {
-        Ok(())
-    } else {
-        Err(Error::usage_with_hint(
-            format!("--tenant {tenant:?} is neither a tenant ID (GUID) nor a domain"),
-            "pass the directory (tenant) ID from the Entra portal, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47",
-        ))
-    }
+    oc_mcp_common::tenant::Tenant::parse(tenant).map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The crate's integration tests, one module per file, linked as one test binary.
 
-mod help;
 mod safe_state;
 mod sandbox;
 mod support;

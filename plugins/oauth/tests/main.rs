@@ -5,7 +5,6 @@ mod common;
 mod bad_input;
 mod discover;
 mod entra;
-mod help;
 mod leak;
 mod openshift;
 mod props;

@@ -194,7 +194,7 @@ pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> 
         };
         require_permissions_or_held(&client, &wanted, bind, live_rules).await?;
     }
-    let (plan, warnings) = plan_bind(&client, args).await?;
+    let (plan, warnings) = plan_bind(&client, args, &subjects).await?;
     for warning in &warnings {
         cli::warn(warning);
     }
@@ -203,7 +203,7 @@ pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> 
 
 /// `oc mcp-rbac unbind`
 pub async fn run_unbind(global: &GlobalArgs, args: &UnbindArgs) -> Result<ExitCode> {
-    args.subjects.subjects()?;
+    let subjects = args.subjects.subjects()?;
     let output = &global.output;
     let client = global.kube.client().await?;
     let group = "rbac.authorization.k8s.io";
@@ -217,7 +217,7 @@ pub async fn run_unbind(global: &GlobalArgs, args: &UnbindArgs) -> Result<ExitCo
     if output.dry_run.sends() {
         require_permissions(&client, &needed).await?;
     }
-    let (report, failure) = unbind(&client, args, output.dry_run).await?;
+    let (report, failure) = unbind(&client, args, &subjects, output.dry_run).await?;
     cli::emit(&report, output.output)?;
     match failure {
         None => Ok(ExitCode::Ok),
@@ -238,13 +238,16 @@ pub fn service_account_only_warning(subjects: &[Subject]) -> Option<String> {
         })
 }
 
-/// Build the plan for `bind`, after reading what exists.
-pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<String>)> {
-    let subjects = args.subjects.subjects()?;
-    refuse_virtual_subjects(&subjects)?;
+/// Build the plan for `bind`, after reading what exists. `subjects` are the flags' subjects,
+/// parsed once and refused if virtual by the caller.
+pub async fn plan_bind(
+    client: &Client,
+    args: &BindArgs,
+    subjects: &[Subject],
+) -> Result<(Plan, Vec<String>)> {
     let role = &args.subjects.role;
     let mut warnings = Vec::new();
-    if let Some(warning) = service_account_only_warning(&subjects) {
+    if let Some(warning) = service_account_only_warning(subjects) {
         if args.strict {
             return Err(Error::usage_with_hint(
                 warning,
@@ -280,7 +283,7 @@ pub async fn plan_bind(client: &Client, args: &BindArgs) -> Result<(Plan, Vec<St
     let groups_api: Api<Group> = Api::all(client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
     let mut plan = Plan::new();
-    for subject in &subjects {
+    for subject in subjects {
         if let (Subject::Group { name }, true) = (subject, flavor.openshift) {
             // Reading groups is optional: without permission, say nothing rather than fail.
             let exists = if crate::role::validate_object_name(name, "group").is_ok() {
@@ -398,12 +401,12 @@ impl oc_mcp_common::output::Tabular for UnbindReport {
 pub async fn unbind(
     client: &Client,
     args: &UnbindArgs,
+    subjects: &[Subject],
     mode: DryRun,
 ) -> Result<(UnbindReport, Option<Error>)> {
     // --dry-run=client decides without writing; server mode sends the writes with dryRun=All.
     let write = mode.sends();
     let dry_run = !mode.writes();
-    let subjects = args.subjects.subjects()?;
     let role = &args.subjects.role;
     let api: Api<ClusterRoleBinding> = Api::all(client.clone());
     let all = api.list(&ListParams::default()).await?;
@@ -417,7 +420,7 @@ pub async fn unbind(
         dry_run,
         field_manager: Some(oc_mcp_common::plan::FIELD_MANAGER.into()),
     };
-    for subject in &subjects {
+    for subject in subjects {
         let wanted = subject.to_rbac();
         let holding: Vec<&ClusterRoleBinding> = all
             .items

@@ -1,7 +1,6 @@
 //! The crate's integration tests, one module per file, linked as one test binary.
 
 mod guide_manifests;
-mod help;
 mod intent;
 mod props;
 mod sandbox;

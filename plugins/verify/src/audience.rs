@@ -3,6 +3,9 @@
 //! the authorization server for a token for that resource (RFC 8707), and an issuer that
 //! honours the parameter puts it in `aud`. The server accepts only `oauth_audience`; when the
 //! two differ, every such client's login ends in a 401.
+//!
+//! The metadata is found in a client's order: the `resource_metadata` of the 401 challenge
+//! an initialize without a token gets, then the well-known URLs (path-specific first).
 
 use oc_mcp_common::server_config::{AuthMode, ServerConfig};
 use reqwest::Url;
@@ -10,8 +13,8 @@ use serde_json::Value;
 
 use crate::{
     checks::CheckId,
-    http::{Http, join, send},
-    probes::metadata_urls,
+    http::{Http, initialize_request, join, origin, send, shorten},
+    probes::{challenge_param, metadata_urls},
     report::Row,
 };
 
@@ -19,6 +22,8 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Discovered {
     pub prm_url: Url,
+    /// Whether `prm_url` came from the 401 challenge's `resource_metadata`.
+    pub prm_from_challenge: bool,
     /// The metadata's `resource`, else the endpoint URL (the MCP spec's canonical server URI).
     pub resource: String,
     pub resource_in_metadata: bool,
@@ -26,6 +31,41 @@ pub struct Discovered {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub code_challenge_methods: Vec<String>,
+}
+
+/// The 401 challenge's `resource_metadata` URL, which clients try before the well-known URLs
+/// (RFC 9728 section 5.1, the MCP authorization spec). Followed only on the endpoint's origin
+/// or over https: a challenge must not send verify to a plain-http host elsewhere. `None`
+/// when the challenge has none; `Err` says why the one it names is not followed.
+pub fn challenge_metadata_url(
+    endpoint: &Url,
+    challenge: Option<&str>,
+) -> Option<Result<Url, String>> {
+    let raw = challenge_param(challenge?, "resource_metadata")?;
+    let shown = shorten(&raw, 120);
+    let Ok(url) = Url::parse(&raw) else {
+        return Some(Err(format!(
+            "the 401 challenge's resource_metadata {shown:?} is not a URL: not followed"
+        )));
+    };
+    if url.scheme() == "https" || url.origin() == endpoint.origin() {
+        Some(Ok(url))
+    } else {
+        Some(Err(format!(
+            "the 401 challenge's resource_metadata {shown} is neither https nor on {}: not followed",
+            origin(endpoint)
+        )))
+    }
+}
+
+/// The `WWW-Authenticate` of the 401 an initialize without a token gets, as a client's first
+/// request does; `None` when there is no such answer (the well-known URLs are tried then).
+async fn challenge(http: &Http, url: &Url) -> Option<String> {
+    let client = http.client_for(url).await.ok()?;
+    let answer = send(initialize_request(&client, url, None)).await.ok()?;
+    (answer.status == 401)
+        .then(|| answer.header("www-authenticate").map(str::to_owned))
+        .flatten()
 }
 
 async fn get_json(http: &Http, url: &Url) -> Result<Value, String> {
@@ -46,11 +86,23 @@ fn text(json: &Value, key: &str) -> String {
         .to_owned()
 }
 
-/// Protected-resource metadata (the path-specific URL first, as the SDKs do), then the first
-/// authorization server's metadata.
+/// Protected-resource metadata (the challenge's URL, then the path-specific well-known URL,
+/// then the root one, as the SDKs do), then the first authorization server's metadata.
 pub async fn discover(http: &Http, url: &Url) -> Result<Discovered, String> {
     let path = url.path().trim_end_matches('/');
     let mut candidates = Vec::new();
+    let mut tried = Vec::new();
+    let from_challenge = match challenge_metadata_url(url, challenge(http, url).await.as_deref()) {
+        Some(Ok(u)) => {
+            candidates.push(u.clone());
+            Some(u)
+        }
+        Some(Err(why)) => {
+            tried.push(why);
+            None
+        }
+        None => None,
+    };
     if !path.is_empty()
         && let Ok(u) = join(url, &format!("/.well-known/oauth-protected-resource{path}"))
     {
@@ -59,7 +111,6 @@ pub async fn discover(http: &Http, url: &Url) -> Result<Discovered, String> {
     if let Ok(u) = join(url, "/.well-known/oauth-protected-resource") {
         candidates.push(u);
     }
-    let mut tried = Vec::new();
     let mut prm = None;
     for candidate in candidates {
         match get_json(http, &candidate).await {
@@ -108,6 +159,7 @@ pub async fn discover(http: &Http, url: &Url) -> Result<Discovered, String> {
         )
     })?;
     Ok(Discovered {
+        prm_from_challenge: from_challenge.as_ref() == Some(&prm_url),
         prm_url,
         resource_in_metadata: in_metadata.is_some(),
         resource: in_metadata.unwrap_or_else(|| url.to_string()),
@@ -155,9 +207,14 @@ pub fn row(
     };
     let resource = found.resource.as_str();
     let how = format!(
-        "a client following the MCP spec asks {} for a token with resource={resource} (RFC 8707, from {}{}); an issuer that honours it issues aud={resource}",
+        "a client following the MCP spec asks {} for a token with resource={resource} (RFC 8707, from {}{}{}); an issuer that honours it issues aud={resource}",
         found.issuer,
         found.prm_url,
+        if found.prm_from_challenge {
+            ", the 401 challenge's resource_metadata"
+        } else {
+            ""
+        },
         if found.resource_in_metadata {
             ""
         } else {
@@ -206,6 +263,7 @@ mod tests {
     fn found(resource: &str) -> Discovered {
         Discovered {
             prm_url: Url::parse("https://h/.well-known/oauth-protected-resource/mcp").expect("url"),
+            prm_from_challenge: false,
             resource: resource.into(),
             resource_in_metadata: true,
             issuer: "https://issuer".into(),
@@ -246,5 +304,40 @@ mod tests {
         // No client logs in by itself in openshift mode: nothing to match, not a gap.
         let not_needed = super::row(Some(AuthMode::OpenShift), Some(&config), &Ok(found("x")));
         assert_eq!(not_needed.status, crate::report::Status::Info);
+    }
+
+    #[test]
+    fn the_challenge_metadata_url_is_followed_on_the_same_origin_or_https() {
+        let endpoint = Url::parse("http://127.0.0.1:8080/mcp").expect("url");
+        let at = |c: &str| challenge_metadata_url(&endpoint, Some(c));
+        assert_eq!(challenge_metadata_url(&endpoint, None), None);
+        assert_eq!(at(r#"Bearer realm="x", error="invalid_token""#), None);
+        assert_eq!(
+            at(r#"Bearer resource_metadata="http://127.0.0.1:8080/custom/prm.json""#),
+            Some(Ok(
+                Url::parse("http://127.0.0.1:8080/custom/prm.json").expect("url")
+            ))
+        );
+        assert_eq!(
+            at("Bearer resource_metadata=https://elsewhere.example.com/prm"),
+            Some(Ok(
+                Url::parse("https://elsewhere.example.com/prm").expect("url")
+            ))
+        );
+        // Plain http on another origin (another port counts) is refused, and says why.
+        for refused in [
+            r#"Bearer resource_metadata="http://elsewhere.example.com/prm""#,
+            r#"Bearer resource_metadata="http://127.0.0.1:9090/prm""#,
+        ] {
+            let why = at(refused).and_then(Result::err).unwrap_or_default();
+            assert!(
+                why.contains("neither https nor on http://127.0.0.1:8080"),
+                "{refused}: {why}"
+            );
+        }
+        let why = at(r#"Bearer resource_metadata="not a url""#)
+            .and_then(Result::err)
+            .unwrap_or_default();
+        assert!(why.contains("is not a URL"), "{why}");
     }
 }

@@ -1,6 +1,12 @@
 //! As whom the MCP checks ran: the identity the API server sees for the token verify sends to
-//! the MCP endpoint (SelfSubjectReview; OpenShift's `users/~` where that API is missing),
-//! whether that identity is bound to the MCP role, and whether it can write.
+//! the MCP endpoint (SelfSubjectReview; OpenShift's `users/~` where that API is missing or
+//! the token may not use it), whether that identity is bound to the MCP role, and whether it
+//! can write.
+//!
+//! A scoped OpenShift token (`user:info user:check-access role:<role>:*`, what `oc mcp-client
+//! token` gets) may not create a SelfSubjectReview: OpenShift's scope authorizer answers 403.
+//! `user:info` allows `users/~` and `user:check-access` the SelfSubjectAccessReview, so such a
+//! token is judged through those two.
 //!
 //! The rule for `passthrough.user`: a successful read proves what members get only when the
 //! token is a member's. It is proof when the identity is a subject of a binding of `--role`
@@ -34,6 +40,9 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// `SelfSubjectReview` or `users/~`.
     pub source: &'static str,
+    /// Why `users/~` answered instead of the SelfSubjectReview.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<&'static str>,
 }
 
 impl Identity {
@@ -95,10 +104,26 @@ async fn whoami(client: &Client) -> Result<Identity, String> {
                 user: info.username.unwrap_or_default(),
                 groups: info.groups.unwrap_or_default(),
                 source: "SelfSubjectReview",
+                fallback: None,
             })
         }
-        // Clusters before Kubernetes 1.28 lack the API; OpenShift still answers users/~.
-        Err(kube::Error::Api(s)) if s.code == 404 => users_tilde(client).await,
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => {
+            // Clusters before Kubernetes 1.28 lack the API; a scoped OpenShift token may not
+            // use it. OpenShift answers users/~ in both cases (user:info allows it).
+            let why = if s.code == 404 {
+                "the cluster has no SelfSubjectReview API"
+            } else {
+                "the token may not create a SelfSubjectReview (403), as for a scoped OpenShift token"
+            };
+            let first = describe_error("SelfSubjectReview", &kube::Error::Api(s));
+            users_tilde(client)
+                .await
+                .map(|identity| Identity {
+                    fallback: Some(why),
+                    ..identity
+                })
+                .map_err(|e| format!("{first}; then {e}"))
+        }
         Err(e) => Err(describe_error("SelfSubjectReview", &e)),
     }
 }
@@ -131,6 +156,7 @@ async fn users_tilde(client: &Client) -> Result<Identity, String> {
         user: user.metadata.name.unwrap_or_default(),
         groups,
         source: "users/~",
+        fallback: None,
     })
 }
 
@@ -183,7 +209,10 @@ pub struct Judged {
 impl Judged {
     fn line(&self, whose: &str) -> String {
         match &self.identity {
-            Ok(i) => format!("{whose} ran as {} ({})", i.describe(), i.source),
+            Ok(i) => match i.fallback {
+                None => format!("{whose} ran as {} ({})", i.describe(), i.source),
+                Some(why) => format!("{whose} ran as {} (users/~, because {why})", i.describe()),
+            },
             Err(e) => format!("{whose} ran as an unknown identity: {e}"),
         }
     }
@@ -254,10 +283,15 @@ fn judge_user(row: &mut Row, role: &str, user: &Judged, bound: &Bound) {
         )),
         (Ok(_), Ok(_)) => {}
     }
-    if user.can_write == Some(true) {
-        doubts.push(
+    match user.can_write {
+        Some(true) => doubts.push(
             "the token's identity can create pods in every namespace (an administrator)".into(),
-        );
+        ),
+        // Not a doubt by itself: the read is still the identity's; say that it was not asked.
+        None => row.evidence.push(
+            "whether the token can create pods is unknown: the SelfSubjectAccessReview got no answer (a scoped OpenShift token needs user:check-access)".into(),
+        ),
+        Some(false) => {}
     }
     if doubts.is_empty() {
         row.evidence
@@ -291,6 +325,7 @@ mod tests {
             user: user.into(),
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             source: "SelfSubjectReview",
+            fallback: None,
         }
     }
 

@@ -422,6 +422,7 @@ mod tests {
         );
         let found = Discovered {
             prm_url: Url::parse("https://h/.well-known/oauth-protected-resource").expect("url"),
+            prm_from_challenge: false,
             resource: "https://h/mcp".into(),
             resource_in_metadata: true,
             issuer: "https://i".into(),

@@ -6,7 +6,7 @@ mod as_whom;
 mod broken;
 mod client_login;
 mod exposure;
-mod help;
 mod oidc_mode;
 mod openshift_mode;
 mod rbac;
+mod scoped_token;

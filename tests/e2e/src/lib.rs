@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod harness;
+pub mod node_clients;
 pub mod route_proxy;
+pub mod stdio_session;
 
 use std::{
     path::{Path, PathBuf},

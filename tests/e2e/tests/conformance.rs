@@ -61,7 +61,6 @@ const NO_2025_03_26: &str = "servers of the 2025-03-26 spec without protected-re
 const NO_CLIENT_CREDENTIALS: &str = "no client credentials grant: the logins act as a person, whose token the server passes through";
 const NO_CROSS_APP: &str = "no enterprise cross-app access (token exchange, JWT bearer grant)";
 const TOKEN_NO_PRM: &str = "token reads no protected-resource metadata: the issuer and audience come from the server's config, so there is no resource to compare";
-const VERIFY_PRM_WELL_KNOWN: &str = "verify looks for the protected-resource metadata at the well-known URLs only, not at the 401's resource_metadata";
 const VERIFY_PUBLIC: &str =
     "verify logs in as a public client (PKCE, no secret), as the MCP clients it stands for";
 
@@ -98,7 +97,7 @@ const EXPECTED: &[(&str, Expect, Expect)] = &[
     (
         "auth/metadata-var3",
         Expect::Fails(&["client-registration"], NO_DCR),
-        Expect::Fails(AFTER_METADATA, VERIFY_PRM_WELL_KNOWN),
+        Expect::Fails(&["client-registration"], NO_DCR),
     ),
     (
         "auth/basic-cimd",

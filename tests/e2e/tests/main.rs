@@ -2,6 +2,7 @@
 
 mod attack_matrix;
 mod bad_input;
+mod cmd_docs;
 mod concurrency;
 mod conformance;
 mod faults;

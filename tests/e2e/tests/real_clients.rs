@@ -1,32 +1,31 @@
 //! The real MCP clients run exactly what `oc mcp-client config` prints, as a member and as an
 //! outsider would: the MCP Inspector's CLI (the printed command line, through `sh`, its
-//! `--method` changed for the tool call) and mcp-remote (the Claude Desktop entry and the
-//! printed mcp-remote line, spawned with their arguments and environment and driven over
-//! stdio like a desktop app: initialize, tools/list, tools/call). In openshift mode the token
-//! comes from `kubectl mcp-client token`; in oidc mode each client runs its own OAuth login,
-//! with a headless stand-in for the browser that follows the authorize URL (the sandbox
-//! issuer approves the `login_hint` user). The member lists namespaces; the cluster refuses
-//! the outsider's call. Node 22, the Inspector and mcp-remote are the pinned packages
-//! `cargo xtask tools` installs; `npx` finds them in that npm project. The clients reach the
-//! route host through the sandbox router on loopback (a preload maps the host and its port
-//! 443, and refuses any other destination that is not loopback), trusting the sandbox CA
-//! through `NODE_EXTRA_CA_CERTS`.
+//! `--method` changed for the tool call) and mcp-remote (the printed mcp-remote line, and the
+//! stdio entry of every client that runs it: Claude Desktop, Zed, Goose, JetBrains AI
+//! Assistant and Continue, each read from its own file format; spawned with their arguments
+//! and environment and driven over stdio like a desktop app: initialize, tools/list,
+//! tools/call). In openshift mode the token comes from `kubectl mcp-client token`; in oidc
+//! mode each client runs its own OAuth login, with a headless stand-in for the browser that
+//! follows the authorize URL (the sandbox issuer approves the `login_hint` user). The member
+//! lists namespaces; the cluster refuses the outsider's call. Node 22, the Inspector and
+//! mcp-remote are the pinned packages `cargo xtask tools` installs; `npx` finds them in that
+//! npm project. The clients reach the route host through the sandbox router on loopback (a
+//! preload maps the host and its port 443, and refuses any other destination that is not
+//! loopback), trusting the sandbox CA through `NODE_EXTRA_CA_CERTS`.
 
-use std::{
-    ffi::OsString,
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
+use std::{ffi::OsString, path::PathBuf, process::Stdio, time::Duration};
+
+use oc_mcp_e2e::{
+    kubectl,
+    node_clients::{NodeClients, Ran, run_bounded},
+    plugin_dir,
+    route_proxy::RouteProxy,
+    stdio_session::StdioSession,
+    workspace_root,
 };
-
-use oc_mcp_e2e::{kubectl, plugin_dir, route_proxy::RouteProxy, workspace_root};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines},
-    process::{Child, ChildStdin, ChildStdout, Command},
-};
+use tokio::process::Command;
 
 const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
 const NAME: &str = "kubernetes-mcp-server";
@@ -34,321 +33,6 @@ const NAME: &str = "kubernetes-mcp-server";
 const OIDC_CLIENT_ID: &str = "mcp-server";
 /// Each client run, request and plugin command is bounded by this.
 const LIMIT: Duration = Duration::from_secs(90);
-
-/// Loaded into every node process of a client (`NODE_OPTIONS=--require`): the hosts of
-/// `OC_MCP_TEST_ROUTES` resolve to their loopback address, and their port 443 becomes the
-/// router's port, so the clients use the real `https://<route host>/mcp` URL; any other
-/// destination that is not loopback is refused, so nothing leaves the machine.
-const PRELOAD: &str = r"'use strict';
-const dns = require('node:dns');
-const net = require('node:net');
-const routes = JSON.parse(process.env.OC_MCP_TEST_ROUTES || '{}');
-const norm = (h) => (typeof h === 'string' ? h.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '') : h);
-const loopback = (h) => h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
-const lookup = dns.lookup;
-dns.lookup = function (hostname, options, callback) {
-  if (typeof options === 'function') { callback = options; options = {}; }
-  if (typeof options === 'number') { options = { family: options }; }
-  const route = routes[norm(hostname)];
-  if (!route) { return lookup.call(this, hostname, options || {}, callback); }
-  if (options && options.all) {
-    process.nextTick(callback, null, [{ address: route.address, family: 4 }]);
-  } else {
-    process.nextTick(callback, null, route.address, 4);
-  }
-  return {};
-};
-const connect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function (...args) {
-  let options = Array.isArray(args[0]) ? args[0][0] : args[0];
-  if (typeof options === 'number' || typeof options === 'string') {
-    options = { port: args[0], host: typeof args[1] === 'string' ? args[1] : 'localhost' };
-    args = [options, ...args.slice(typeof args[1] === 'string' ? 2 : 1)];
-  }
-  if (options && typeof options === 'object' && options.path === undefined) {
-    const host = norm(options.host || 'localhost');
-    const route = routes[host];
-    if (route) {
-      if (Number(options.port) === 443) { options.port = route.port; }
-    } else if (!loopback(host)) {
-      throw new Error('oc-mcp test preload: refusing to connect to ' + host + ' (loopback only)');
-    }
-  }
-  return connect.apply(this, args);
-};
-";
-
-/// Node 22 and the installed clients.
-#[derive(Debug)]
-pub struct NodeClients {
-    /// `node` (Node 22).
-    pub node: PathBuf,
-    /// The npm project whose `node_modules` holds the clients (npx resolves them here).
-    pub npm_dir: PathBuf,
-    work: tempfile::TempDir,
-    preload: PathBuf,
-}
-
-impl NodeClients {
-    /// The clients `cargo xtask tools` installed (or `OC_MCP_NODE` / `OC_MCP_NPM_CLIENTS`).
-    pub fn installed() -> Self {
-        let tools = workspace_root().join("target/tools");
-        let node = std::env::var_os("OC_MCP_NODE")
-            .map_or_else(|| tools.join("node22/bin/node"), PathBuf::from);
-        let npm_dir =
-            std::env::var_os("OC_MCP_NPM_CLIENTS").map_or_else(|| tools.join("npm"), PathBuf::from);
-        for needed in [
-            node.clone(),
-            npm_dir.join("node_modules/.bin/mcp-inspector"),
-            npm_dir.join("node_modules/.bin/mcp-remote"),
-        ] {
-            assert!(
-                needed.exists(),
-                "{} is missing: run `cargo xtask tools` (it installs Node 22, the MCP Inspector and mcp-remote)",
-                needed.display()
-            );
-        }
-        let work = tempfile::tempdir().expect("tempdir");
-        let preload = work.path().join("route-to-router.cjs");
-        std::fs::write(&preload, PRELOAD).expect("write the preload");
-        for dir in ["home", "npm-cache"] {
-            std::fs::create_dir_all(work.path().join(dir)).expect("mkdir");
-        }
-        Self {
-            node,
-            npm_dir,
-            work,
-            preload,
-        }
-    }
-
-    /// A private HOME for the clients (their token stores and logs land here).
-    pub fn home(&self) -> PathBuf {
-        self.work.path().join("home")
-    }
-
-    /// `PATH` for a client: `first` (plugins, a `kubectl`), Node 22, then the system's
-    /// `npx`, `sh` and `sed`.
-    pub fn path(&self, first: &[&Path]) -> OsString {
-        let node_dir = self.node.parent().expect("node's directory").to_path_buf();
-        std::env::join_paths(
-            first
-                .iter()
-                .map(|p| p.to_path_buf())
-                .chain([node_dir])
-                .chain(["/usr/bin", "/bin"].map(PathBuf::from)),
-        )
-        .expect("PATH")
-    }
-
-    /// The environment every client process gets, and nothing else of the test's: `routes`
-    /// map a host's port 443 to a loopback address, `ca` is trusted besides Node's roots.
-    pub fn env(
-        &self,
-        path: OsString,
-        routes: &[(&str, SocketAddr)],
-        ca: &Path,
-    ) -> Vec<(String, OsString)> {
-        for (_, addr) in routes {
-            assert!(addr.ip().is_loopback(), "{addr} is not loopback");
-        }
-        let routes: serde_json::Map<String, serde_json::Value> = routes
-            .iter()
-            .map(|(host, addr)| {
-                (
-                    host.to_ascii_lowercase(),
-                    serde_json::json!({"address": addr.ip().to_string(), "port": addr.port()}),
-                )
-            })
-            .collect();
-        let home = self.home();
-        vec![
-            ("PATH".into(), path),
-            ("HOME".into(), home.clone().into()),
-            ("TMPDIR".into(), home.clone().into()),
-            ("XDG_CONFIG_HOME".into(), home.join(".config").into()),
-            ("XDG_CACHE_HOME".into(), home.join(".cache").into()),
-            (
-                "NODE_OPTIONS".into(),
-                format!("--require {}", self.preload.display()).into(),
-            ),
-            ("NODE_EXTRA_CA_CERTS".into(), ca.into()),
-            (
-                "OC_MCP_TEST_ROUTES".into(),
-                serde_json::Value::Object(routes).to_string().into(),
-            ),
-            (
-                "npm_config_cache".into(),
-                self.work.path().join("npm-cache").into(),
-            ),
-            ("npm_config_update_notifier".into(), "false".into()),
-            ("npm_config_audit".into(), "false".into()),
-            ("npm_config_fund".into(), "false".into()),
-            ("npm_config_offline".into(), "true".into()),
-            ("NO_COLOR".into(), "1".into()),
-        ]
-    }
-
-    /// `program args` in the clients' npm project, with only `env`, piped, killed on drop.
-    pub fn command(&self, program: &str, args: &[String], env: &[(String, OsString)]) -> Command {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_os_str())))
-            .current_dir(&self.npm_dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        command
-    }
-}
-
-/// What a bounded run printed.
-#[derive(Debug)]
-pub struct Ran {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Run to the end with no input; killed (and the test failed) after `limit`.
-pub async fn run_bounded(mut command: Command, limit: Duration, what: &str) -> Ran {
-    command.stdin(Stdio::null());
-    let child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let output = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}: killed"))
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    Ran {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// An MCP client over stdio (newline-delimited JSON-RPC), as a desktop app drives the
-/// servers of its `mcpServers`: the child is killed when this is dropped.
-#[derive(Debug)]
-pub struct StdioSession {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-    stderr: tokio::task::JoinHandle<String>,
-    next_id: u64,
-    /// What came on stdout besides the responses (notifications, requests, noise).
-    pub other: Vec<String>,
-}
-
-impl StdioSession {
-    pub fn spawn(mut command: Command, what: &str) -> Self {
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let stderr = tokio::spawn(async move {
-            let mut text = String::new();
-            let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
-            text
-        });
-        Self {
-            child,
-            stdin,
-            lines: BufReader::new(stdout).lines(),
-            stderr,
-            next_id: 1,
-            other: Vec::new(),
-        }
-    }
-
-    /// Send a request and wait (at most `limit`) for the response with its id.
-    pub async fn request(
-        &mut self,
-        method: &str,
-        params: serde_json::Value,
-        limit: Duration,
-    ) -> Result<serde_json::Value, String> {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(
-            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-        )
-        .await?;
-        let deadline = tokio::time::Instant::now() + limit;
-        // Bounded by the deadline, and by the output: the child's stdout ends when it exits.
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .map_err(|_| format!("no response to {method} within {limit:?}"))?
-                .map_err(|e| format!("reading the client's stdout: {e}"))?
-                .ok_or_else(|| format!("the client exited before answering {method}"))?;
-            match serde_json::from_str::<serde_json::Value>(&line) {
-                Ok(message) if message["id"] == id && message.get("method").is_none() => {
-                    return Ok(message);
-                }
-                _ => self.other.push(line),
-            }
-        }
-    }
-
-    /// Send a notification.
-    pub async fn notify(&mut self, method: &str, params: serde_json::Value) -> Result<(), String> {
-        self.send(&serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params}))
-            .await
-    }
-
-    async fn send(&mut self, message: &serde_json::Value) -> Result<(), String> {
-        let mut bytes = message.to_string().into_bytes();
-        bytes.push(b'\n');
-        self.stdin
-            .write_all(&bytes)
-            .await
-            .map_err(|e| format!("writing to the client: {e}"))?;
-        self.stdin
-            .flush()
-            .await
-            .map_err(|e| format!("writing to the client: {e}"))
-    }
-
-    /// `initialize` then `notifications/initialized`, as every MCP host starts.
-    pub async fn initialize(&mut self, limit: Duration) -> Result<serde_json::Value, String> {
-        let response = self
-            .request(
-                "initialize",
-                serde_json::json!({
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "oc-mcp-e2e", "version": "0"}
-                }),
-                limit,
-            )
-            .await?;
-        self.notify("notifications/initialized", serde_json::json!({}))
-            .await?;
-        Ok(response)
-    }
-
-    /// Stop the client (stdin closed, then killed after a grace period) and return its stderr.
-    pub async fn close(mut self) -> String {
-        drop(self.stdin);
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-        tokio::time::timeout(Duration::from_secs(5), self.stderr)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default()
-    }
-}
 
 /// A sandbox with the guide's openshift-mode deployment, the plugins and a `kubectl` on PATH.
 struct Deployment {
@@ -705,11 +389,19 @@ async fn drive(mut session: StdioSession, what: &str) -> (Value, String) {
     }
 }
 
-/// A `mcpServers` entry spawned as a desktop app does: its command, args and env.
-fn spawn_entry(deployment: &Deployment, user: &str, entry: &Value, what: &str) -> StdioSession {
-    let command = entry["command"].as_str().expect("command");
-    let args: Vec<String> = serde_json::from_value(entry["args"].clone()).expect("args");
-    let mut env = deployment.env(user);
+/// A stdio entry (`command`, `args`, `env`) spawned as a desktop app does, with `env` (the
+/// user's) and the entry's own environment on top.
+fn spawn_entry(
+    deployment: &Deployment,
+    mut env: Vec<(String, OsString)>,
+    entry: &Value,
+    what: &str,
+) -> StdioSession {
+    let command = entry["command"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no command in {entry}"));
+    let args: Vec<String> = serde_json::from_value(entry["args"].clone())
+        .unwrap_or_else(|e| panic!("{what}: args are not strings ({e}): {entry}"));
     if let Some(vars) = entry["env"].as_object() {
         env.extend(
             vars.iter()
@@ -719,110 +411,185 @@ fn spawn_entry(deployment: &Deployment, user: &str, entry: &Value, what: &str) -
     StdioSession::spawn(deployment.clients.command(command, &args, &env), what)
 }
 
+/// The clients whose entry, for a token from a command or for an OAuth login, is an
+/// mcp-remote stdio server written in the client's own format (Continue: without
+/// `--token-env`).
+const STDIO_CLIENTS: [&str; 5] = ["claude-desktop", "zed", "goose", "jetbrains", "continue"];
+
+/// The server's stdio entry in what `config --for <client>` printed, as `command`, `args`
+/// and `env`, read the way each client reads its file.
+fn stdio_entry(client: &str, printed: &str) -> Value {
+    let json = || {
+        serde_json::from_str::<Value>(printed)
+            .unwrap_or_else(|e| panic!("{client} prints JSON ({e}):\n{printed}"))
+    };
+    let yaml = || {
+        serde_saphyr::from_str::<Value>(printed)
+            .unwrap_or_else(|e| panic!("{client} prints YAML ({e}):\n{printed}"))
+    };
+    let entry = match client {
+        "claude-desktop" | "jetbrains" => json()["mcpServers"][NAME].clone(),
+        "zed" => json()["context_servers"][NAME].clone(),
+        // Goose spells a stdio extension `cmd`, `args`, `envs`.
+        "goose" => {
+            let extension = yaml()["extensions"][NAME].clone();
+            assert_eq!(extension["type"], "stdio", "goose:\n{printed}");
+            assert_eq!(extension["enabled"], true, "goose:\n{printed}");
+            json!({"command": extension["cmd"], "args": extension["args"], "env": extension["envs"]})
+        }
+        // A Continue block lists its servers, each with its name.
+        "continue" => {
+            let block = yaml();
+            assert_eq!(block["schema"], "v1", "continue:\n{printed}");
+            let servers = block["mcpServers"].as_array().cloned().unwrap_or_default();
+            let entry = servers
+                .into_iter()
+                .find(|s| s["name"] == NAME)
+                .unwrap_or(Value::Null);
+            assert_eq!(entry["type"], "stdio", "continue:\n{printed}");
+            entry
+        }
+        other => panic!("no reader for {other}'s format"),
+    };
+    assert!(
+        entry["command"].is_string(),
+        "{client}: no stdio entry for {NAME}:\n{printed}"
+    );
+    entry
+}
+
+/// Whether the entry starts mcp-remote: `npx -y mcp-remote <url> ...` itself, or through
+/// the shell that fetches the token first.
+fn runs_mcp_remote(entry: &Value) -> bool {
+    let args: Vec<&str> = entry["args"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let url = format!("https://{HOST}/mcp");
+    match entry["command"].as_str() {
+        Some("npx") => args.starts_with(&["-y", "mcp-remote", url.as_str()]),
+        // The URL is quoted only when the shell needs it to be.
+        Some("/bin/sh") => {
+            args.len() == 2
+                && args[0] == "-c"
+                && [format!("{url} "), format!("'{url}' ")]
+                    .iter()
+                    .any(|u| args[1].contains(&format!("exec npx -y mcp-remote {u}")))
+        }
+        _ => false,
+    }
+}
+
+/// The member lists the namespaces; the cluster refuses the outsider's call, which the
+/// server ran with the outsider's own token.
+fn assert_outcome(user: &str, call: &Value, context: &str) {
+    let result = &call["result"];
+    if user == "member" {
+        assert_ne!(result["isError"], true, "{context}");
+        assert!(content_text(result).contains("mcp-server"), "{context}");
+    } else {
+        assert_eq!(result["isError"], true, "{context}");
+        assert!(
+            content_text(result).contains(r#"User "outsider" cannot list resource "namespaces""#),
+            "{context}"
+        );
+        assert!(!content_text(result).contains("mcp-server"), "{context}");
+    }
+}
+
 #[tokio::test]
-async fn mcp_remote_runs_the_claude_desktop_entry_and_the_printed_line_in_openshift_mode() {
+async fn mcp_remote_runs_every_stdio_entry_and_the_printed_line_in_openshift_mode() {
     let deployment = Deployment::openshift().await;
+    let tokens = ["member", "outsider"].map(|u| deployment.sandbox.token(u).expect("token"));
     for user in ["member", "outsider"] {
-        let desktop: Value = serde_json::from_str(&deployment.config(user, "claude-desktop").await)
-            .expect("claude-desktop JSON");
-        let entry = &desktop["mcpServers"][NAME];
+        let mut runs = Vec::new();
+        for client in STDIO_CLIENTS {
+            let printed = deployment.config(user, client).await;
+            for token in &tokens {
+                assert!(
+                    !printed.contains(token.as_str()),
+                    "a token in {client}'s entry"
+                );
+            }
+            let entry = stdio_entry(client, &printed);
+            assert!(runs_mcp_remote(&entry), "{client}: {entry}");
+            // No token is written in: the entry fetches one each time it starts.
+            assert_eq!(entry["command"], "/bin/sh", "{client}: {entry}");
+            runs.push((client.to_owned(), entry));
+        }
         let line = deployment.config(user, "mcp-remote").await;
         assert_eq!(line.lines().count(), 1, "one command line: {line}");
-        let sessions = [
-            (
-                "the Claude Desktop entry",
-                spawn_entry(&deployment, user, entry, "Claude Desktop's mcp-remote"),
-            ),
-            (
-                "the printed mcp-remote line",
-                StdioSession::spawn(
-                    deployment.clients.command(
-                        "/bin/sh",
-                        &["-c".to_owned(), line.trim().to_owned()],
-                        &deployment.env(user),
-                    ),
-                    "mcp-remote",
-                ),
-            ),
-        ];
-        for (what, session) in sessions {
-            let (call, stderr) = drive(session, &format!("{what} as {user}")).await;
-            let result = &call["result"];
-            let context = format!("{what} as {user}: {call}\nstderr:\n{stderr}");
-            if user == "member" {
-                assert_ne!(result["isError"], true, "{context}");
-                assert!(content_text(result).contains("mcp-server"), "{context}");
-            } else {
-                let refused = result["isError"] == true || call.get("error").is_some();
-                assert!(refused, "{context}");
-                assert!(
-                    content_text(result)
-                        .contains(r#"User "outsider" cannot list resource "namespaces""#),
-                    "{context}"
-                );
-                assert!(!content_text(result).contains("mcp-server"), "{context}");
-            }
+        for token in &tokens {
+            assert!(
+                !line.contains(token.as_str()),
+                "a token in the mcp-remote line"
+            );
+        }
+        runs.push((
+            "mcp-remote".to_owned(),
+            json!({"command": "/bin/sh", "args": ["-c", line.trim()]}),
+        ));
+        // One client at a time: each session ends (and its mcp-remote with it) before the next.
+        for (client, entry) in runs {
+            let what = format!("{client}'s entry as {user}");
+            let session = spawn_entry(&deployment, deployment.env(user), &entry, &what);
+            let (call, stderr) = drive(session, &what).await;
+            assert_outcome(user, &call, &format!("{what}: {call}\nstderr:\n{stderr}"));
         }
     }
 }
 
 #[tokio::test]
-async fn mcp_remote_logs_in_itself_in_oidc_mode() {
+async fn mcp_remote_logs_in_itself_from_every_stdio_entry_in_oidc_mode() {
     let deployment = Deployment::oidc().await;
-    // The administrator hands out the configuration (a member may not read the server's
-    // settings); the login picks the user.
-    let desktop: Value = serde_json::from_str(
-        &deployment
+    let url = format!("https://{HOST}/mcp");
+    // The member runs every client's entry; the outsider two of them, one of each file
+    // format family (JSON `mcpServers`, Goose's YAML).
+    let runs = STDIO_CLIENTS
+        .iter()
+        .map(|c| ("member", *c))
+        .chain([("outsider", "claude-desktop"), ("outsider", "goose")]);
+    for (user, client) in runs {
+        // The administrator hands out the configuration (a member may not read the server's
+        // settings); the login picks the user.
+        let printed = deployment
             .kubectl_ok(
                 "admin",
                 &[
                     "mcp-client",
                     "config",
                     "--for",
-                    "claude-desktop",
+                    client,
                     "--url",
-                    &format!("https://{HOST}/mcp"),
+                    &url,
                     "--client-id",
                     OIDC_CLIENT_ID,
                 ],
             )
-            .await,
-    )
-    .expect("claude-desktop JSON");
-    let entry = &desktop["mcpServers"][NAME];
-    assert!(
-        entry["args"]
-            .to_string()
-            .contains("--static-oauth-client-info"),
-        "{entry}"
-    );
-    for user in ["member", "outsider"] {
+            .await;
+        let entry = stdio_entry(client, &printed);
+        assert!(runs_mcp_remote(&entry), "{client}: {entry}");
+        assert!(
+            entry["args"]
+                .to_string()
+                .contains("--static-oauth-client-info"),
+            "{client}: {entry}"
+        );
         let mut env = deployment.env_with_browser(user);
-        // Each user's own token store.
-        let home = deployment.clients.home().join(user);
+        // A token store of its own for each run, so that each entry logs in itself rather
+        // than reusing what an earlier run stored.
+        let home = deployment.clients.home().join(format!("{client}-{user}"));
         std::fs::create_dir_all(&home).expect("home");
         env.retain(|(k, _)| k != "HOME");
         env.push(("HOME".into(), home.into()));
-        let command = entry["command"].as_str().expect("command");
-        let argv: Vec<String> = serde_json::from_value(entry["args"].clone()).expect("args");
-        let session = StdioSession::spawn(
-            deployment.clients.command(command, &argv, &env),
-            "mcp-remote (oidc)",
+        let what = format!("{client}'s mcp-remote logging in as {user}");
+        let session = spawn_entry(&deployment, env, &entry, &what);
+        let (call, stderr) = drive(session, &what).await;
+        assert_outcome(
+            user,
+            &call,
+            &format!("oidc, {what}: {call}\nstderr:\n{stderr}"),
         );
-        let (call, stderr) = drive(session, &format!("mcp-remote's own login as {user}")).await;
-        let result = &call["result"];
-        let context = format!("oidc, {user}: {call}\nstderr:\n{stderr}");
-        if user == "member" {
-            assert_ne!(result["isError"], true, "{context}");
-            assert!(content_text(result).contains("mcp-server"), "{context}");
-        } else {
-            assert_eq!(result["isError"], true, "{context}");
-            assert!(
-                content_text(result)
-                    .contains(r#"User "outsider" cannot list resource "namespaces""#),
-                "{context}"
-            );
-        }
     }
 }
 

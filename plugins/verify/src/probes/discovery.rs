@@ -146,9 +146,11 @@ pub(super) async fn discovery_rows(
     // entra / oidc / unknown: find the protected-resource metadata as a client does.
     let mut tried = Vec::new();
     let mut candidates = Vec::new();
-    let header_url = challenge.and_then(|c| challenge_param(c, "resource_metadata"));
-    if let Some(u) = header_url.as_deref().and_then(|u| Url::parse(u).ok()) {
-        candidates.push(u);
+    let header_url = crate::audience::challenge_metadata_url(&p.url, challenge);
+    match &header_url {
+        Some(Ok(u)) => candidates.push(u.clone()),
+        Some(Err(why)) => tried.push(why.clone()),
+        None => {}
     }
     let path = p.url.path().trim_end_matches('/');
     if !path.is_empty()

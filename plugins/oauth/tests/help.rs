@@ -1,9 +1,0 @@
-//! `--help` of every command, as users see it under kubectl: a change shows up in review.
-
-#[test]
-fn help_pages_match_snapshots() {
-    for (command, help) in oc_mcp_common::cli::help_pages::<oc_mcp_oauth::Cli>("kubectl mcp-oauth")
-    {
-        insta::assert_snapshot!(command.replace(' ', "_"), help, &command);
-    }
-}
