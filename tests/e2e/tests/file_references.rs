@@ -30,6 +30,8 @@ fn tracked(root: &Path) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
         .split('\0')
         .filter(|p| !p.is_empty())
+        // A file deleted in the work tree but still in the index is not in the repository.
+        .filter(|p| root.join(p).exists())
         .map(str::to_owned)
         .collect()
 }
