@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod duration;
 pub mod error;
+pub mod https_url;
 pub mod kube_args;
 pub mod kube_token;
 pub mod lock;

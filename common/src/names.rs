@@ -6,6 +6,8 @@
 //! - DNS-1123 label: namespaces and names that become host name parts: one such label, at
 //!   most 63 characters.
 
+use std::{fmt, ops::Deref, str::FromStr};
+
 use crate::error::{Error, Result};
 
 /// Longest object name the API server accepts.
@@ -45,7 +47,7 @@ pub fn validate_object_name(name: &str, flag: &str) -> Result<()> {
     } else {
         Err(Error::usage_with_hint(
             format!("{flag} {name:?} is not a valid object name"),
-            "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+            SUBDOMAIN_FIX,
         ))
     }
 }
@@ -58,10 +60,106 @@ pub fn validate_dns_label(name: &str, flag: &str) -> Result<()> {
     } else {
         Err(Error::usage_with_hint(
             format!("{flag} {name:?} is not a valid DNS label"),
-            "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+            LABEL_FIX,
         ))
     }
 }
+
+/// Why a flag's value was refused, phrased for clap: it prints `invalid value 'X' for '--flag'`
+/// and then this, so the flag is named once and the fix follows the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidValue {
+    pub reason: String,
+    pub fix: &'static str,
+}
+
+impl fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; {}", self.reason, self.fix)
+    }
+}
+
+impl std::error::Error for InvalidValue {}
+
+const SUBDOMAIN_FIX: &str =
+    "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit";
+const LABEL_FIX: &str =
+    "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit";
+
+/// Declares a string newtype that can only hold text of one grammar: parsed once, from a flag
+/// (`value_parser!` finds `FromStr`) or from code, and trusted everywhere after.
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $name:ident, $check:path, $what:literal, $fix:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidValue;
+
+            fn from_str(text: &str) -> std::result::Result<Self, InvalidValue> {
+                if $check(text) {
+                    Ok(Self(text.to_owned()))
+                } else {
+                    Err(InvalidValue {
+                        reason: format!("{text:?} is not a valid {}", $what),
+                        fix: $fix,
+                    })
+                }
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(name: $name) -> String {
+                name.0
+            }
+        }
+    };
+}
+
+validated_name!(
+    /// An object name the API server accepts (a DNS-1123 subdomain): ClusterRoles, OAuthClients,
+    /// Secrets, ConfigMaps, releases.
+    ObjectName,
+    is_dns1123_subdomain,
+    "object name",
+    SUBDOMAIN_FIX
+);
+
+validated_name!(
+    /// A DNS-1123 label: namespaces and names that become part of a host name.
+    DnsLabel,
+    is_dns1123_label,
+    "DNS label",
+    LABEL_FIX
+);
 
 #[cfg(test)]
 mod tests {
@@ -102,5 +200,18 @@ mod tests {
             assert_eq!(err.exit_code().code(), 2);
         }
         assert!(validate_dns_label(&"a".repeat(64), "namespace").is_err());
+    }
+
+    #[test]
+    fn validated_names_parse_once_and_say_why_not() {
+        let name: ObjectName = "mcp.example-1.com".parse().expect("subdomain");
+        assert_eq!(name.as_str(), "mcp.example-1.com");
+        let label: DnsLabel = "team-mcp".parse().expect("label");
+        assert_eq!(&*label, "team-mcp");
+        let err = "a.b".parse::<DnsLabel>().expect_err("dot");
+        assert_eq!(err.to_string(), format!("\"a.b\" is not a valid DNS label; {LABEL_FIX}"));
+        assert!("Upper".parse::<ObjectName>().is_err());
+        assert!("".parse::<ObjectName>().is_err());
+        assert_eq!(serde_json::to_string(&label).expect("json"), "\"team-mcp\"");
     }
 }
