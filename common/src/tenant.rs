@@ -15,10 +15,43 @@ pub enum Tenant {
     Domain(String),
 }
 
+/// Why a `--tenant` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// `common`, `organizations`, `consumers`: Entra's multi-tenant aliases.
+    Alias,
+    /// Neither a hyphenated GUID nor a verified domain.
+    Unknown,
+}
+
+impl Refusal {
+    fn reason(self, text: &str) -> String {
+        match self {
+            Self::Alias => format!("--tenant {text:?} is a multi-tenant alias, not a tenant"),
+            Self::Unknown => format!("unknown tenant format {text:?}"),
+        }
+    }
+
+    const fn fix(self) -> &'static str {
+        match self {
+            Self::Alias => "give your directory (tenant) ID: `az account show --query tenantId -o tsv`",
+            Self::Unknown => {
+                "give the directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, \
+                 or a verified domain such as contoso.onmicrosoft.com"
+            }
+        }
+    }
+}
+
 impl Tenant {
     /// Parse `--tenant`. The multi-tenant aliases (`common`, `organizations`, `consumers`) are
     /// refused: the MCP server needs one issuer.
     pub fn parse(text: &str) -> Result<Self> {
+        Self::classify(text)
+            .map_err(|refusal| Error::usage_with_hint(refusal.reason(text), refusal.fix()))
+    }
+
+    fn classify(text: &str) -> std::result::Result<Self, Refusal> {
         let lower = text.to_ascii_lowercase();
         if let Ok(id) = uuid::Uuid::try_parse(&lower) {
             // The hyphenated form only: that is how Entra writes a tenant into its issuer.
@@ -27,19 +60,12 @@ impl Tenant {
             }
         }
         if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
-            return Err(Error::usage_with_hint(
-                format!("--tenant {text:?} is a multi-tenant alias, not a tenant"),
-                "give your directory (tenant) ID: `az account show --query tenantId -o tsv`",
-            ));
+            return Err(Refusal::Alias);
         }
         if is_domain(&lower) {
             return Ok(Self::Domain(lower));
         }
-        Err(Error::usage_with_hint(
-            format!("unknown tenant format {text:?}"),
-            "give the directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, \
-             or a verified domain such as contoso.onmicrosoft.com",
-        ))
+        Err(Refusal::Unknown)
     }
 
     pub fn as_str(&self) -> &str {
@@ -52,6 +78,18 @@ impl Tenant {
 impl fmt::Display for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// `--tenant` parsed by clap: the same grammar, with the reason and the fix in clap's message.
+impl std::str::FromStr for Tenant {
+    type Err = crate::names::InvalidValue;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        Self::classify(text).map_err(|refusal| crate::names::InvalidValue {
+            reason: refusal.reason(text),
+            fix: refusal.fix(),
+        })
     }
 }
 
@@ -99,5 +137,8 @@ mod tests {
                 .to_string()
                 .contains("multi-tenant alias")
         );
+        let from_flag = "common".parse::<Tenant>().expect_err("alias");
+        assert!(from_flag.to_string().contains("az account show"), "{from_flag}");
+        assert_eq!("contoso.com".parse::<Tenant>().ok(), Tenant::parse("contoso.com").ok());
     }
 }
