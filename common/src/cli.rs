@@ -9,12 +9,24 @@ use clap_complete::Shell;
 use crate::{
     error::{Error, ErrorReport, ExitCode},
     kube_args::KubeArgs,
-    output::{OutputArgs, OutputFormat},
+    output::{ChangeArgs, OutputArgs, OutputFormat},
 };
 
-/// Flags every plugin accepts, in one place so they cannot drift apart.
+/// The global flags of a plugin that changes something: the connection, the output and the
+/// run mode (`--dry-run`, `--yes`), in one place so they cannot drift apart.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+/// The global flags of a read-only plugin: the connection and the output, no run mode.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReadOnlyGlobalArgs {
     #[command(flatten)]
     pub kube: KubeArgs,
     #[command(flatten)]
@@ -51,7 +63,9 @@ pub trait Plugin: Parser {
     /// The krew plugin name, e.g. `mcp-rbac`.
     const NAME: &'static str;
 
-    fn global(&self) -> &GlobalArgs;
+    /// The output flags, whichever global set the plugin flattens: [`run`] needs only the
+    /// format (to print an error) and the verbosity (for logging).
+    fn output(&self) -> &OutputArgs;
 
     /// Run the command; the returned code is the process exit code.
     fn run(self) -> impl std::future::Future<Output = Result<ExitCode, Error>>;
@@ -286,8 +300,8 @@ pub fn run<P: Plugin>() -> std::process::ExitCode {
             return ExitCode::Usage.into();
         }
     };
-    let format = plugin.global().output.output;
-    init_logging(plugin.global().output.verbose);
+    let format = plugin.output().output;
+    init_logging(plugin.output().verbose);
     crate::install_crypto_provider();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -11,7 +11,8 @@ use url::Url;
 
 use crate::names::InvalidValue;
 
-const FIX: &str = "pass an absolute https URL such as https://login.microsoftonline.com/<tenant>/v2.0";
+const FIX: &str =
+    "pass an absolute https URL such as https://login.microsoftonline.com/<tenant>/v2.0";
 
 /// An absolute `https` URL with a host, no credentials and no fragment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,7 +63,9 @@ impl FromStr for HttpsUrl {
         }
         let url = Url::parse(text).map_err(|e| refuse(&format!("is not a URL ({e})")))?;
         if url.scheme() != "https" {
-            return Err(refuse("must be an https:// URL: tokens are only safe over TLS"));
+            return Err(refuse(
+                "must be an https:// URL: tokens are only safe over TLS",
+            ));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(refuse("has no host"));
@@ -101,7 +104,10 @@ mod tests {
             .parse()
             .expect("issuer");
         assert_eq!(issuer.host_str(), Some("login.microsoftonline.com"));
-        assert_eq!(issuer.to_string(), "https://login.microsoftonline.com/t/v2.0");
+        assert_eq!(
+            issuer.to_string(),
+            "https://login.microsoftonline.com/t/v2.0"
+        );
         let bare: HttpsUrl = "https://issuer.example".parse().expect("origin");
         assert_eq!(bare.as_given(), "https://issuer.example");
         for (bad, why) in [

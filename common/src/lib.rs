@@ -10,6 +10,7 @@ pub mod https_url;
 pub mod kube_args;
 pub mod kube_token;
 pub mod lock;
+pub mod login;
 pub mod mcp;
 pub mod names;
 pub mod openshift;
@@ -17,16 +18,18 @@ pub mod output;
 pub mod plan;
 pub mod preflight;
 pub mod rbac_intent;
+pub mod release;
 pub mod retry;
 pub mod secret;
 pub mod secret_input;
 pub mod server_config;
+pub mod subject;
 pub mod tenant;
 
-pub use cli::{CompletionArgs, GlobalArgs, Plugin};
+pub use cli::{CompletionArgs, GlobalArgs, Plugin, ReadOnlyGlobalArgs};
 pub use error::{Error, ExitCode, Result};
 pub use kube_args::KubeArgs;
-pub use output::{DryRun, OutputArgs, OutputFormat};
+pub use output::{ChangeArgs, DryRun, OutputArgs, OutputFormat};
 pub use plan::{ApplyMode, ApplyReport, Plan, PlannedObject};
 
 /// Make ring the process-wide rustls crypto provider (kube, reqwest and rmcp all use rustls).

@@ -141,21 +141,82 @@ pub fn result_text(result: &CallToolResult) -> String {
 }
 
 fn initialize_error(url: &str, err: &rmcp::service::ClientInitializeError) -> Error {
-    if let Some(challenge) = err.auth_challenge() {
-        return Error::Unauthenticated {
+    match InitializeFailure::of(err) {
+        InitializeFailure::Challenged(challenge) => Error::Unauthenticated {
             message: format!("{url} answered 401 ({challenge})"),
-        };
+        },
+        InitializeFailure::Unauthorized => Error::Unauthenticated {
+            message: format!("{url} rejected the token: {}", describe_chain(err)),
+        },
+        InitializeFailure::Transport(transport) | InitializeFailure::Other(transport) => {
+            Error::Unreachable {
+                what: url.to_owned(),
+                transport,
+                source: describe_chain(err).into(),
+            }
+        }
     }
-    let text = describe_chain(err);
-    if text.contains("401") || text.to_lowercase().contains("unauthorized") {
-        return Error::Unauthenticated {
-            message: format!("{url} rejected the token: {text}"),
-        };
+}
+
+/// Why an MCP `initialize` failed, read from rmcp's typed errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitializeFailure<'a> {
+    /// 401 or 403 with a `WWW-Authenticate` challenge (its value).
+    Challenged(&'a str),
+    /// 401 without a challenge, or rmcp's own "authorization required".
+    Unauthorized,
+    /// The HTTP client failed: no connection, a refused certificate, a timeout.
+    Transport(crate::error::Transport),
+    /// The server answered, but not as an MCP server (the kind is `Connection`).
+    Other(crate::error::Transport),
+}
+
+impl<'a> InitializeFailure<'a> {
+    pub fn of(err: &'a rmcp::service::ClientInitializeError) -> Self {
+        if let Some(challenge) = err.auth_challenge() {
+            return Self::Challenged(challenge);
+        }
+        let http = http_error(err);
+        let unauthorized = matches!(
+            http,
+            Some(HttpError::UnexpectedServerResponse(text)) if text.starts_with("HTTP 401")
+        );
+        if err.is_authorization_required() || unauthorized {
+            return Self::Unauthorized;
+        }
+        // The HTTP client's own error carries the kind; rmcp wraps it without naming it as a
+        // source, so it is taken out here.
+        match http {
+            Some(HttpError::Client(client)) => {
+                let transport = crate::error::Transport::of(client);
+                if transport.is_tls() || client.is_connect() || client.is_timeout() {
+                    Self::Transport(transport)
+                } else {
+                    Self::Other(transport)
+                }
+            }
+            _ => Self::Other(crate::error::Transport::Connection),
+        }
     }
-    Error::Unreachable {
-        what: url.to_owned(),
-        message: text,
+}
+
+type HttpError = rmcp::transport::streamable_http_client::StreamableHttpError<reqwest::Error>;
+
+/// The streamable-HTTP transport's error inside an initialize failure. A 401 that came
+/// without a challenge survives only as its `UnexpectedServerResponse("HTTP 401 ...")`
+/// text, whose fixed prefix the caller reads: rmcp keeps no status for it.
+fn http_error(err: &rmcp::service::ClientInitializeError) -> Option<&HttpError> {
+    let rmcp::service::ClientInitializeError::TransportError { error, .. } = err else {
+        return None;
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error.error.as_ref());
+    while let Some(current) = source {
+        if let Some(http) = current.downcast_ref::<HttpError>() {
+            return Some(http);
+        }
+        source = current.source();
     }
+    None
 }
 
 fn protocol_error(what: &str, err: &rmcp::ServiceError) -> Error {

@@ -42,25 +42,29 @@ pub fn is_dns1123_label(name: &str) -> bool {
 
 /// An object name given with `flag`: a DNS-1123 subdomain, else a usage error (exit 2).
 pub fn validate_object_name(name: &str, flag: &str) -> Result<()> {
-    if is_dns1123_subdomain(name) {
-        Ok(())
-    } else {
-        Err(Error::usage_with_hint(
-            format!("{flag} {name:?} is not a valid object name"),
-            SUBDOMAIN_FIX,
-        ))
-    }
+    usage_unless(
+        is_dns1123_subdomain(name),
+        name,
+        flag,
+        "object name",
+        SUBDOMAIN_FIX,
+    )
 }
 
 /// A namespace or host-name part given with `flag`: a DNS-1123 label, else a usage error
 /// (exit 2).
 pub fn validate_dns_label(name: &str, flag: &str) -> Result<()> {
-    if is_dns1123_label(name) {
+    usage_unless(is_dns1123_label(name), name, flag, "DNS label", LABEL_FIX)
+}
+
+/// `Ok` when `valid`, else the usage error (exit 2) that `flag`'s value is not a valid `what`.
+fn usage_unless(valid: bool, name: &str, flag: &str, what: &str, fix: &str) -> Result<()> {
+    if valid {
         Ok(())
     } else {
         Err(Error::usage_with_hint(
-            format!("{flag} {name:?} is not a valid DNS label"),
-            LABEL_FIX,
+            format!("{flag} {name:?} is not a valid {what}"),
+            fix,
         ))
     }
 }
@@ -144,6 +148,8 @@ macro_rules! validated_name {
     };
 }
 
+pub(crate) use validated_name;
+
 validated_name!(
     /// An object name the API server accepts (a DNS-1123 subdomain): ClusterRoles, OAuthClients,
     /// Secrets, ConfigMaps, releases.
@@ -209,7 +215,10 @@ mod tests {
         let label: DnsLabel = "team-mcp".parse().expect("label");
         assert_eq!(&*label, "team-mcp");
         let err = "a.b".parse::<DnsLabel>().expect_err("dot");
-        assert_eq!(err.to_string(), format!("\"a.b\" is not a valid DNS label; {LABEL_FIX}"));
+        assert_eq!(
+            err.to_string(),
+            format!("\"a.b\" is not a valid DNS label; {LABEL_FIX}")
+        );
         assert!("Upper".parse::<ObjectName>().is_err());
         assert!("".parse::<ObjectName>().is_err());
         assert_eq!(serde_json::to_string(&label).expect("json"), "\"team-mcp\"");

@@ -10,10 +10,27 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use serde::{Deserialize, Serialize};
 
-/// Implement `k8s_openapi::Resource` and `Metadata` (and so `kube::Resource`) for a type.
+/// Declare an OpenShift kind: the struct with `apiVersion`, `kind` and `metadata` followed by
+/// the given fields, its `k8s_openapi::Resource` and `Metadata` (and so `kube::Resource`), and
+/// `named`.
 macro_rules! openshift_resource {
-    ($ty:ident, group = $group:literal, version = $version:literal, kind = $kind:literal,
-     plural = $plural:literal, scope = $scope:ident) => {
+    (
+        $(#[doc = $doc:literal])*
+        $ty:ident in $group:literal / $version:literal, kind $kind:literal, plural $plural:literal,
+        $scope:ident { $($fields:tt)* }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $ty {
+            #[serde(default)]
+            pub api_version: String,
+            #[serde(default)]
+            pub kind: String,
+            #[serde(default)]
+            pub metadata: ObjectMeta,
+            $($fields)*
+        }
         impl k8s_openapi::Resource for $ty {
             const API_VERSION: &'static str = concat!($group, "/", $version);
             const GROUP: &'static str = $group;
@@ -52,28 +69,14 @@ type Extra = BTreeMap<String, serde_json::Value>;
 
 // ---- route.openshift.io/v1 Route ----
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Route {
-    #[serde(default)]
-    pub api_version: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub spec: RouteSpec,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<RouteStatus>,
+openshift_resource! {
+    Route in "route.openshift.io" / "v1", kind "Route", plural "routes", NamespaceResourceScope {
+        #[serde(default)]
+        pub spec: RouteSpec,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub status: Option<RouteStatus>,
+    }
 }
-openshift_resource!(
-    Route,
-    group = "route.openshift.io",
-    version = "v1",
-    kind = "Route",
-    plural = "routes",
-    scope = NamespaceResourceScope
-);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -169,47 +172,34 @@ impl Route {
 
 // ---- oauth.openshift.io/v1 OAuthClient (fields at the top level, not under spec) ----
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OAuthClient {
-    #[serde(default)]
-    pub api_version: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// The client secret. Never log or print this object without redacting it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub additional_secrets: Vec<String>,
-    #[serde(
-        default,
-        rename = "redirectURIs",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub redirect_uris: Vec<String>,
-    /// `auto` or `prompt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_token_max_age_seconds: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub respond_with_challenges: Option<bool>,
-    /// Which scopes the OAuth server lets this client ask for (none: any scope).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scope_restrictions: Vec<ScopeRestriction>,
-    #[serde(flatten)]
-    pub extra: Extra,
+openshift_resource! {
+    OAuthClient in "oauth.openshift.io" / "v1", kind "OAuthClient",
+    plural "oauthclients", ClusterResourceScope {
+        /// The client secret. Never log or print this object without redacting it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub secret: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub additional_secrets: Vec<String>,
+        #[serde(
+            default,
+            rename = "redirectURIs",
+            skip_serializing_if = "Vec::is_empty"
+        )]
+        pub redirect_uris: Vec<String>,
+        /// `auto` or `prompt`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub grant_method: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub access_token_max_age_seconds: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub respond_with_challenges: Option<bool>,
+        /// Which scopes the OAuth server lets this client ask for (none: any scope).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub scope_restrictions: Vec<ScopeRestriction>,
+        #[serde(flatten)]
+        pub extra: Extra,
+    }
 }
-openshift_resource!(
-    OAuthClient,
-    group = "oauth.openshift.io",
-    version = "v1",
-    kind = "OAuthClient",
-    plural = "oauthclients",
-    scope = ClusterResourceScope
-);
 
 /// One entry of `scopeRestrictions`: exact scopes, or `role:` scopes of named ClusterRoles.
 /// A requested scope must match at least one entry.
@@ -313,28 +303,15 @@ impl OAuthClient {
 
 // ---- project.openshift.io/v1 Project and ProjectRequest ----
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Project {
-    #[serde(default)]
-    pub api_version: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<ProjectStatus>,
+openshift_resource! {
+    Project in "project.openshift.io" / "v1", kind "Project",
+    plural "projects", ClusterResourceScope {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub spec: Option<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub status: Option<ProjectStatus>,
+    }
 }
-openshift_resource!(
-    Project,
-    group = "project.openshift.io",
-    version = "v1",
-    kind = "Project",
-    plural = "projects",
-    scope = ClusterResourceScope
-);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -343,51 +320,25 @@ pub struct ProjectStatus {
     pub phase: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectRequest {
-    #[serde(default)]
-    pub api_version: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+openshift_resource! {
+    ProjectRequest in "project.openshift.io" / "v1", kind "ProjectRequest",
+    plural "projectrequests", ClusterResourceScope {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub display_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub description: Option<String>,
+    }
 }
-openshift_resource!(
-    ProjectRequest,
-    group = "project.openshift.io",
-    version = "v1",
-    kind = "ProjectRequest",
-    plural = "projectrequests",
-    scope = ClusterResourceScope
-);
 
 // ---- config.openshift.io/v1 Ingress and Authentication (singletons named `cluster`) ----
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IngressConfig {
-    #[serde(default)]
-    pub api_version: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub spec: IngressConfigSpec,
+openshift_resource! {
+    IngressConfig in "config.openshift.io" / "v1", kind "Ingress",
+    plural "ingresses", ClusterResourceScope {
+        #[serde(default)]
+        pub spec: IngressConfigSpec,
+    }
 }
-openshift_resource!(
-    IngressConfig,
-    group = "config.openshift.io",
-    version = "v1",
-    kind = "Ingress",
-    plural = "ingresses",
-    scope = ClusterResourceScope
-);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -399,26 +350,13 @@ pub struct IngressConfigSpec {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthenticationConfig {
-    #[serde(default)]
-    pub api_version: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub spec: AuthenticationConfigSpec,
+openshift_resource! {
+    AuthenticationConfig in "config.openshift.io" / "v1", kind "Authentication",
+    plural "authentications", ClusterResourceScope {
+        #[serde(default)]
+        pub spec: AuthenticationConfigSpec,
+    }
 }
-openshift_resource!(
-    AuthenticationConfig,
-    group = "config.openshift.io",
-    version = "v1",
-    kind = "Authentication",
-    plural = "authentications",
-    scope = ClusterResourceScope
-);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -469,26 +407,12 @@ impl AuthenticationConfig {
 
 // ---- user.openshift.io/v1 Group ----
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Group {
-    #[serde(default)]
-    pub api_version: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub users: Vec<String>,
+openshift_resource! {
+    Group in "user.openshift.io" / "v1", kind "Group", plural "groups", ClusterResourceScope {
+        #[serde(default)]
+        pub users: Vec<String>,
+    }
 }
-openshift_resource!(
-    Group,
-    group = "user.openshift.io",
-    version = "v1",
-    kind = "Group",
-    plural = "groups",
-    scope = ClusterResourceScope
-);
 
 /// What discovery says about the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

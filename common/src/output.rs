@@ -80,14 +80,25 @@ impl DryRun {
     }
 }
 
-/// Output and run-mode flags shared by every plugin.
+/// Output flags shared by every plugin. Explicit display orders keep them and [`ChangeArgs`]
+/// first under "Output", in one order, before any plugin flag that lands under that heading.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Output format
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table, display_order = 1)]
     pub output: OutputFormat,
 
+    /// More detail on stderr; repeat for more (-v info, -vv debug, -vvv trace). RUST_LOG overrides
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count, display_order = 3)]
+    pub verbose: u8,
+}
+
+/// The run-mode flags, only for plugins that change something: a read-only plugin does not
+/// accept them, so `--dry-run` there is a usage error rather than a flag that does nothing.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct ChangeArgs {
     /// Only show what would change: `client` prints it, `server` asks the API server to validate it
     #[arg(
         long = "dry-run",
@@ -97,16 +108,13 @@ pub struct OutputArgs {
         num_args = 0..=1,
         require_equals = true,
         default_value_t = DryRun::None,
-        default_missing_value = "client"
+        default_missing_value = "client",
+        display_order = 2
     )]
     pub dry_run: DryRun,
 
-    /// More detail on stderr; repeat for more (-v info, -vv debug, -vvv trace). RUST_LOG overrides
-    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-
     /// Answer yes to every confirmation (required to change things when stdin is not a terminal)
-    #[arg(short = 'y', long, global = true)]
+    #[arg(short = 'y', long, global = true, display_order = 4)]
     pub yes: bool,
 }
 

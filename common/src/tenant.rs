@@ -27,14 +27,16 @@ enum Refusal {
 impl Refusal {
     fn reason(self, text: &str) -> String {
         match self {
-            Self::Alias => format!("--tenant {text:?} is a multi-tenant alias, not a tenant"),
+            Self::Alias => format!("{text:?} is a multi-tenant alias, not a tenant"),
             Self::Unknown => format!("unknown tenant format {text:?}"),
         }
     }
 
     const fn fix(self) -> &'static str {
         match self {
-            Self::Alias => "give your directory (tenant) ID: `az account show --query tenantId -o tsv`",
+            Self::Alias => {
+                "give your directory (tenant) ID: `az account show --query tenantId -o tsv`"
+            }
             Self::Unknown => {
                 "give the directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, \
                  or a verified domain such as contoso.onmicrosoft.com"
@@ -47,8 +49,15 @@ impl Tenant {
     /// Parse `--tenant`. The multi-tenant aliases (`common`, `organizations`, `consumers`) are
     /// refused: the MCP server needs one issuer.
     pub fn parse(text: &str) -> Result<Self> {
-        Self::classify(text)
-            .map_err(|refusal| Error::usage_with_hint(refusal.reason(text), refusal.fix()))
+        Self::classify(text).map_err(|refusal| {
+            let reason = refusal.reason(text);
+            let message = match refusal {
+                // Outside clap, which names the flag itself.
+                Refusal::Alias => format!("--tenant {reason}"),
+                Refusal::Unknown => reason,
+            };
+            Error::usage_with_hint(message, refusal.fix())
+        })
     }
 
     fn classify(text: &str) -> std::result::Result<Self, Refusal> {
@@ -138,7 +147,13 @@ mod tests {
                 .contains("multi-tenant alias")
         );
         let from_flag = "common".parse::<Tenant>().expect_err("alias");
-        assert!(from_flag.to_string().contains("az account show"), "{from_flag}");
-        assert_eq!("contoso.com".parse::<Tenant>().ok(), Tenant::parse("contoso.com").ok());
+        assert!(
+            from_flag.to_string().contains("az account show"),
+            "{from_flag}"
+        );
+        assert_eq!(
+            "contoso.com".parse::<Tenant>().ok(),
+            Tenant::parse("contoso.com").ok()
+        );
     }
 }

@@ -38,6 +38,13 @@ struct Seen {
     impersonate_uid: Option<String>,
 }
 
+impl Seen {
+    /// The bearer token the request carried.
+    fn bearer(&self) -> Option<&str> {
+        self.authorization.as_deref()?.strip_prefix("Bearer ")
+    }
+}
+
 struct Recorder {
     url: String,
     ca_pem: String,
@@ -105,6 +112,17 @@ impl Recorder {
 
     fn last(&self) -> Seen {
         self.seen().last().cloned().expect("a request was made")
+    }
+
+    /// List ConfigMaps with `args` and `env` and return the request this server saw.
+    async fn list_with(&self, args: &KubeArgs, env: &LoadEnv) -> Seen {
+        list_configmaps(args, env).await.expect("list");
+        self.last()
+    }
+
+    /// Write [`Self::kubeconfig`] to the file `config`.
+    fn kubeconfig_file(&self, current: &str, contexts: &[(&str, &str, Option<&str>)]) -> PathBuf {
+        self.write("config", &self.kubeconfig(current, contexts))
     }
 
     /// Write a kubeconfig file with the given YAML body under the test's directory.
@@ -181,6 +199,14 @@ fn env_with(kubeconfig: &[&Path]) -> LoadEnv {
     }
 }
 
+/// `KubeArgs` with only `--kubeconfig` set.
+fn with_kubeconfig(path: PathBuf) -> KubeArgs {
+    KubeArgs {
+        kubeconfig: Some(path),
+        ..KubeArgs::default()
+    }
+}
+
 async fn list_configmaps(args: &KubeArgs, env: &LoadEnv) -> Result<(), Error> {
     let client = args.client_with(env).await?;
     Api::<ConfigMap>::default_namespaced(client)
@@ -189,58 +215,34 @@ async fn list_configmaps(args: &KubeArgs, env: &LoadEnv) -> Result<(), Error> {
     Ok(())
 }
 
+/// Two contexts: `dev` with a namespace, `prod` without.
+const DEV_AND_PROD: [(&str, &str, Option<&str>); 2] = [
+    ("dev", "sha256~dev-token", Some("team-a")),
+    ("prod", "sha256~prod", None),
+];
+
 #[tokio::test]
 async fn current_context_supplies_server_token_and_namespace() {
     let server = Recorder::start().await;
-    let path = server.write(
-        "config",
-        &server.kubeconfig(
-            "dev",
-            &[
-                ("dev", "sha256~dev-token", Some("team-a")),
-                ("prod", "sha256~prod", None),
-            ],
-        ),
-    );
-    let args = KubeArgs {
-        kubeconfig: Some(path),
-        ..KubeArgs::default()
-    };
-    list_configmaps(&args, &LoadEnv::default())
-        .await
-        .expect("list");
-    let seen = server.last();
+    let path = server.kubeconfig_file("dev", &DEV_AND_PROD);
+    let args = with_kubeconfig(path);
+    let seen = server.list_with(&args, &LoadEnv::default()).await;
     assert_eq!(seen.path, "/api/v1/namespaces/team-a/configmaps");
-    assert_eq!(
-        seen.authorization.as_deref(),
-        Some("Bearer sha256~dev-token")
-    );
+    assert_eq!(seen.bearer(), Some("sha256~dev-token"));
     assert_eq!(seen.impersonate_user, None);
 }
 
 #[tokio::test]
 async fn context_flag_and_namespace_flag_override_the_kubeconfig() {
     let server = Recorder::start().await;
-    let path = server.write(
-        "config",
-        &server.kubeconfig(
-            "dev",
-            &[
-                ("dev", "sha256~dev", Some("team-a")),
-                ("prod", "sha256~prod", None),
-            ],
-        ),
-    );
+    let path = server.kubeconfig_file("dev", &DEV_AND_PROD);
     let args = KubeArgs {
         kubeconfig: Some(path.clone()),
         context: Some("prod".into()),
         ..KubeArgs::default()
     };
-    list_configmaps(&args, &LoadEnv::default())
-        .await
-        .expect("list");
-    let seen = server.last();
-    assert_eq!(seen.authorization.as_deref(), Some("Bearer sha256~prod"));
+    let seen = server.list_with(&args, &LoadEnv::default()).await;
+    assert_eq!(seen.bearer(), Some("sha256~prod"));
     assert_eq!(
         seen.path, "/api/v1/namespaces/default/configmaps",
         "prod has no namespace"
@@ -263,10 +265,7 @@ async fn context_flag_and_namespace_flag_override_the_kubeconfig() {
 #[tokio::test]
 async fn impersonation_flags_become_headers() {
     let server = Recorder::start().await;
-    let path = server.write(
-        "config",
-        &server.kubeconfig("admin", &[("admin", "sha256~admin", None)]),
-    );
+    let path = server.kubeconfig_file("admin", &[("admin", "sha256~admin", None)]);
     let args = KubeArgs {
         kubeconfig: Some(path),
         as_user: Some("alice".into()),
@@ -274,11 +273,8 @@ async fn impersonation_flags_become_headers() {
         as_uid: Some("1234".into()),
         ..KubeArgs::default()
     };
-    list_configmaps(&args, &LoadEnv::default())
-        .await
-        .expect("list");
-    let seen = server.last();
-    assert_eq!(seen.authorization.as_deref(), Some("Bearer sha256~admin"));
+    let seen = server.list_with(&args, &LoadEnv::default()).await;
+    assert_eq!(seen.bearer(), Some("sha256~admin"));
     assert_eq!(seen.impersonate_user.as_deref(), Some("alice"));
     assert_eq!(
         seen.impersonate_groups,
@@ -312,10 +308,7 @@ async fn kubeconfig_env_merges_files_first_wins_and_skips_missing_ones() {
     list_configmaps(&KubeArgs::default(), &env)
         .await
         .expect("list");
-    assert_eq!(
-        server.last().authorization.as_deref(),
-        Some("Bearer sha256~first")
-    );
+    assert_eq!(server.last().bearer(), Some("sha256~first"));
 
     // A context only the second file defines is reachable through the merge.
     let args = KubeArgs {
@@ -323,10 +316,7 @@ async fn kubeconfig_env_merges_files_first_wins_and_skips_missing_ones() {
         ..KubeArgs::default()
     };
     list_configmaps(&args, &env).await.expect("list");
-    assert_eq!(
-        server.last().authorization.as_deref(),
-        Some("Bearer sha256~other")
-    );
+    assert_eq!(server.last().bearer(), Some("sha256~other"));
 }
 
 #[tokio::test]
@@ -340,14 +330,8 @@ async fn token_and_server_flags_replace_kubeconfig_credentials() {
         namespace: Some("ns1".into()),
         ..KubeArgs::default()
     };
-    list_configmaps(&args, &LoadEnv::default())
-        .await
-        .expect("list");
-    let seen = server.last();
-    assert_eq!(
-        seen.authorization.as_deref(),
-        Some("Bearer sha256~from-flag")
-    );
+    let seen = server.list_with(&args, &LoadEnv::default()).await;
+    assert_eq!(seen.bearer(), Some("sha256~from-flag"));
     assert_eq!(seen.path, "/api/v1/namespaces/ns1/configmaps");
 }
 
@@ -361,10 +345,7 @@ async fn a_server_with_an_unknown_ca_is_rejected_unless_insecure() {
         .collect::<Vec<_>>()
         .join("\n");
     let path = server.write("config", &without_ca);
-    let args = KubeArgs {
-        kubeconfig: Some(path.clone()),
-        ..KubeArgs::default()
-    };
+    let args = with_kubeconfig(path.clone());
     let err = list_configmaps(&args, &LoadEnv::default())
         .await
         .expect_err("unknown CA");
@@ -388,70 +369,36 @@ async fn a_server_with_an_unknown_ca_is_rejected_unless_insecure() {
 #[tokio::test]
 async fn bad_kubeconfig_input_is_a_usage_error_that_names_the_problem() {
     let server = Recorder::start().await;
-    let good = server.write(
-        "config",
-        &server.kubeconfig("dev", &[("dev", "sha256~dev", None)]),
-    );
+    let good = server.kubeconfig_file("dev", &[("dev", "sha256~dev", None)]);
     let garbage = server.write("garbage", "clusters: [this is: not: a kubeconfig");
     let oversized_len = usize::try_from(oc_mcp_common::kube_args::MAX_KUBECONFIG_BYTES + 1)
         .expect("fits in memory");
     let oversized = server.write("oversized", &"#".repeat(oversized_len));
+    let missing_file = with_kubeconfig(server.dir.path().join("nope"));
+    let garbage_file = with_kubeconfig(garbage.clone());
+    let garbage_env = env_with(&[&garbage]);
+    let oversized_file = with_kubeconfig(oversized);
+    let staging = KubeArgs {
+        context: Some("staging".into()),
+        ..with_kubeconfig(good.clone())
+    };
+    let nobody = KubeArgs {
+        user: Some("nobody".into()),
+        ..with_kubeconfig(good)
+    };
+    let no_current = LoadEnv {
+        kubeconfig: Some(OsString::from(server.dir.path().join("missing"))),
+        home: None,
+    };
+    let (flags, env) = (KubeArgs::default, LoadEnv::default);
     let cases: Vec<(KubeArgs, LoadEnv, &str)> = vec![
-        (
-            KubeArgs {
-                kubeconfig: Some(server.dir.path().join("nope")),
-                ..KubeArgs::default()
-            },
-            LoadEnv::default(),
-            "cannot read",
-        ),
-        (
-            KubeArgs {
-                kubeconfig: Some(garbage.clone()),
-                ..KubeArgs::default()
-            },
-            LoadEnv::default(),
-            "is not a valid kubeconfig",
-        ),
-        (
-            KubeArgs::default(),
-            env_with(&[&garbage]),
-            "is not a valid kubeconfig",
-        ),
-        (
-            KubeArgs {
-                kubeconfig: Some(oversized),
-                ..KubeArgs::default()
-            },
-            LoadEnv::default(),
-            "too large to be a kubeconfig",
-        ),
-        (
-            KubeArgs {
-                kubeconfig: Some(good.clone()),
-                context: Some("staging".into()),
-                ..KubeArgs::default()
-            },
-            LoadEnv::default(),
-            "context \"staging\" does not exist",
-        ),
-        (
-            KubeArgs {
-                kubeconfig: Some(good.clone()),
-                user: Some("nobody".into()),
-                ..KubeArgs::default()
-            },
-            LoadEnv::default(),
-            "user \"nobody\" does not exist",
-        ),
-        (
-            KubeArgs::default(),
-            LoadEnv {
-                kubeconfig: Some(OsString::from(server.dir.path().join("missing"))),
-                home: None,
-            },
-            "no current context",
-        ),
+        (missing_file, env(), "cannot read"),
+        (garbage_file, env(), "is not a valid kubeconfig"),
+        (flags(), garbage_env, "is not a valid kubeconfig"),
+        (oversized_file, env(), "too large to be a kubeconfig"),
+        (staging, env(), "context \"staging\" does not exist"),
+        (nobody, env(), "user \"nobody\" does not exist"),
+        (flags(), no_current, "no current context"),
     ];
     for (args, env, expected) in cases {
         let err = args.config_with(&env).await.expect_err(expected);
@@ -490,18 +437,9 @@ async fn exec_credential_plugins_work_like_oc_login_and_kubelogin_users() {
         ),
     );
     let path = server.write("config", &text);
-    let args = KubeArgs {
-        kubeconfig: Some(path),
-        ..KubeArgs::default()
-    };
-    list_configmaps(&args, &LoadEnv::default())
-        .await
-        .expect("list");
-    let seen = server.last();
-    assert_eq!(
-        seen.authorization.as_deref(),
-        Some("Bearer sha256~from-exec")
-    );
+    let args = with_kubeconfig(path);
+    let seen = server.list_with(&args, &LoadEnv::default()).await;
+    assert_eq!(seen.bearer(), Some("sha256~from-exec"));
     assert_eq!(seen.path, "/api/v1/namespaces/apps/configmaps");
 }
 
@@ -523,10 +461,7 @@ async fn a_token_with_a_control_character_is_refused_with_the_user_named() {
             "current-context": "x"
         });
         std::fs::write(&path, kubeconfig.to_string()).expect("write");
-        let args = KubeArgs {
-            kubeconfig: Some(path.clone()),
-            ..KubeArgs::default()
-        };
+        let args = with_kubeconfig(path.clone());
         let Err(err) = args.client_with(&LoadEnv::default()).await else {
             panic!("{label}: accepted");
         };
@@ -556,10 +491,7 @@ async fn a_token_with_a_control_character_is_refused_with_the_user_named() {
         "apiVersion: v1\nkind: Config\nusers:\n- name: alice\n  user:\n    token: \"sha256~secretpart\u{7f}\"\n",
     )
     .expect("write");
-    let args = KubeArgs {
-        kubeconfig: Some(path),
-        ..KubeArgs::default()
-    };
+    let args = with_kubeconfig(path);
     let Err(err) = args.client_with(&LoadEnv::default()).await else {
         panic!("DEL accepted");
     };

@@ -138,15 +138,29 @@ fn config_maps(config: kube::Config, policy: RetryPolicy) -> Api<ConfigMap> {
     Api::default_namespaced(client_with_retry(config, policy).expect("client"))
 }
 
-#[tokio::test]
-async fn a_429_is_retried_after_the_servers_retry_after() {
-    let (server, config) = Server::start(vec![Step::TooMany { retry_after: 1 }]).await;
-    let started = Instant::now();
+/// GET `c` with the quick policy, expecting the retries to give up.
+async fn get_c_gives_up(config: kube::Config) -> Error {
+    config_maps(config, quick())
+        .get("c")
+        .await
+        .expect_err("gives up")
+        .into()
+}
+
+/// GET `c` with the quick policy: the retries end with the object the server holds.
+async fn assert_gets_c_after_retries(config: kube::Config) {
     let cm = config_maps(config, quick())
         .get("c")
         .await
         .expect("retried");
     assert_eq!(cm.data.unwrap_or_default()["k"], "v");
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_servers_retry_after() {
+    let (server, config) = Server::start(vec![Step::TooMany { retry_after: 1 }]).await;
+    let started = Instant::now();
+    assert_gets_c_after_retries(config).await;
     assert_eq!(server.requests(), 2);
     // A lower bound only: our own backoff is at most 4 ms here, so waiting a whole second
     // can only come from the server's Retry-After.
@@ -156,11 +170,7 @@ async fn a_429_is_retried_after_the_servers_retry_after() {
 #[tokio::test]
 async fn a_retry_after_longer_than_the_cap_stops_at_once_and_says_so() {
     let (server, config) = Server::start(vec![Step::TooMany { retry_after: 3600 }]).await;
-    let err: Error = config_maps(config, quick())
-        .get("c")
-        .await
-        .expect_err("gives up")
-        .into();
+    let err = get_c_gives_up(config).await;
     assert_eq!(server.requests(), 1);
     assert_eq!(err.exit_code(), ExitCode::Unreachable);
     let text = err.to_string();
@@ -172,11 +182,7 @@ async fn a_retry_after_longer_than_the_cap_stops_at_once_and_says_so() {
 #[tokio::test]
 async fn a_server_that_keeps_failing_exhausts_the_attempts_and_exits_4() {
     let (server, config) = Server::start(vec![Step::Status(503); 100]).await;
-    let err: Error = config_maps(config, quick())
-        .get("c")
-        .await
-        .expect_err("gives up")
-        .into();
+    let err = get_c_gives_up(config).await;
     assert_eq!(server.requests(), RetryPolicy::DEFAULT.max_attempts);
     assert_eq!(err.exit_code(), ExitCode::Unreachable);
     let text = err.to_string();
@@ -212,11 +218,7 @@ async fn the_waiting_budget_is_shared_by_every_request_of_a_command() {
 #[tokio::test]
 async fn a_dropped_get_is_retried() {
     let (server, config) = Server::start(vec![Step::Drop, Step::Drop]).await;
-    let cm = config_maps(config, quick())
-        .get("c")
-        .await
-        .expect("retried");
-    assert_eq!(cm.data.unwrap_or_default()["k"], "v");
+    assert_gets_c_after_retries(config).await;
     assert_eq!(server.requests(), 3);
 }
 

@@ -17,8 +17,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oc_mcp_common::server_config::{
-    ConfigText, DEFAULT_TOOLSETS, LintContext, OidcSettings, ParsedConfig, Rule, ServerConfig,
-    ServerVersion, TokenExchangeSettings, has_errors, lint,
+    ConfigText, DEFAULT_TOOLSETS, Finding, LintContext, OidcSettings, ParsedConfig, Rule,
+    ServerConfig, ServerVersion, TokenExchangeSettings, has_errors, lint,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -97,6 +97,12 @@ impl Workspace {
         (config, port)
     }
 
+    /// Start the server on `text` as `config.toml`, logging to `server.log`.
+    fn start_server(&self, text: &str) -> Server {
+        let file = self.write("config.toml", text);
+        Server::start(&file, self.path().join("server.log"))
+    }
+
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path().join(name);
         if let Some(parent) = path.parent() {
@@ -166,6 +172,14 @@ impl Server {
     }
 
     /// Wait for the process to exit; fail if it is still running after the bounded wait.
+    /// Wait for the server to exit, and check that it failed and its log says `says`.
+    async fn assert_refuses(&mut self, says: &str) {
+        let status = self.wait_exit().await;
+        assert!(!status.success(), "server exited with {status}");
+        let log = self.log_text();
+        assert!(log.contains(says), "{log}");
+    }
+
     async fn wait_exit(&mut self) -> ExitStatus {
         for _ in 0..POLLS {
             if let Some(status) = self.child.try_wait().expect("poll the server process") {
@@ -330,8 +344,7 @@ async fn start_and_probe(config: ServerConfig, expect_401: bool) {
     let workspace = Workspace::new();
     let (config, port) = workspace.localize(config);
     assert_lints_clean(&config, version);
-    let file = workspace.write("config.toml", &config.to_toml_string());
-    let mut server = Server::start(&file, workspace.path().join("server.log"));
+    let mut server = workspace.start_server(&config.to_toml_string());
     server.wait_healthy(port).await;
     let response = initialize_without_token(port).await;
     if expect_401 {
@@ -397,6 +410,14 @@ async fn none_mode_starts_and_does_not_demand_a_token() {
     start_and_probe(ServerConfig::without_auth(DEFAULT_TOOLSETS), false).await;
 }
 
+/// The first finding of `rule`, which the linter must report.
+fn flagged(findings: &[Finding], rule: Rule) -> &Finding {
+    findings
+        .iter()
+        .find(|f| f.rule == rule)
+        .unwrap_or_else(|| panic!("linter does not flag it: {findings:#?}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubeconfig_with_require_oauth_is_refused_by_linter_and_server() {
     let workspace = Workspace::new();
@@ -404,22 +425,12 @@ async fn kubeconfig_with_require_oauth_is_refused_by_linter_and_server() {
     config.cluster_auth_mode = Some("kubeconfig".to_owned());
     let (config, _port) = workspace.localize(config);
     let findings = lint(&config, &LintContext::new(server_version()));
-    let refusal = findings
-        .iter()
-        .find(|f| f.rule == Rule::StartupRefused)
-        .unwrap_or_else(|| panic!("linter does not flag it: {findings:#?}"));
+    let refusal = flagged(&findings, Rule::StartupRefused);
     assert_eq!(refusal.key.as_deref(), Some("cluster_auth_mode"));
     assert!(refusal.message.contains("refuses to start"), "{refusal}");
 
-    let file = workspace.write("config.toml", &config.to_toml_string());
-    let mut server = Server::start(&file, workspace.path().join("server.log"));
-    let status = server.wait_exit().await;
-    assert!(!status.success(), "server exited with {status}");
-    assert!(
-        server.log_text().contains("cluster_auth_mode"),
-        "{}",
-        server.log_text()
-    );
+    let mut server = workspace.start_server(&config.to_toml_string());
+    server.assert_refuses("cluster_auth_mode").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,23 +441,12 @@ async fn integer_port_is_refused_by_linter_and_server() {
         .to_toml_string()
         .replace(&format!("port = \"{port}\""), &format!("port = {port}"));
     let parsed = ParsedConfig::parse(&text).expect("valid TOML");
-    let mismatch = parsed
-        .findings()
-        .iter()
-        .find(|f| f.rule == Rule::TypeMismatch)
-        .unwrap_or_else(|| panic!("linter does not flag it: {:#?}", parsed.findings()));
+    let mismatch = flagged(parsed.findings(), Rule::TypeMismatch);
     assert_eq!(mismatch.key.as_deref(), Some("port"));
     assert!(mismatch.message.contains("refuses to start"), "{mismatch}");
 
-    let file = workspace.write("config.toml", &text);
-    let mut server = Server::start(&file, workspace.path().join("server.log"));
-    let status = server.wait_exit().await;
-    assert!(!status.success(), "server exited with {status}");
-    assert!(
-        server.log_text().contains("incompatible types"),
-        "{}",
-        server.log_text()
-    );
+    let mut server = workspace.start_server(&text);
+    server.assert_refuses("incompatible types").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,17 +457,12 @@ async fn misspelt_require_oauth_is_ignored_silently_as_the_linter_says() {
         .to_toml_string()
         .replace("require_oauth = false", "requre_oauth = true");
     let parsed = ParsedConfig::parse(&text).expect("valid TOML");
-    let unknown = parsed
-        .findings()
-        .iter()
-        .find(|f| f.rule == Rule::UnknownKey)
-        .unwrap_or_else(|| panic!("linter does not flag it: {:#?}", parsed.findings()));
+    let unknown = flagged(parsed.findings(), Rule::UnknownKey);
     assert!(unknown.message.contains("ignores it silently"), "{unknown}");
     assert!(unknown.message.contains("require_oauth"), "{unknown}");
 
     // The server starts, and the intended protection is not there.
-    let file = workspace.write("config.toml", &text);
-    let mut server = Server::start(&file, workspace.path().join("server.log"));
+    let mut server = workspace.start_server(&text);
     server.wait_healthy(port).await;
     assert_eq!(initialize_without_token(port).await.status, 200);
 }
@@ -557,15 +552,9 @@ async fn secret_drop_in_is_read_by_the_server_and_lints_clean() {
         Some(&workspace.path().join("empty")),
         workspace.path().join("alone.log"),
     );
-    let status = alone_server.wait_exit().await;
-    assert!(!status.success(), "server exited with {status}");
-    assert!(
-        alone_server
-            .log_text()
-            .contains("client_secret is required"),
-        "{}",
-        alone_server.log_text()
-    );
+    alone_server
+        .assert_refuses("client_secret is required")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -589,17 +578,10 @@ async fn flat_sts_keys_of_the_docs_are_refused_by_v0_0_67_as_the_linter_says() {
             "{key}: {findings:#?}"
         );
     }
-    let file = workspace.write("config.toml", &config.to_toml_string());
-    let mut server = Server::start(&file, workspace.path().join("server.log"));
-    let status = server.wait_exit().await;
-    assert!(!status.success(), "server exited with {status}");
-    assert!(
-        server
-            .log_text()
-            .contains("removed token exchange configuration keys"),
-        "{}",
-        server.log_text()
-    );
+    let mut server = workspace.start_server(&config.to_toml_string());
+    server
+        .assert_refuses("removed token exchange configuration keys")
+        .await;
 
     // The migrated config is what v0.0.67 reads.
     let mut migrated = config.clone();

@@ -28,6 +28,10 @@ pub struct DemoArgs {
     /// CAP_NET_BIND_SERVICE; without it and --router-addr: a free one)
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub router_port: Option<u16>,
+    /// Build nothing: run the plugins and the sandbox already in target/debug (`cargo xtask
+    /// test` built them with the tests)
+    #[arg(long)]
+    pub prebuilt: bool,
 }
 
 /// The router's own address with `--keep`: any of 127.0.0.0/8 is loopback on Linux, and one
@@ -54,6 +58,21 @@ impl DemoArgs {
             self.router_port.unwrap_or(HTTPS_PORT),
         ))
     }
+}
+
+/// The plugins and the sandbox, with the demo's packages only.
+fn build(root: &Path) -> Result<()> {
+    let mut build = crate::cargo(root);
+    build.args(["build", "--locked", "--package", "oc-mcp-sandbox"]);
+    for plugin in &PLUGINS {
+        build.args(["--package", plugin.package]);
+    }
+    eprintln!("xtask: building the plugins and the sandbox");
+    ensure!(
+        build.status().context("cannot run cargo build")?.success(),
+        "build failed"
+    );
+    Ok(())
 }
 
 /// `--router-addr`: an IPv4 address of 127.0.0.0/8. The router must never listen off
@@ -153,16 +172,9 @@ impl Env {
 }
 
 pub fn demo(root: &Path, tools: &Path, args: &DemoArgs) -> Result<()> {
-    let mut build = crate::cargo(root);
-    build.args(["build", "--locked", "--package", "oc-mcp-sandbox"]);
-    for plugin in &PLUGINS {
-        build.args(["--package", plugin.package]);
+    if !args.prebuilt {
+        build(root)?;
     }
-    eprintln!("xtask: building the plugins and the sandbox");
-    ensure!(
-        build.status().context("cannot run cargo build")?.success(),
-        "build failed"
-    );
     let debug = root.join("target/debug");
 
     let dir = args.dir.clone().unwrap_or_else(|| {

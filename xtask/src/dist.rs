@@ -187,6 +187,11 @@ pub struct DistArgs {
     /// Cargo profile of the packed binaries; `release` is what ships
     #[arg(long, value_name = "NAME", default_value = "release")]
     pub profile: String,
+    /// Build nothing: pack the binaries already in target/<profile> (`cargo xtask test` built
+    /// them with the tests; building the plugins alone unifies features differently and
+    /// compiles the TLS and kube stack again)
+    #[arg(long, conflicts_with = "target")]
+    pub prebuilt: bool,
 }
 
 impl Default for DistArgs {
@@ -198,6 +203,7 @@ impl Default for DistArgs {
             update_manifests: false,
             manifests_only: false,
             profile: "release".to_owned(),
+            prebuilt: false,
         }
     }
 }
@@ -217,7 +223,11 @@ pub fn dist(root: &Path, args: &DistArgs) -> Result<()> {
             Some(target) => Platform::from_target(target)?,
             None => Platform::host()?,
         };
-        let bin_dir = build(root, args.target.as_deref(), &args.profile)?;
+        let bin_dir = if args.prebuilt {
+            profile_dir(&root.join("target"), &args.profile)
+        } else {
+            build(root, args.target.as_deref(), &args.profile)?
+        };
         pack_all(root, &bin_dir, &platform, &out, &mut sums)?;
         write_sums(&out.join("SHA256SUMS"), &sums)?;
     }
@@ -289,8 +299,12 @@ fn build(root: &Path, target: Option<&str>, profile: &str) -> Result<PathBuf> {
     if let Some(target) = target {
         dir = dir.join(target);
     }
-    // Cargo keeps the `dev` profile in `debug`.
-    Ok(dir.join(if profile == "dev" { "debug" } else { profile }))
+    Ok(profile_dir(&dir, profile))
+}
+
+/// Where cargo puts a profile's binaries under `target_dir`: it keeps `dev` in `debug`.
+fn profile_dir(target_dir: &Path, profile: &str) -> PathBuf {
+    target_dir.join(if profile == "dev" { "debug" } else { profile })
 }
 
 /// The shim kubectl runs to complete `kubectl mcp-rbac <TAB>`: it asks the plugin.

@@ -90,8 +90,24 @@ pub fn fuzz(root: &Path, args: &FuzzArgs) -> Result<()> {
     crate::run(cargo_fuzz(&fuzz_dir).arg("build").args(BUILD_FLAGS))?;
     let built = started.elapsed();
     let scratch = root.join("target").join("fuzz-corpus");
-    for target in &targets {
-        run_target(&fuzz_dir, &scratch, target, args.seconds)?;
+    // libFuzzer runs one process on one core: run as many targets at once as there are
+    // cores, each for its full time, so the step's wall time shrinks and the coverage of
+    // each target does not.
+    let at_once = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    for batch in targets.chunks(at_once) {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = batch
+                .iter()
+                .map(|target| {
+                    let (fuzz_dir, scratch) = (&fuzz_dir, &scratch);
+                    scope.spawn(move || run_target(fuzz_dir, scratch, target, args.seconds))
+                })
+                .collect();
+            runs.into_iter().try_for_each(|run| {
+                run.join()
+                    .unwrap_or_else(|_| bail!("a fuzz target's runner panicked"))
+            })
+        })?;
     }
     eprintln!(
         "xtask: fuzz step done in {:.0} s (build {:.0} s); no crash",

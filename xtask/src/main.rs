@@ -14,6 +14,7 @@ mod dist;
 mod fuzz;
 mod lint;
 mod npm_clients;
+mod phases;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand};
@@ -132,56 +133,88 @@ fn tools_dir(root: &Path) -> PathBuf {
 }
 
 fn test(root: &Path, no_lint: bool, test_args: &[String]) -> Result<()> {
-    let tools = install_tools(root)?;
+    let mut phases = phases::Phases::default();
+    let result = test_phases(&mut phases, root, no_lint, test_args);
+    // Also after a failure: CI logs show where the time went either way.
+    eprintln!("{}", phases.summary());
+    result
+}
+
+fn test_phases(
+    phases: &mut phases::Phases,
+    root: &Path,
+    no_lint: bool,
+    test_args: &[String],
+) -> Result<()> {
+    let tools = phases.time("tools", || install_tools(root))?;
     if !no_lint {
-        lint::test_modules(root)?;
-        run(cargo(root).args(["fmt", "--all", "--check"]))?;
-        run(cargo(root).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
+        phases.time("layout", || lint::test_modules(root))?;
+        phases.time("fmt", || run(cargo(root).args(["fmt", "--all", "--check"])))?;
+        phases.time("clippy", || {
+            run(cargo(root).args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        })?;
     }
-    // The plugin binaries are run as kubectl plugins by tests in other packages, and the
-    // release archives are installed the way krew installs them.
-    run(cargo(root).args(["build", "--workspace", "--bins", "--locked"]))?;
+    // One build of every test and binary: the plugin binaries are run as kubectl plugins by
+    // tests in other packages, and the release archives are installed the way krew installs
+    // them. A separate `cargo build --bins` (or a build of the plugins alone, as `cargo xtask
+    // dist` and `demo` make on their own) unifies the dependencies' features without the
+    // dev-dependencies' and compiles the TLS, kube and MCP stack and our crates again.
+    phases.time("build", || run(test_command(root, &tools).arg("--no-run")))?;
     // The archives' format and krew's install are what the tests check: pack the binaries
     // just built (a release build is minutes of CI; `cargo xtask dist` makes the real ones).
-    dist::dist(
-        root,
-        &dist::DistArgs {
-            profile: "dev".to_owned(),
-            ..dist::DistArgs::default()
-        },
-    )?;
-    let mut cmd = cargo(root);
-    cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"])
-        .args(test_args);
-    cmd.env("OC_MCP_SERVER_BIN", tools.join(MCP_SERVER.name))
-        .env("OC_MCP_HELM", tools.join(HELM.name))
-        .env("OC_MCP_TOOLS_DIR", &tools)
-        .env("OC_MCP_NODE", tools.join(npm_clients::NODE.name))
-        .env("OC_MCP_NPM_CLIENTS", tools.join(npm_clients::DIR));
-    run(&mut cmd)?;
+    phases.time("dist", || {
+        dist::dist(
+            root,
+            &dist::DistArgs {
+                profile: "dev".to_owned(),
+                prebuilt: true,
+                ..dist::DistArgs::default()
+            },
+        )
+    })?;
+    phases.time("test", || {
+        run(test_command(root, &tools)
+            .arg("--no-fail-fast")
+            .args(test_args))
+    })?;
     if test_args.is_empty() {
         // Bounded: the build and 20 s per target (issue #12).
         if fuzz::nightly_available() {
-            fuzz::fuzz(root, &fuzz::FuzzArgs::default())?;
+            phases.time("fuzz", || fuzz::fuzz(root, &fuzz::FuzzArgs::default()))?;
         } else {
             eprintln!(
                 "xtask: SKIPPING the fuzz step: no nightly toolchain (rustup toolchain install nightly)"
             );
         }
-    }
-    // The README's first command, as a newcomer runs it.
-    if test_args.is_empty() {
-        demo::demo(root, &tools, &demo::DemoArgs::default())?;
+        // The README's first command, as a newcomer runs it, with the binaries built above.
+        let demo = demo::DemoArgs {
+            prebuilt: true,
+            ..demo::DemoArgs::default()
+        };
+        phases.time("demo", || demo::demo(root, &tools, &demo))?;
     }
     Ok(())
+}
+
+/// `cargo test --workspace` with the test tools' locations; the build and the run share it,
+/// so the run compiles nothing.
+fn test_command(root: &Path, tools: &Path) -> Command {
+    let mut cmd = cargo(root);
+    cmd.args(["test", "--workspace", "--locked"])
+        .env("OC_MCP_SERVER_BIN", tools.join(MCP_SERVER.name))
+        .env("OC_MCP_HELM", tools.join(HELM.name))
+        .env("OC_MCP_TOOLS_DIR", tools)
+        .env("OC_MCP_NODE", tools.join(npm_clients::NODE.name))
+        .env("OC_MCP_NPM_CLIENTS", tools.join(npm_clients::DIR));
+    cmd
 }
 
 /// `cargo` in the workspace root; the one way xtask runs it.

@@ -66,8 +66,9 @@ async fn apply_one(client: &Client, object: &PlannedObject, dry_run: bool) -> Re
 }
 
 /// Server-side apply, tried again (a bounded number of times) when the server reports that a
-/// concurrent writer changed the object in between ("the object has been modified"): applying
-/// the same intent again is always correct. Field-manager conflicts are not retried.
+/// concurrent writer changed the object in between (a 409 without field-manager causes, "the
+/// object has been modified"): applying the same intent again is always correct. Field-manager
+/// conflicts, whose causes name the fields another manager owns, are not retried.
 async fn patch_retrying_stale_writes(
     api: &Api<DynamicObject>,
     name: &str,
@@ -80,7 +81,7 @@ async fn patch_retrying_stale_writes(
         match api.patch(name, params, &Patch::Apply(body)).await {
             Err(kube::Error::Api(status))
                 if status.code == 409
-                    && status.message.contains("has been modified")
+                    && !is_field_manager_conflict(&status)
                     && attempt < ATTEMPTS =>
             {
                 // Logged like the transport retries (`-v`), in the same words.
@@ -96,6 +97,17 @@ async fn patch_retrying_stale_writes(
             other => return other.map_err(Error::from),
         }
     }
+}
+
+/// A server-side apply conflict: the API server lists each contested field as a cause of type
+/// `FieldManagerConflict`; a stale write (optimistic concurrency) has no such cause.
+fn is_field_manager_conflict(status: &kube::core::Status) -> bool {
+    status.details.as_ref().is_some_and(|details| {
+        details
+            .causes
+            .iter()
+            .any(|cause| cause.reason == "FieldManagerConflict")
+    })
 }
 
 /// The part of `object` an apply of `body` decides: the values at the fields `body` sets, and

@@ -90,16 +90,15 @@ impl Plan {
     pub async fn execute_preflighted(
         &self,
         client: &Client,
-        output: &crate::OutputArgs,
+        global: &crate::GlobalArgs,
     ) -> Result<crate::ExitCode> {
-        if output.dry_run.prints_only() {
-            self.print_client_dry_run(output.output)?;
+        let (format, dry_run) = (global.output.output, global.change.dry_run);
+        if dry_run.prints_only() {
+            self.print_client_dry_run(format)?;
             return Ok(crate::ExitCode::Ok);
         }
-        let report = self
-            .apply_preflighted(client, output.dry_run.apply_mode())
-            .await?;
-        report.print(output.output)?;
+        let report = self.apply_preflighted(client, dry_run.apply_mode()).await?;
+        report.print(format)?;
         if report.succeeded() {
             Ok(crate::ExitCode::Ok)
         } else {

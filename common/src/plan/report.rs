@@ -162,12 +162,19 @@ impl ApplyReport {
         };
         let object = format!("{} {}", o.kind, o.name);
         match cause.error() {
-            Error::Unreachable { what, message } => Error::Unreachable {
+            Error::Unreachable {
+                what,
+                transport,
+                source,
+            } => Error::Unreachable {
                 what: what.clone(),
-                message: format!(
+                transport: *transport,
+                source: format!(
                     "{summary}; re-running converges once the API server answers. \
-                     {object} failed: {message}"
-                ),
+                     {object} failed: {}",
+                    crate::error::describe_chain(source.as_ref())
+                )
+                .into(),
             },
             Error::Forbidden { .. } | Error::Unauthenticated { .. } => Error::Forbidden {
                 message: format!("{summary}. {object}: {cause}"),

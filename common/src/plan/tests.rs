@@ -64,10 +64,10 @@ fn result(name: &str, outcome: Outcome, error: Option<Error>) -> ObjectResult {
 
 #[test]
 fn a_partial_apply_counts_what_was_applied_and_exits_by_the_cause() {
-    let unreachable = Error::Unreachable {
-        what: "the Kubernetes API server".into(),
-        message: "GET /x: gave up after 8 attempts".into(),
-    };
+    let unreachable = Error::unreachable(
+        "the Kubernetes API server",
+        "GET /x: gave up after 8 attempts",
+    );
     let report = ApplyReport {
         dry_run: false,
         objects: vec![

@@ -64,23 +64,31 @@ fn rule(group: &str, resources: &[&str]) -> PolicyRule {
     }
 }
 
+/// The core kinds both profiles read.
+const CORE_KINDS: [&str; 6] = [
+    "pods",
+    "services",
+    "configmaps",
+    "namespaces",
+    "events",
+    "nodes",
+];
+
 /// Guide step 3, option A (11 rules).
 pub fn full_rules() -> Vec<PolicyRule> {
     vec![
         rule(
             "",
             &[
-                "pods",
-                "services",
-                "configmaps",
-                "namespaces",
-                "events",
-                "nodes",
-                "persistentvolumeclaims",
-                "persistentvolumes",
-                "replicationcontrollers",
-                "serviceaccounts",
-            ],
+                &CORE_KINDS[..],
+                &[
+                    "persistentvolumeclaims",
+                    "persistentvolumes",
+                    "replicationcontrollers",
+                    "serviceaccounts",
+                ],
+            ]
+            .concat(),
         ),
         rule("", &["pods/log"]),
         // The guide's comment says "exec/attach", but its rule grants only pods/status.
@@ -120,17 +128,7 @@ pub fn full_rules() -> Vec<PolicyRule> {
 /// Guide step 3, option B (3 rules).
 pub fn minimal_rules() -> Vec<PolicyRule> {
     vec![
-        rule(
-            "",
-            &[
-                "pods",
-                "services",
-                "configmaps",
-                "namespaces",
-                "events",
-                "nodes",
-            ],
-        ),
+        rule("", &CORE_KINDS),
         rule("apps", &["deployments", "daemonsets", "statefulsets"]),
         rule("route.openshift.io", &["routes"]),
     ]

@@ -300,39 +300,46 @@ pub fn must_deny_beyond_profile() -> Vec<(String, String, String)> {
     for resource in ["clusterrolebindings", "rolebindings"] {
         push("create", "rbac.authorization.k8s.io", resource);
     }
-    push("approve", "certificates.k8s.io", "signers");
-    push("sign", "certificates.k8s.io", "signers");
-    push(
-        "update",
-        "certificates.k8s.io",
-        "certificatesigningrequests/approval",
-    );
-    push("use", "security.openshift.io", "securitycontextconstraints");
+    for (verb, group, resource) in PRIVILEGED_WRITES {
+        push(verb, group, resource);
+    }
     for (group, resource) in OTHERS_REVIEWS {
         push("create", group, resource);
     }
-    push("update", "config.openshift.io", "oauths");
-    push("update", "config.openshift.io", "apiservers");
-    push(
-        "create",
-        "machineconfiguration.openshift.io",
-        "machineconfigs",
-    );
-    push(
-        "create",
-        "apiextensions.k8s.io",
-        "customresourcedefinitions",
-    );
-    push(
-        "create",
-        "admissionregistration.k8s.io",
-        "mutatingwebhookconfigurations",
-    );
     // No server serves this group: only `*` in a rule's groups or resources grants it.
     push("get", WILDCARD_PROBE_GROUP, "widgets");
     push("create", WILDCARD_PROBE_GROUP, "widgets");
     out
 }
+
+/// Certificate approval, SCC use and cluster configuration: `(verb, group, resource)`.
+const PRIVILEGED_WRITES: [(&str, &str, &str); 9] = [
+    ("approve", "certificates.k8s.io", "signers"),
+    ("sign", "certificates.k8s.io", "signers"),
+    (
+        "update",
+        "certificates.k8s.io",
+        "certificatesigningrequests/approval",
+    ),
+    ("use", "security.openshift.io", "securitycontextconstraints"),
+    ("update", "config.openshift.io", "oauths"),
+    ("update", "config.openshift.io", "apiservers"),
+    (
+        "create",
+        "machineconfiguration.openshift.io",
+        "machineconfigs",
+    ),
+    (
+        "create",
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+    ),
+    (
+        "create",
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations",
+    ),
+];
 
 /// A group no server serves: a request on it is allowed only by a `*` grant.
 pub const WILDCARD_PROBE_GROUP: &str = "oc-mcp-probe.invalid";

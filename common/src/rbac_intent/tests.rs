@@ -31,6 +31,15 @@ fn shown(rules: &[PolicyRule]) -> Vec<String> {
         .collect()
 }
 
+/// The risks `rules` show, one a line, after checking that each of `wants` is among them.
+fn shown_including(rules: &[PolicyRule], wants: &[&str]) -> String {
+    let text = shown(rules).join("\n");
+    for want in wants {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    text
+}
+
 #[test]
 fn profiles_are_read_only_and_carry_no_risk() {
     for rules in [full_rules(), minimal_rules()] {
@@ -46,29 +55,29 @@ fn profiles_are_read_only_and_carry_no_risk() {
 #[test]
 fn virtual_subjects_are_named_and_real_ones_pass() {
     use VirtualSubject as V;
-    for (kind, name, want) in [
-        ("Group", "system:authenticated", V::EveryAuthenticated),
-        ("Group", "system:unauthenticated", V::Anonymous),
-        ("User", "system:anonymous", V::Anonymous),
-        ("Group", "system:masters", V::Administrators),
-        ("Group", "system:cluster-admins", V::Administrators),
-        ("Group", "system:serviceaccounts", V::ServiceAccounts),
-        (
-            "Group",
-            "system:serviceaccounts:mcp-server",
-            V::ServiceAccounts,
-        ),
-        ("Group", "system:authenticated:oauth", V::System),
-        ("User", "system:admin", V::System),
-        (
-            "User",
-            "system:serviceaccount:ns:bot",
-            V::ServiceAccountAsUser,
-        ),
-        ("Group", "*", V::Wildcard),
-        ("User", "*", V::Wildcard),
-        ("Group", "SYSTEM:Authenticated", V::EveryAuthenticated),
-    ] {
+    let groups = [
+        ("system:authenticated", V::EveryAuthenticated),
+        ("system:unauthenticated", V::Anonymous),
+        ("system:masters", V::Administrators),
+        ("system:cluster-admins", V::Administrators),
+        ("system:serviceaccounts", V::ServiceAccounts),
+        ("system:serviceaccounts:mcp-server", V::ServiceAccounts),
+        ("system:authenticated:oauth", V::System),
+        ("*", V::Wildcard),
+        ("SYSTEM:Authenticated", V::EveryAuthenticated),
+    ];
+    let users = [
+        ("system:anonymous", V::Anonymous),
+        ("system:admin", V::System),
+        ("system:serviceaccount:ns:bot", V::ServiceAccountAsUser),
+        ("*", V::Wildcard),
+    ];
+    let named = |kind| move |(name, want)| (kind, name, want);
+    for (kind, name, want) in groups
+        .map(named("Group"))
+        .into_iter()
+        .chain(users.map(named("User")))
+    {
         assert_eq!(virtual_subject(kind, name), Some(want), "{kind} {name}");
         assert!(!want.to_string().is_empty() && !want.hint().is_empty());
     }
@@ -86,38 +95,36 @@ fn virtual_subjects_are_named_and_real_ones_pass() {
 
 #[test]
 fn every_hand_edit_of_the_issue_is_risky() {
+    // One verb on one resource per rule, as the issue's hand edits add them.
+    let one = |group: &str, resource: &str, verb: &str| rule_of(&[group], &[resource], &[verb]);
     let rules = vec![
-        rule_of(&[""], &["serviceaccounts/token"], &["create"]),
-        rule_of(&["machineconfiguration.openshift.io"], &["*"], &["*"]),
-        rule_of(&["config.openshift.io"], &["oauths"], &["update"]),
-        rule_of(
-            &["certificates.k8s.io"],
-            &["certificatesigningrequests/approval"],
-            &["update"],
+        one("", "serviceaccounts/token", "create"),
+        one("machineconfiguration.openshift.io", "*", "*"),
+        one("config.openshift.io", "oauths", "update"),
+        one(
+            "certificates.k8s.io",
+            "certificatesigningrequests/approval",
+            "update",
         ),
-        rule_of(&["certificates.k8s.io"], &["signers"], &["approve"]),
-        rule_of(&["oauth.openshift.io"], &["oauthaccesstokens"], &["list"]),
-        rule_of(&[""], &["nodes/proxy"], &["get"]),
-        rule_of(
-            &["security.openshift.io"],
-            &["securitycontextconstraints"],
-            &["use"],
-        ),
+        one("certificates.k8s.io", "signers", "approve"),
+        one("oauth.openshift.io", "oauthaccesstokens", "list"),
+        one("", "nodes/proxy", "get"),
+        one("security.openshift.io", "securitycontextconstraints", "use"),
     ];
     let risks = risky_grants(&rules);
-    let text = shown(&rules).join("\n");
-    for want in [
-        "create serviceaccounts/token: lets the holder mint credentials",
-        "* *.machineconfiguration.openshift.io: a wildcard",
-        "update oauths.config.openshift.io: not read-only",
-        "update certificatesigningrequests/approval.certificates.k8s.io",
-        "approve signers.certificates.k8s.io: lets the holder mint credentials",
-        "list oauthaccesstokens.oauth.openshift.io: exposes credentials",
-        "get nodes/proxy: reaches into pods or nodes",
-        "use securitycontextconstraints.security.openshift.io: lets the holder run privileged pods",
-    ] {
-        assert!(text.contains(want), "{want} missing from\n{text}");
-    }
+    shown_including(
+        &rules,
+        &[
+            "create serviceaccounts/token: lets the holder mint credentials",
+            "* *.machineconfiguration.openshift.io: a wildcard",
+            "update oauths.config.openshift.io: not read-only",
+            "update certificatesigningrequests/approval.certificates.k8s.io",
+            "approve signers.certificates.k8s.io: lets the holder mint credentials",
+            "list oauthaccesstokens.oauth.openshift.io: exposes credentials",
+            "get nodes/proxy: reaches into pods or nodes",
+            "use securitycontextconstraints.security.openshift.io: lets the holder run privileged pods",
+        ],
+    );
     // Each risk points at its rule.
     assert_eq!(
         risks.iter().map(|r| r.rule).collect::<BTreeSet<_>>().len(),
@@ -167,21 +174,21 @@ fn escalation_reviews_and_urls() {
         urls(&["/api"], &["post"]),
         urls(&["*"], &["get"]),
     ];
-    let text = shown(&rules).join("\n");
-    for want in [
-        "impersonate users: lets the holder gain other identities",
-        "impersonate groups",
-        "escalate clusterroles.rbac.authorization.k8s.io",
-        "bind clusterroles.rbac.authorization.k8s.io",
-        "create tokenreviews.authentication.k8s.io: discloses",
-        "create subjectaccessreviews.authorization.k8s.io: discloses",
-        "get /metrics: a non-resource URL",
-        "get /logs/*",
-        "post /api: not read-only",
-        "get *: a non-resource URL",
-    ] {
-        assert!(text.contains(want), "{want} missing from\n{text}");
-    }
+    let text = shown_including(
+        &rules,
+        &[
+            "impersonate users: lets the holder gain other identities",
+            "impersonate groups",
+            "escalate clusterroles.rbac.authorization.k8s.io",
+            "bind clusterroles.rbac.authorization.k8s.io",
+            "create tokenreviews.authentication.k8s.io: discloses",
+            "create subjectaccessreviews.authorization.k8s.io: discloses",
+            "get /metrics: a non-resource URL",
+            "get /logs/*",
+            "post /api: not read-only",
+            "get *: a non-resource URL",
+        ],
+    );
     for fine in [
         "selfsubjectaccessreviews",
         "get /api:",

@@ -326,14 +326,14 @@ fn ignored_drop_in(name: &str) -> Finding {
 }
 
 fn issue_to_finding(issue: &SchemaIssue, file: &str) -> Finding {
+    let key = issue.path().to_string();
+    let from = format!(" in {file}");
     match issue {
         SchemaIssue::Unknown {
             path,
             suggestion,
             retired_because,
         } => {
-            let key = path.to_string();
-            let from = format!(" in {file}");
             // v0.0.67 checks the keys under [token_exchange] and exits on unknown ones (measured);
             // everywhere else unknown keys are dropped without a word.
             let consequence = if matches!(path.0.first(), Some(Segment::Key(k)) if k == "token_exchange")
@@ -360,8 +360,6 @@ fn issue_to_finding(issue: &SchemaIssue, file: &str) -> Finding {
             expected,
             found,
         } => {
-            let key = path.to_string();
-            let from = format!(" in {file}");
             let secret = is_secret_key(path.leaf_key());
             // Never echo a secret's value, even a mistyped one.
             let shown = if secret {

@@ -267,6 +267,15 @@ pub(crate) enum SchemaIssue {
     },
 }
 
+impl SchemaIssue {
+    /// The key the issue is about.
+    pub(crate) fn path(&self) -> &KeyPath {
+        match self {
+            Self::Unknown { path, .. } | Self::Mismatch { path, .. } => path,
+        }
+    }
+}
+
 /// Check `table` against `fields`, recording issues and removing every entry that has one, so
 /// that what is left deserialises into the typed model.
 pub(crate) fn check_table(

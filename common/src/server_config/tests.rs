@@ -27,6 +27,15 @@ fn strict() -> LintContext {
         .public_route(HOST)
 }
 
+/// The first finding of `rule` in `parsed`.
+fn first_finding(parsed: &ParsedConfig, rule: Rule) -> &Finding {
+    parsed
+        .findings()
+        .iter()
+        .find(|f| f.rule == rule)
+        .unwrap_or_else(|| panic!("no {rule} finding in {:#?}", parsed.findings()))
+}
+
 fn parse(text: &str) -> ParsedConfig {
     ParsedConfig::parse(text).expect("valid TOML")
 }
@@ -131,751 +140,257 @@ fn s(value: &str) -> Option<String> {
     Some(value.to_owned())
 }
 
-#[allow(clippy::too_many_lines)] // one row per rule reads best as one table
-fn cases() -> Vec<Case> {
-    use Rule as R;
-    use Severity::{Error as E, Warning as W};
-    vec![
-        Case {
-            name: "list_output not table/yaml",
-            base: openshift,
-            change: |c| c.list_output = s("json"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "list_output",
-            severity: E,
-        },
-        Case {
-            name: "unknown toolset",
-            base: openshift,
-            change: |c| c.toolsets = Some(vec!["core".into(), "nope".into()]),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "toolsets",
-            severity: E,
-        },
-        Case {
-            name: "unknown toolset on latest is only a warning",
-            base: openshift,
-            change: |c| c.toolsets = Some(vec!["core".into(), "nope".into()]),
-            context: || LintContext::new(ServerVersion::Latest).public_route(HOST),
-            rule: R::StartupRefused,
-            key: "toolsets",
-            severity: W,
-        },
-        Case {
-            name: "unknown cluster provider",
-            base: openshift,
-            change: |c| c.cluster_provider_strategy = s("acm"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "cluster_provider_strategy",
-            severity: E,
-        },
-        Case {
-            name: "oauth keys without require_oauth",
-            base: no_auth,
-            change: |c| c.server_url = s("https://x.example.com"),
-            context: internal,
-            rule: R::StartupRefused,
-            key: "server_url",
-            severity: E,
-        },
-        Case {
-            name: "authorization_url not http(s)",
-            base: entra,
-            change: |c| c.authorization_url = s("ftp://issuer.example.com"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "authorization_url",
-            severity: E,
-        },
-        Case {
-            name: "require_oauth without issuer or skip_jwt_verification",
-            base: openshift,
-            change: |c| c.skip_jwt_verification = None,
-            context: strict,
-            rule: R::StartupRefused,
-            key: "require_oauth",
-            severity: E,
-        },
-        Case {
-            name: "tls_cert without tls_key",
-            base: openshift,
-            change: |c| c.tls_cert = s("/tls/tls.crt"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "tls_key",
-            severity: E,
-        },
-        Case {
-            name: "tls_cert without port",
-            base: openshift,
-            change: |c| {
-                c.tls_cert = s("/tls/tls.crt");
-                c.tls_key = s("/tls/tls.key");
-                c.port = None;
-            },
-            context: strict,
-            rule: R::StartupRefused,
-            key: "tls_cert",
-            severity: E,
-        },
-        Case {
-            name: "require_tls without certificates",
-            base: openshift,
-            change: |c| c.require_tls = Some(true),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "require_tls",
-            severity: E,
-        },
-        Case {
-            name: "require_tls with an http issuer",
-            base: entra,
-            change: |c| {
-                c.require_tls = Some(true);
-                c.authorization_url = s("http://issuer.example.com");
-            },
-            context: strict,
-            rule: R::StartupRefused,
-            key: "authorization_url",
-            severity: E,
-        },
-        Case {
-            name: "tls_min_version unknown",
-            base: openshift,
-            change: |c| c.tls_min_version = s("1.4"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "tls_min_version",
-            severity: E,
-        },
-        Case {
-            name: "cluster_auth_mode unknown",
-            base: openshift,
-            change: |c| c.cluster_auth_mode = s("impersonate"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "cluster_auth_mode",
-            severity: E,
-        },
-        Case {
-            name: "kubeconfig with require_oauth",
-            base: openshift,
-            change: |c| c.cluster_auth_mode = s("kubeconfig"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "cluster_auth_mode",
-            severity: E,
-        },
-        Case {
-            name: "kubeconfig with require_oauth before v0.0.62 still an error",
-            base: entra,
-            change: |c| c.cluster_auth_mode = s("kubeconfig"),
-            context: || LintContext::new(v("v0.0.61")),
-            rule: R::StartupRefused,
-            key: "cluster_auth_mode",
-            severity: E,
-        },
-        Case {
-            name: "kubeconfig with token exchange (v0.0.66)",
-            base: no_auth,
-            change: |c| {
-                c.cluster_auth_mode = s("kubeconfig");
-                c.sts_audience = s("openshift");
-            },
-            context: legacy_internal,
-            rule: R::StartupRefused,
-            key: "cluster_auth_mode",
-            severity: E,
-        },
-        Case {
-            name: "token exchange without require_oauth (v0.0.66)",
-            base: no_auth,
-            change: |c| c.token_exchange_strategy = s("rfc8693"),
-            context: legacy_internal,
-            rule: R::StartupRefused,
-            key: "token_exchange_strategy",
-            severity: E,
-        },
-        Case {
-            name: "unknown token exchange strategy (v0.0.66)",
-            base: entra,
-            change: |c| {
-                c.token_exchange_strategy = s("magic");
-                c.sts_client_id = s(CLIENT);
-                c.sts_audience = s("api://x");
-            },
-            context: legacy,
-            rule: R::StartupRefused,
-            key: "token_exchange_strategy",
-            severity: E,
-        },
-        Case {
-            name: "assertion without certificate (v0.0.66)",
-            base: entra,
-            change: |c| c.sts_auth_style = s("assertion"),
-            context: legacy,
-            rule: R::StartupRefused,
-            key: "sts_client_cert_file",
-            severity: E,
-        },
-        Case {
-            name: "federated without token file (v0.0.66)",
-            base: entra,
-            change: |c| c.sts_auth_style = s("federated"),
-            context: legacy,
-            rule: R::StartupRefused,
-            key: "sts_federated_token_file",
-            severity: E,
-        },
-        Case {
-            name: "unknown sts_auth_style (v0.0.66)",
-            base: entra,
-            change: |c| c.sts_auth_style = s("basic"),
-            context: legacy,
-            rule: R::StartupRefused,
-            key: "sts_auth_style",
-            severity: E,
-        },
-        Case {
-            name: "confirmation_fallback unknown",
-            base: openshift,
-            change: |c| c.confirmation_fallback = s("ask"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "confirmation_fallback",
-            severity: E,
-        },
-        Case {
-            name: "confirmation rule mixing levels",
-            base: openshift,
-            change: |c| {
-                c.confirmation_rules = Some(vec![ConfirmationRule {
-                    tool: s("pods_delete"),
-                    verb: s("delete"),
-                    message: s("sure?"),
-                    ..ConfirmationRule::default()
-                }]);
-            },
-            context: strict,
-            rule: R::StartupRefused,
-            key: "confirmation_rules[0]",
-            severity: E,
-        },
-        Case {
-            name: "confirmation rule with no target",
-            base: openshift,
-            change: |c| {
-                c.confirmation_rules = Some(vec![ConfirmationRule {
-                    message: s("sure?"),
-                    ..ConfirmationRule::default()
-                }]);
-            },
-            context: strict,
-            rule: R::StartupRefused,
-            key: "confirmation_rules[0]",
-            severity: E,
-        },
-        Case {
-            name: "negative rate limit",
-            base: openshift,
-            change: |c| {
-                c.http = Some(HttpSettings {
-                    rate_limit_rps: Some(-1.0),
-                    ..HttpSettings::default()
-                });
-            },
-            context: strict,
-            rule: R::StartupRefused,
-            key: "http.rate_limit_rps",
-            severity: E,
-        },
-        Case {
-            name: "no port",
-            base: openshift,
-            change: |c| c.port = None,
-            context: strict,
-            rule: R::NoPort,
-            key: "port",
-            severity: W,
-        },
-        Case {
-            name: "port not a number",
-            base: openshift,
-            change: |c| c.port = s("http"),
-            context: strict,
-            rule: R::InvalidValue,
-            key: "port",
-            severity: E,
-        },
-        Case {
-            name: "log level above klog's range logs everything",
-            base: openshift,
-            change: |c| c.log_level = Some(12),
-            context: strict,
-            rule: R::SensitiveLogging,
-            key: "log_level",
-            severity: E,
-        },
-        Case {
-            name: "log level below klog's range",
-            base: openshift,
-            change: |c| c.log_level = Some(-1),
-            context: strict,
-            rule: R::InvalidValue,
-            key: "log_level",
-            severity: W,
-        },
-        Case {
-            name: "log level 6 logs tool results and request URLs",
-            base: openshift,
-            change: |c| c.log_level = Some(6),
-            context: internal,
-            rule: R::SensitiveLogging,
-            key: "log_level",
-            severity: E,
-        },
-        Case {
-            name: "log level 9 logs API response bodies",
-            base: openshift,
-            change: |c| c.log_level = Some(9),
-            context: unknown_exposure,
-            rule: R::SensitiveLogging,
-            key: "log_level",
-            severity: E,
-        },
-        Case {
-            name: "kubeconfig cluster auth without OAuth: one shared identity",
-            base: no_auth,
-            change: |c| c.cluster_auth_mode = s("kubeconfig"),
-            context: internal,
-            rule: R::SharedIdentity,
-            key: "cluster_auth_mode",
-            severity: E,
-        },
-        Case {
-            name: "openshift passthrough needs v0.0.63",
-            base: openshift,
-            change: |_| {},
-            context: || LintContext::new(v("v0.0.62")),
-            rule: R::VersionSupport,
-            key: "skip_jwt_verification",
-            severity: E,
-        },
-        Case {
-            name: "auth keys unknown before v0.0.61",
-            base: openshift,
-            change: |_| {},
-            context: || LintContext::new(v("v0.0.60")),
-            rule: R::VersionSupport,
-            key: "cluster_auth_mode",
-            severity: E,
-        },
-        Case {
-            name: "empty audience with issuer rejects every token up to v0.0.66",
-            base: entra,
-            change: |c| c.oauth_audience = None,
-            context: || LintContext::new(v("v0.0.66")),
-            rule: R::VersionSupport,
-            key: "oauth_audience",
-            severity: E,
-        },
-        Case {
-            name: "empty audience with issuer accepts any audience from v0.0.67",
-            base: entra,
-            change: |c| c.oauth_audience = s(""),
-            context: strict,
-            rule: R::AudienceMissing,
-            key: "oauth_audience",
-            severity: W,
-        },
-        Case {
-            name: "sse_base_url is gone in v0.0.67",
-            base: openshift,
-            change: |c| c.sse_base_url = s("https://x.example.com"),
-            context: strict,
-            rule: R::NoEffect,
-            key: "sse_base_url",
-            severity: W,
-        },
-        Case {
-            name: "client secret in the ConfigMap",
-            base: entra,
-            change: |c| c.sts_client_secret = s("s3cr3t-value"),
-            context: strict,
-            rule: R::SecretInConfigMap,
-            key: "sts_client_secret",
-            severity: E,
-        },
-        Case {
-            name: "sts_* without audience or strategy (v0.0.66)",
-            base: entra,
-            change: |c| c.sts_client_id = s(CLIENT),
-            context: legacy,
-            rule: R::TokenExchangeIncomplete,
-            key: "sts_client_id",
-            severity: W,
-        },
-        Case {
-            name: "sts_audience without strategy (v0.0.66)",
-            base: entra,
-            change: |c| {
-                c.sts_client_id = s(CLIENT);
-                c.sts_audience = s("openshift");
-            },
-            context: legacy,
-            rule: R::TokenExchangeIncomplete,
-            key: "sts_audience",
-            severity: W,
-        },
-        Case {
-            name: "strategy without client (v0.0.66)",
-            base: entra,
-            change: |c| {
-                c.token_exchange_strategy = s("entra-obo");
-                c.sts_scopes = Some(vec!["api://downstream/.default".into()]);
-            },
-            context: legacy,
-            rule: R::TokenExchangeIncomplete,
-            key: "sts_client_id",
-            severity: W,
-        },
-        Case {
-            name: "flat sts key refused from v0.0.67",
-            base: entra,
-            change: |c| c.sts_client_id = s(CLIENT),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "sts_client_id",
-            severity: E,
-        },
-        Case {
-            name: "token_exchange table ignored before v0.0.67",
-            base: entra,
-            change: |c| c.token_exchange = Some(exchange()),
-            context: legacy_internal,
-            rule: R::VersionSupport,
-            key: "token_exchange",
-            severity: E,
-        },
-        Case {
-            name: "token_exchange without authorization_url",
-            base: openshift,
-            change: |c| c.token_exchange = Some(exchange()),
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange",
-            severity: E,
-        },
-        Case {
-            name: "token_exchange with kubeconfig",
-            base: no_auth,
-            change: |c| {
-                c.cluster_auth_mode = s("kubeconfig");
-                c.token_exchange = Some(exchange());
-            },
-            context: internal,
-            rule: R::StartupRefused,
-            key: "cluster_auth_mode",
-            severity: E,
-        },
-        Case {
-            name: "token_exchange without require_oauth",
-            base: no_auth,
-            change: |c| c.token_exchange = Some(exchange()),
-            context: internal,
-            rule: R::StartupRefused,
-            key: "token_exchange",
-            severity: E,
-        },
-        Case {
-            name: "token_exchange strategy missing",
-            base: entra_obo,
-            change: |c| {
-                if let Some(e) = c.token_exchange.as_mut() {
-                    e.strategy = None;
-                }
-            },
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange.strategy",
-            severity: E,
-        },
-        Case {
-            name: "client credentials without method",
-            base: entra_obo,
-            change: |c| auth_mut(c).method = None,
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange.client_auth.method",
-            severity: E,
-        },
-        Case {
-            name: "unknown client auth method",
-            base: entra_obo,
-            change: |c| auth_mut(c).method = s("mtls"),
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange.client_auth.method",
-            severity: E,
-        },
-        Case {
-            name: "client auth method without client_id",
-            base: entra_obo,
-            change: |c| auth_mut(c).client_id = None,
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange.client_auth.client_id",
-            severity: E,
-        },
-        Case {
-            name: "client_secret_post without the secret",
-            base: entra_obo,
-            change: |c| auth_mut(c).client_secret = None,
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange.client_auth.client_secret",
-            severity: E,
-        },
-        Case {
-            name: "private_key_jwt without key file",
-            base: entra_obo,
-            change: |c| {
-                let auth = auth_mut(c);
-                auth.method = s("private_key_jwt");
-                auth.client_secret = None;
-                auth.certificate_file = s("/certs/tls.crt");
-            },
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange.client_auth.private_key_file",
-            severity: E,
-        },
-        Case {
-            name: "jwt_file without token file",
-            base: entra_obo,
-            change: |c| {
-                let auth = auth_mut(c);
-                auth.method = s("jwt_file");
-                auth.client_secret = None;
-            },
-            context: not_configmap,
-            rule: R::StartupRefused,
-            key: "token_exchange.client_auth.token_file",
-            severity: E,
-        },
-        Case {
-            name: "token_exchange without audience or scopes",
-            base: entra_obo,
-            change: |c| {
-                if let Some(e) = c.token_exchange.as_mut() {
-                    e.scopes = None;
-                }
-            },
-            context: not_configmap,
-            rule: R::TokenExchangeIncomplete,
-            key: "token_exchange",
-            severity: W,
-        },
-        Case {
-            name: "token_exchange without client",
-            base: entra_obo,
-            change: |c| {
-                if let Some(e) = c.token_exchange.as_mut() {
-                    e.client_auth = None;
-                }
-            },
-            context: not_configmap,
-            rule: R::TokenExchangeIncomplete,
-            key: "token_exchange.client_auth.client_id",
-            severity: W,
-        },
-        Case {
-            name: "token_exchange client secret in the ConfigMap",
-            base: entra,
-            change: |c| c.token_exchange = Some(exchange()),
-            context: strict,
-            rule: R::SecretInConfigMap,
-            key: "token_exchange.client_auth.client_secret",
-            severity: E,
-        },
-        Case {
-            name: "metrics_port equal to port",
-            base: openshift,
-            change: |c| c.metrics_port = s("8080"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "metrics_port",
-            severity: E,
-        },
-        Case {
-            name: "metrics_port without port",
-            base: openshift,
-            change: |c| {
-                c.metrics_port = s("9090");
-                c.port = None;
-            },
-            context: strict,
-            rule: R::StartupRefused,
-            key: "metrics_port",
-            severity: E,
-        },
-        Case {
-            name: "metrics_port not a number",
-            base: openshift,
-            change: |c| c.metrics_port = s("metrics"),
-            context: strict,
-            rule: R::StartupRefused,
-            key: "metrics_port",
-            severity: E,
-        },
-        Case {
-            name: "metrics_port before v0.0.67",
-            base: openshift,
-            change: |c| c.metrics_port = s("9090"),
-            context: legacy,
-            rule: R::VersionSupport,
-            key: "metrics_port",
-            severity: E,
-        },
-        Case {
-            name: "read_only false, internal",
-            base: openshift,
-            change: |c| c.read_only = Some(false),
-            context: internal,
-            rule: R::ToolsNotRestricted,
-            key: "read_only",
-            severity: E,
-        },
-        Case {
-            name: "read_only false on a public route",
-            base: openshift,
-            change: |c| c.read_only = Some(false),
-            context: strict,
-            rule: R::ToolsNotRestricted,
-            key: "read_only",
-            severity: E,
-        },
-        Case {
-            name: "disable_destructive absent",
-            base: openshift,
-            change: |c| c.disable_destructive = None,
-            context: unknown_exposure,
-            rule: R::ToolsNotRestricted,
-            key: "disable_destructive",
-            severity: E,
-        },
-        Case {
-            name: "no OAuth on a public route",
-            base: no_auth,
-            change: |_| {},
-            context: strict,
-            rule: R::PublicWithoutOAuth,
-            key: "require_oauth",
-            severity: E,
-        },
-        Case {
-            name: "server_url not https",
-            base: entra,
-            change: |c| c.server_url = Some(format!("http://{HOST}")),
-            context: strict,
-            rule: R::ServerUrl,
-            key: "server_url",
-            severity: W,
-        },
-        Case {
-            name: "server_url another host",
-            base: entra,
-            change: |c| c.server_url = s("https://other.example.com"),
-            context: strict,
-            rule: R::ServerUrl,
-            key: "server_url",
-            severity: W,
-        },
-        Case {
-            name: "server_url missing behind the route",
-            base: entra,
-            change: |c| c.server_url = None,
-            context: strict,
-            rule: R::ServerUrl,
-            key: "server_url",
-            severity: W,
-        },
-        Case {
-            name: "authorization_url with trailing slash",
-            base: entra,
-            change: |c| c.authorization_url = Some(format!("{}/", entra_issuer(TENANT))),
-            context: strict,
-            rule: R::IssuerUrl,
-            key: "authorization_url",
-            severity: W,
-        },
-        Case {
-            name: "Entra issuer without v2.0",
-            base: entra,
-            change: |c| {
-                c.authorization_url = Some(format!("https://login.microsoftonline.com/{TENANT}"));
-            },
-            context: strict,
-            rule: R::IssuerUrl,
-            key: "authorization_url",
-            severity: W,
-        },
-        Case {
-            name: "http issuer",
-            base: entra,
-            change: |c| c.authorization_url = s("http://keycloak.example.com/realms/x"),
-            context: strict,
-            rule: R::IssuerUrl,
-            key: "authorization_url",
-            severity: W,
-        },
-        Case {
-            name: "skip_jwt_verification with an issuer",
-            base: entra,
-            change: |c| c.skip_jwt_verification = Some(true),
-            context: strict,
-            rule: R::NoEffect,
-            key: "skip_jwt_verification",
-            severity: W,
-        },
-        Case {
-            name: "oauth_scopes without issuer",
-            base: openshift,
-            change: |c| c.oauth_scopes = Some(vec!["openid".into()]),
-            context: strict,
-            rule: R::NoEffect,
-            key: "oauth_scopes",
-            severity: W,
-        },
-        Case {
-            name: "toolset_configs for an unknown toolset",
-            base: openshift,
-            change: |c| {
-                c.toolset_configs = Some(BTreeMap::from([("helmm".into(), toml::Table::new())]));
-            },
-            context: strict,
-            rule: R::NoEffect,
-            key: "toolset_configs.helmm",
-            severity: W,
-        },
-        Case {
-            name: "loopback bind address behind a route",
-            base: openshift,
-            change: |c| c.bind_address = s("127.0.0.1"),
-            context: strict,
-            rule: R::InvalidValue,
-            key: "bind_address",
-            severity: W,
-        },
-    ]
+/// One case per rule: `name => severity rule key; base, context, change;` — `change` turns
+/// `base()` into a config that must give that finding in `context()`.
+macro_rules! cases {
+    ($($name:literal => $severity:ident $rule:ident $key:literal;
+       $base:expr, $context:expr, $change:expr;)*) => {
+        &[$(Case {
+            name: $name,
+            base: $base,
+            change: $change,
+            context: $context,
+            rule: Rule::$rule,
+            key: $key,
+            severity: Severity::$severity,
+        },)*]
+    };
 }
+
+const CASES: &[Case] = cases! {
+    "list_output not table/yaml" => Error StartupRefused "list_output";
+        openshift, strict, |c| c.list_output = s("json");
+    "unknown toolset" => Error StartupRefused "toolsets";
+        openshift, strict, |c| c.toolsets = Some(vec!["core".into(), "nope".into()]);
+    "unknown toolset on latest is only a warning" => Warning StartupRefused "toolsets";
+        openshift, || LintContext::new(ServerVersion::Latest).public_route(HOST),
+        |c| c.toolsets = Some(vec!["core".into(), "nope".into()]);
+    "unknown cluster provider" => Error StartupRefused "cluster_provider_strategy";
+        openshift, strict, |c| c.cluster_provider_strategy = s("acm");
+    "oauth keys without require_oauth" => Error StartupRefused "server_url";
+        no_auth, internal, |c| c.server_url = s("https://x.example.com");
+    "authorization_url not http(s)" => Error StartupRefused "authorization_url";
+        entra, strict, |c| c.authorization_url = s("ftp://issuer.example.com");
+    "require_oauth without issuer or skip_jwt_verification" => Error StartupRefused "require_oauth";
+        openshift, strict, |c| c.skip_jwt_verification = None;
+    "tls_cert without tls_key" => Error StartupRefused "tls_key";
+        openshift, strict, |c| c.tls_cert = s("/tls/tls.crt");
+    "tls_cert without port" => Error StartupRefused "tls_cert";
+        openshift, strict, |c| {
+            c.tls_cert = s("/tls/tls.crt");
+            c.tls_key = s("/tls/tls.key");
+            c.port = None;
+        };
+    "require_tls without certificates" => Error StartupRefused "require_tls";
+        openshift, strict, |c| c.require_tls = Some(true);
+    "require_tls with an http issuer" => Error StartupRefused "authorization_url";
+        entra, strict, |c| {
+            c.require_tls = Some(true);
+            c.authorization_url = s("http://issuer.example.com");
+        };
+    "tls_min_version unknown" => Error StartupRefused "tls_min_version";
+        openshift, strict, |c| c.tls_min_version = s("1.4");
+    "cluster_auth_mode unknown" => Error StartupRefused "cluster_auth_mode";
+        openshift, strict, |c| c.cluster_auth_mode = s("impersonate");
+    "kubeconfig with require_oauth" => Error StartupRefused "cluster_auth_mode";
+        openshift, strict, |c| c.cluster_auth_mode = s("kubeconfig");
+    "kubeconfig with require_oauth before v0.0.62 still an error"
+        => Error StartupRefused "cluster_auth_mode";
+        entra, || LintContext::new(v("v0.0.61")), |c| c.cluster_auth_mode = s("kubeconfig");
+    "kubeconfig with token exchange (v0.0.66)" => Error StartupRefused "cluster_auth_mode";
+        no_auth, legacy_internal, |c| {
+            c.cluster_auth_mode = s("kubeconfig");
+            c.sts_audience = s("openshift");
+        };
+    "token exchange without require_oauth (v0.0.66)"
+        => Error StartupRefused "token_exchange_strategy";
+        no_auth, legacy_internal, |c| c.token_exchange_strategy = s("rfc8693");
+    "unknown token exchange strategy (v0.0.66)" => Error StartupRefused "token_exchange_strategy";
+        entra, legacy, |c| {
+            c.token_exchange_strategy = s("magic");
+            c.sts_client_id = s(CLIENT);
+            c.sts_audience = s("api://x");
+        };
+    "assertion without certificate (v0.0.66)" => Error StartupRefused "sts_client_cert_file";
+        entra, legacy, |c| c.sts_auth_style = s("assertion");
+    "federated without token file (v0.0.66)" => Error StartupRefused "sts_federated_token_file";
+        entra, legacy, |c| c.sts_auth_style = s("federated");
+    "unknown sts_auth_style (v0.0.66)" => Error StartupRefused "sts_auth_style";
+        entra, legacy, |c| c.sts_auth_style = s("basic");
+    "confirmation_fallback unknown" => Error StartupRefused "confirmation_fallback";
+        openshift, strict, |c| c.confirmation_fallback = s("ask");
+    "confirmation rule mixing levels" => Error StartupRefused "confirmation_rules[0]";
+        openshift, strict, |c| {
+            c.confirmation_rules = Some(vec![ConfirmationRule {
+                tool: s("pods_delete"),
+                verb: s("delete"),
+                message: s("sure?"),
+                ..ConfirmationRule::default()
+            }]);
+        };
+    "confirmation rule with no target" => Error StartupRefused "confirmation_rules[0]";
+        openshift, strict, |c| {
+            c.confirmation_rules = Some(vec![ConfirmationRule {
+                message: s("sure?"),
+                ..ConfirmationRule::default()
+            }]);
+        };
+    "negative rate limit" => Error StartupRefused "http.rate_limit_rps";
+        openshift, strict, |c| {
+            c.http = Some(HttpSettings {
+                rate_limit_rps: Some(-1.0),
+                ..HttpSettings::default()
+            });
+        };
+    "no port" => Warning NoPort "port";
+        openshift, strict, |c| c.port = None;
+    "port not a number" => Error InvalidValue "port";
+        openshift, strict, |c| c.port = s("http");
+    "log level above klog's range logs everything" => Error SensitiveLogging "log_level";
+        openshift, strict, |c| c.log_level = Some(12);
+    "log level below klog's range" => Warning InvalidValue "log_level";
+        openshift, strict, |c| c.log_level = Some(-1);
+    "log level 6 logs tool results and request URLs" => Error SensitiveLogging "log_level";
+        openshift, internal, |c| c.log_level = Some(6);
+    "log level 9 logs API response bodies" => Error SensitiveLogging "log_level";
+        openshift, unknown_exposure, |c| c.log_level = Some(9);
+    "kubeconfig cluster auth without OAuth: one shared identity"
+        => Error SharedIdentity "cluster_auth_mode";
+        no_auth, internal, |c| c.cluster_auth_mode = s("kubeconfig");
+    "openshift passthrough needs v0.0.63" => Error VersionSupport "skip_jwt_verification";
+        openshift, || LintContext::new(v("v0.0.62")), |_| {};
+    "auth keys unknown before v0.0.61" => Error VersionSupport "cluster_auth_mode";
+        openshift, || LintContext::new(v("v0.0.60")), |_| {};
+    "empty audience with issuer rejects every token up to v0.0.66"
+        => Error VersionSupport "oauth_audience";
+        entra, || LintContext::new(v("v0.0.66")), |c| c.oauth_audience = None;
+    "empty audience with issuer accepts any audience from v0.0.67"
+        => Warning AudienceMissing "oauth_audience";
+        entra, strict, |c| c.oauth_audience = s("");
+    "sse_base_url is gone in v0.0.67" => Warning NoEffect "sse_base_url";
+        openshift, strict, |c| c.sse_base_url = s("https://x.example.com");
+    "client secret in the ConfigMap" => Error SecretInConfigMap "sts_client_secret";
+        entra, strict, |c| c.sts_client_secret = s("s3cr3t-value");
+    "sts_* without audience or strategy (v0.0.66)"
+        => Warning TokenExchangeIncomplete "sts_client_id";
+        entra, legacy, |c| c.sts_client_id = s(CLIENT);
+    "sts_audience without strategy (v0.0.66)" => Warning TokenExchangeIncomplete "sts_audience";
+        entra, legacy, |c| {
+            c.sts_client_id = s(CLIENT);
+            c.sts_audience = s("openshift");
+        };
+    "strategy without client (v0.0.66)" => Warning TokenExchangeIncomplete "sts_client_id";
+        entra, legacy, |c| {
+            c.token_exchange_strategy = s("entra-obo");
+            c.sts_scopes = Some(vec!["api://downstream/.default".into()]);
+        };
+    "flat sts key refused from v0.0.67" => Error StartupRefused "sts_client_id";
+        entra, strict, |c| c.sts_client_id = s(CLIENT);
+    "token_exchange table ignored before v0.0.67" => Error VersionSupport "token_exchange";
+        entra, legacy_internal, |c| c.token_exchange = Some(exchange());
+    "token_exchange without authorization_url" => Error StartupRefused "token_exchange";
+        openshift, not_configmap, |c| c.token_exchange = Some(exchange());
+    "token_exchange with kubeconfig" => Error StartupRefused "cluster_auth_mode";
+        no_auth, internal, |c| {
+            c.cluster_auth_mode = s("kubeconfig");
+            c.token_exchange = Some(exchange());
+        };
+    "token_exchange without require_oauth" => Error StartupRefused "token_exchange";
+        no_auth, internal, |c| c.token_exchange = Some(exchange());
+    "token_exchange strategy missing" => Error StartupRefused "token_exchange.strategy";
+        entra_obo, not_configmap, |c| {
+            if let Some(e) = c.token_exchange.as_mut() {
+                e.strategy = None;
+            }
+        };
+    "client credentials without method" => Error StartupRefused "token_exchange.client_auth.method";
+        entra_obo, not_configmap, |c| auth_mut(c).method = None;
+    "unknown client auth method" => Error StartupRefused "token_exchange.client_auth.method";
+        entra_obo, not_configmap, |c| auth_mut(c).method = s("mtls");
+    "client auth method without client_id"
+        => Error StartupRefused "token_exchange.client_auth.client_id";
+        entra_obo, not_configmap, |c| auth_mut(c).client_id = None;
+    "client_secret_post without the secret"
+        => Error StartupRefused "token_exchange.client_auth.client_secret";
+        entra_obo, not_configmap, |c| auth_mut(c).client_secret = None;
+    "private_key_jwt without key file"
+        => Error StartupRefused "token_exchange.client_auth.private_key_file";
+        entra_obo, not_configmap, |c| {
+            let auth = auth_mut(c);
+            auth.method = s("private_key_jwt");
+            auth.client_secret = None;
+            auth.certificate_file = s("/certs/tls.crt");
+        };
+    "jwt_file without token file" => Error StartupRefused "token_exchange.client_auth.token_file";
+        entra_obo, not_configmap, |c| {
+            let auth = auth_mut(c);
+            auth.method = s("jwt_file");
+            auth.client_secret = None;
+        };
+    "token_exchange without audience or scopes" => Warning TokenExchangeIncomplete "token_exchange";
+        entra_obo, not_configmap, |c| {
+            if let Some(e) = c.token_exchange.as_mut() {
+                e.scopes = None;
+            }
+        };
+    "token_exchange without client"
+        => Warning TokenExchangeIncomplete "token_exchange.client_auth.client_id";
+        entra_obo, not_configmap, |c| {
+            if let Some(e) = c.token_exchange.as_mut() {
+                e.client_auth = None;
+            }
+        };
+    "token_exchange client secret in the ConfigMap"
+        => Error SecretInConfigMap "token_exchange.client_auth.client_secret";
+        entra, strict, |c| c.token_exchange = Some(exchange());
+    "metrics_port equal to port" => Error StartupRefused "metrics_port";
+        openshift, strict, |c| c.metrics_port = s("8080");
+    "metrics_port without port" => Error StartupRefused "metrics_port";
+        openshift, strict, |c| {
+            c.metrics_port = s("9090");
+            c.port = None;
+        };
+    "metrics_port not a number" => Error StartupRefused "metrics_port";
+        openshift, strict, |c| c.metrics_port = s("metrics");
+    "metrics_port before v0.0.67" => Error VersionSupport "metrics_port";
+        openshift, legacy, |c| c.metrics_port = s("9090");
+    "read_only false, internal" => Error ToolsNotRestricted "read_only";
+        openshift, internal, |c| c.read_only = Some(false);
+    "read_only false on a public route" => Error ToolsNotRestricted "read_only";
+        openshift, strict, |c| c.read_only = Some(false);
+    "disable_destructive absent" => Error ToolsNotRestricted "disable_destructive";
+        openshift, unknown_exposure, |c| c.disable_destructive = None;
+    "no OAuth on a public route" => Error PublicWithoutOAuth "require_oauth";
+        no_auth, strict, |_| {};
+    "server_url not https" => Warning ServerUrl "server_url";
+        entra, strict, |c| c.server_url = Some(format!("http://{HOST}"));
+    "server_url another host" => Warning ServerUrl "server_url";
+        entra, strict, |c| c.server_url = s("https://other.example.com");
+    "server_url missing behind the route" => Warning ServerUrl "server_url";
+        entra, strict, |c| c.server_url = None;
+    "authorization_url with trailing slash" => Warning IssuerUrl "authorization_url";
+        entra, strict, |c| c.authorization_url = Some(format!("{}/", entra_issuer(TENANT)));
+    "Entra issuer without v2.0" => Warning IssuerUrl "authorization_url";
+        entra, strict, |c| {
+            c.authorization_url = Some(format!("https://login.microsoftonline.com/{TENANT}"));
+        };
+    "http issuer" => Warning IssuerUrl "authorization_url";
+        entra, strict, |c| c.authorization_url = s("http://keycloak.example.com/realms/x");
+    "skip_jwt_verification with an issuer" => Warning NoEffect "skip_jwt_verification";
+        entra, strict, |c| c.skip_jwt_verification = Some(true);
+    "oauth_scopes without issuer" => Warning NoEffect "oauth_scopes";
+        openshift, strict, |c| c.oauth_scopes = Some(vec!["openid".into()]);
+    "toolset_configs for an unknown toolset" => Warning NoEffect "toolset_configs.helmm";
+        openshift, strict, |c| {
+            c.toolset_configs = Some(BTreeMap::from([("helmm".into(), toml::Table::new())]));
+        };
+    "loopback bind address behind a route" => Warning InvalidValue "bind_address";
+        openshift, strict, |c| c.bind_address = s("127.0.0.1");
+};
 
 #[test]
 fn each_rule_fires_on_its_bad_input() {
-    for case in cases() {
+    for case in CASES {
         let good = (case.base)();
         let context = (case.context)();
         let mut bad = good.clone();
@@ -907,7 +422,7 @@ fn each_rule_fires_on_its_bad_input() {
 
 #[test]
 fn each_rule_is_quiet_on_the_good_config_in_the_same_context() {
-    for case in cases() {
+    for case in CASES {
         let good = (case.base)();
         let context = (case.context)();
         let findings = lint(&good, &context);
@@ -977,11 +492,7 @@ fn secret_values_are_found_under_any_key() {
 #[test]
 fn unknown_key_gets_a_suggestion() {
     let parsed = parse("port = \"8080\"\nrequre_oauth = true\n");
-    let finding = parsed
-        .findings()
-        .iter()
-        .find(|f| f.rule == Rule::UnknownKey)
-        .expect("an unknown-key finding");
+    let finding = first_finding(&parsed, Rule::UnknownKey);
     assert_eq!(finding.key.as_deref(), Some("requre_oauth"));
     assert_eq!(finding.severity, Severity::Error);
     assert!(finding.message.contains("ignores it silently"), "{finding}");
@@ -1139,11 +650,7 @@ fn drop_ins_merge_like_the_server() {
         .map(|f| f.message.clone())
         .collect();
     assert_eq!(ignored.len(), 2, "{ignored:?}");
-    let unknown = parsed
-        .findings()
-        .iter()
-        .find(|f| f.rule == Rule::UnknownKey)
-        .expect("unknown key");
+    let unknown = first_finding(&parsed, Rule::UnknownKey);
     assert!(unknown.message.contains("in 10-a.toml"), "{unknown}");
 }
 
@@ -1154,11 +661,7 @@ fn a_wrong_type_in_any_file_is_reported_even_when_overridden() {
     let fix = ConfigText::new("90-port.toml", "port = \"8080\"\n");
     let parsed = ParsedConfig::parse_files(&main, &[fix]).expect("valid TOML");
     assert_eq!(parsed.config.port.as_deref(), Some("8080"));
-    let mismatch = parsed
-        .findings()
-        .iter()
-        .find(|f| f.rule == Rule::TypeMismatch)
-        .expect("mismatch in config.toml");
+    let mismatch = first_finding(&parsed, Rule::TypeMismatch);
     assert!(mismatch.message.contains("in config.toml"), "{mismatch}");
 }
 

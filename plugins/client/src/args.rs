@@ -98,7 +98,7 @@ pub struct LoginArgs {
     #[arg(long)]
     pub no_browser: bool,
 
-    /// Where the login redirect listener binds (port 0 picks a free port)
+    /// Where the login redirect listener binds: a loopback address (port 0 picks a free port)
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
     pub listen_address: SocketAddr,
 

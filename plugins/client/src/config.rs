@@ -107,7 +107,7 @@ fn output(
     }
     let text = existing.as_ref().map(|e| e.text.as_str());
     let merged = rendered.merge(text, &path)?;
-    if global.output.dry_run != DryRun::None {
+    if global.change.dry_run != DryRun::None {
         note(&format!(
             "dry run: {} would be {} in {} (nothing written); the new file:",
             setup.name,

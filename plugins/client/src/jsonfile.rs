@@ -334,21 +334,28 @@ mod tests {
         assert_eq!(super::parse(text, Path::new("x.json")).ok(), Some(value));
     }
 
+    /// Merging `fragment` into `existing` adds it as `expected`; merging again changes nothing.
+    fn added_once(existing: &str, fragment: &Fragment, expected: &str) -> Merged {
+        let path = Path::new("mcp.json");
+        let merged = merge(Some(existing), fragment, path).expect("merge");
+        assert_eq!(merged.action, Action::Added);
+        assert_eq!(merged.text, expected);
+        let again = merge(Some(&merged.text), fragment, path).expect("merge");
+        assert_eq!(again.action, Action::Unchanged);
+        assert_eq!(again.text, merged.text);
+        merged
+    }
+
     #[test]
     fn merge_adds_replaces_and_recognizes_no_change() {
         let path = Path::new("mcp.json");
         let existing = "{\n    \"mcpServers\": {\n        \"other\": {\"command\": \"x\"}\n    },\n    \"extra\": 1\n}\n";
-        let merged = merge(Some(existing), &fragment(), path).expect("merge");
-        assert_eq!(merged.action, Action::Added);
-        assert_eq!(
-            merged.text,
+        // The 4-space indent is kept and nothing else moves.
+        let merged = added_once(
+            existing,
+            &fragment(),
             "{\n    \"mcpServers\": {\n        \"other\": {\"command\": \"x\"},\n        \"kube\": {\n            \"url\": \"https://h/mcp\"\n        }\n    },\n    \"extra\": 1\n}\n",
-            "the 4-space indent is kept and nothing else moves"
         );
-
-        let again = merge(Some(&merged.text), &fragment(), path).expect("merge");
-        assert_eq!(again.action, Action::Unchanged);
-        assert_eq!(again.text, merged.text);
 
         let mut changed = fragment();
         changed.entry = Object::new().with("url", "https://other/mcp");
@@ -362,17 +369,12 @@ mod tests {
 
     #[test]
     fn comments_trailing_commas_and_layout_survive_a_merge() {
-        let path = Path::new("mcp.json");
         let existing = "\u{feff}{\n\t// my servers\n\t\"inputs\": [\n\t\t{\"id\": \"other\"}, /* keep */\n\t],\n\t\"servers\": {\n\t\t\"fs\": {\"command\": \"npx\"}, // files\n\t},\n}";
-        let merged = merge(Some(existing), &vscode(), path).expect("merge");
-        assert_eq!(merged.action, Action::Added);
-        assert_eq!(
-            merged.text,
-            "\u{feff}{\n\t// my servers\n\t\"inputs\": [\n\t\t{\"id\": \"other\"}, /* keep */\n\t\t{\n\t\t\t\"id\": \"tok\",\n\t\t\t\"type\": \"promptString\",\n\t\t\t\"password\": true,\n\t\t},\n\t],\n\t\"servers\": {\n\t\t\"fs\": {\"command\": \"npx\"}, // files\n\t\t\"kube\": {\n\t\t\t\"url\": \"https://h/mcp\",\n\t\t},\n\t},\n}"
+        added_once(
+            existing,
+            &vscode(),
+            "\u{feff}{\n\t// my servers\n\t\"inputs\": [\n\t\t{\"id\": \"other\"}, /* keep */\n\t\t{\n\t\t\t\"id\": \"tok\",\n\t\t\t\"type\": \"promptString\",\n\t\t\t\"password\": true,\n\t\t},\n\t],\n\t\"servers\": {\n\t\t\"fs\": {\"command\": \"npx\"}, // files\n\t\t\"kube\": {\n\t\t\t\"url\": \"https://h/mcp\",\n\t\t},\n\t},\n}",
         );
-        let again = merge(Some(&merged.text), &vscode(), path).expect("merge");
-        assert_eq!(again.action, Action::Unchanged);
-        assert_eq!(again.text, merged.text);
     }
 
     #[test]

@@ -10,33 +10,18 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Output},
-    time::Duration,
 };
 
-use common::{bin, ok, run, stderr};
+use common::{LIMIT, NAME, URL, bin, ok, openshift_config, run, stderr};
 use oc_mcp_client::jsonfile;
 use serde_json::Value;
 
-/// A bound on each run: a refusal that blocked (a FIFO opened for reading waits for a writer)
-/// fails here instead of hanging the suite.
-const LIMIT: Duration = Duration::from_secs(60);
-const URL: &str = "https://kubernetes-mcp-server-mcp-server.apps.example.com/mcp";
-const NAME: &str = "kubernetes-mcp-server";
-
 fn write_to(home: &Path, client: &str, path: &Path) -> Command {
     let mut cmd = bin(home);
-    cmd.args([
-        "config",
-        "--for",
-        client,
-        "--url",
-        URL,
-        "--auth",
-        "openshift",
-    ])
-    .arg("--write")
-    .arg(path)
-    .args(["-o", "json"]);
+    cmd.args(openshift_config(client))
+        .arg("--write")
+        .arg(path)
+        .args(["-o", "json"]);
     cmd
 }
 

@@ -10,7 +10,11 @@ use crate::common;
 
 use std::{path::Path, process::Command, time::Duration};
 
-use common::{bin, files_containing, ok, run, stderr, stdout};
+use clap::ValueEnum as _;
+use common::{
+    LIMIT, NAME, OIDC, URL, bin, files_containing, ok, openshift_config, run, sandbox_member,
+    stderr, stdout, write_json_flags,
+};
 use k8s_openapi::api::{
     core::v1::{ConfigMap, Namespace, Service},
     networking::v1::Ingress,
@@ -19,41 +23,10 @@ use kube::{
     Api,
     api::{ListParams, Patch, PatchParams, PostParams},
 };
-use oc_mcp_client::{jsonfile, shell::split};
+use oc_mcp_client::{clients::ClientKind, jsonfile, shell::split};
 use oc_mcp_common::{openshift::Route, server_config::ServerConfig};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-
-const LIMIT: Duration = Duration::from_secs(60);
-const URL: &str = "https://kubernetes-mcp-server-mcp-server.apps.example.com/mcp";
-const NAME: &str = "kubernetes-mcp-server";
-const CLIENTS: [&str; 15] = [
-    "cursor",
-    "vscode",
-    "claude-code",
-    "claude-desktop",
-    "inspector",
-    "mcp-remote",
-    "windsurf",
-    "zed",
-    "cline",
-    "continue",
-    "goose",
-    "gemini",
-    "codex",
-    "opencode",
-    "jetbrains",
-];
-const OIDC: [&str; 8] = [
-    "--auth",
-    "oidc",
-    "--issuer",
-    "https://idp.example.com/realms/ops",
-    "--client-id",
-    "mcp-cli",
-    "--scope",
-    "openid,profile",
-];
 
 fn config(home: &Path, client: &str, extra: &[&str]) -> Command {
     let mut cmd = bin(home);
@@ -301,16 +274,7 @@ fn write_merges_beside_other_servers_and_keeps_a_backup() {
         let path = dir.join("mcp.json");
         std::fs::write(&path, &original).expect("seed");
         let path_arg = path.display().to_string();
-        let flags = [
-            "--url",
-            URL,
-            "--auth",
-            "openshift",
-            "--write",
-            &path_arg,
-            "-o",
-            "json",
-        ];
+        let flags = write_json_flags(URL, &path_arg);
 
         let report = json_out(config(h, client, &flags));
         assert_eq!(report["action"], "added", "{client}");
@@ -322,18 +286,7 @@ fn write_merges_beside_other_servers_and_keeps_a_backup() {
             "{client}"
         );
 
-        // Comments the file had are kept: it is read as VS Code reads it.
-        let written = jsonfile::parse(&std::fs::read_to_string(&path).expect("read"), &path)
-            .expect("valid JSON")
-            .to_value();
-        assert_eq!(
-            written[key]["fs"], other_stdio,
-            "{client}: other server changed"
-        );
-        assert_eq!(
-            written[key]["web"], other_http,
-            "{client}: other server changed"
-        );
+        let written = others_kept(&path, key, &other_stdio, &other_http, client);
         assert_eq!(written[key].as_object().map(serde_json::Map::len), Some(3));
         assert!(written[key][NAME].is_object(), "{client}");
         if client == "vscode" {
@@ -351,28 +304,25 @@ fn write_merges_beside_other_servers_and_keeps_a_backup() {
 
         // A different URL replaces only our entry, with a second backup.
         let other_url = "https://mcp.other.example.com/mcp";
-        let flags = [
-            "--url",
-            other_url,
-            "--auth",
-            "openshift",
-            "--write",
-            &path_arg,
-            "-o",
-            "json",
-        ];
+        let flags = write_json_flags(other_url, &path_arg);
         let report = json_out(config(h, client, &flags));
         assert_eq!(report["action"], "replaced", "{client}");
         assert_eq!(backups(&dir).len(), 2, "{client}");
-        // Comments the file had are kept: it is read as VS Code reads it.
-        let written = jsonfile::parse(&std::fs::read_to_string(&path).expect("read"), &path)
-            .expect("valid JSON")
-            .to_value();
-        assert_eq!(written[key]["fs"], other_stdio);
-        assert_eq!(written[key]["web"], other_http);
+        let written = others_kept(&path, key, &other_stdio, &other_http, client);
         assert!(written.to_string().contains(other_url));
         assert!(!written.to_string().contains(URL));
     }
+}
+
+/// The file at `path`, read as the client reads it (comments allowed), after checking that
+/// the two servers of the user's under `key` are as they were.
+fn others_kept(path: &Path, key: &str, stdio: &Value, http: &Value, client: &str) -> Value {
+    let written = jsonfile::parse(&std::fs::read_to_string(path).expect("read"), path)
+        .expect("valid JSON")
+        .to_value();
+    assert_eq!(&written[key]["fs"], stdio, "{client}: other server changed");
+    assert_eq!(&written[key]["web"], http, "{client}: other server changed");
+    written
 }
 
 #[test]
@@ -629,29 +579,18 @@ async fn the_cluster_gives_the_route_and_the_mode() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn only_embed_token_writes_a_token_and_then_privately() {
-    let sb = Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox");
-    let home = tempfile::tempdir().expect("home");
+    let (sb, home, token) = sandbox_member().await;
     let h = home.path();
     let member = sb.kubeconfig_path("member").expect("kubeconfig");
-    let token = sb.token("member").expect("token");
 
-    for client in CLIENTS {
+    // Every client `--for` knows.
+    for client in ClientKind::value_variants().iter().map(|k| k.as_str()) {
         let file = h.join(format!("{client}.json"));
         let mut cmd = bin(h);
         cmd.arg("--kubeconfig")
             .arg(&member)
-            .args([
-                "config",
-                "--for",
-                client,
-                "--url",
-                URL,
-                "--auth",
-                "openshift",
-                "--write",
-            ])
+            .args(openshift_config(client))
+            .arg("--write")
             .arg(&file);
         let out = run(cmd, LIMIT);
         ok(&out);

@@ -9,16 +9,12 @@ use crate::common;
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    time::Duration,
 };
 
-use common::{bin, ok, run, stderr};
+use common::{LIMIT, NAME, OIDC, URL, bin, ok, run, stderr, write_json_flags};
 use serde_json::{Value, json};
 
-const LIMIT: Duration = Duration::from_secs(60);
-const URL: &str = "https://kubernetes-mcp-server-mcp-server.apps.example.com/mcp";
 const OTHER_URL: &str = "https://mcp.other.example.com/mcp";
-const NAME: &str = "kubernetes-mcp-server";
 const CLIENTS: [&str; 9] = [
     "windsurf",
     "zed",
@@ -37,21 +33,8 @@ const MODES: [(&str, &[&str]); 4] = [
         "openshift-token-env",
         &["--auth", "openshift", "--token-env", "KUBE_MCP"],
     ),
-    (
-        "oidc",
-        &[
-            "--auth",
-            "oidc",
-            "--issuer",
-            "https://idp.example.com/realms/ops",
-            "--client-id",
-            "mcp-cli",
-            "--scope",
-            "openid,profile",
-            "--callback-port",
-            "33418",
-        ],
-    ),
+    // [`OIDC`] and this: the OAuth entries name the port.
+    ("oidc", &["--callback-port", "33418"]),
 ];
 
 /// The binary, with none of the variables that move the clients' usual files.
@@ -144,6 +127,9 @@ fn printed_config_of_every_new_client_in_every_mode() {
     for client in CLIENTS {
         for (mode, flags) in MODES {
             let mut args = vec!["--url", URL];
+            if mode == "oidc" {
+                args.extend_from_slice(&OIDC);
+            }
             args.extend_from_slice(flags);
             let out = run(config(h, client, &args), LIMIT);
             let text = ok(&out);
@@ -235,16 +221,7 @@ fn write_merges_into_each_clients_file_and_a_rerun_changes_nothing() {
         }
         let path_arg = path.display().to_string();
         let write = |url: &str| {
-            let flags = [
-                "--url",
-                url,
-                "--auth",
-                "openshift",
-                "--write",
-                &path_arg,
-                "-o",
-                "json",
-            ];
+            let flags = write_json_flags(url, &path_arg);
             let report: Value =
                 serde_json::from_str(&ok(&run(config(h, client, &flags), LIMIT))).expect("report");
             let text = std::fs::read_to_string(&path).expect("written");

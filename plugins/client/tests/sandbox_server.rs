@@ -201,6 +201,16 @@ fn claims(token: &str) -> Value {
     .expect("claims")
 }
 
+/// Let the sandbox issuer approve the login at `url` (its default user), and the token
+/// `token` printed.
+async fn approve(running: Running, url: &str, sb: &Sandbox) -> String {
+    let (status, _) = browse_trusting(url, Some(sb.ca_pem())).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let (code, out, err) = running.finish(LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    out.trim().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pkce_login_through_the_sandbox_issuer_opens_an_mcp_session() {
     let sb = Sandbox::start(SandboxConfig {
@@ -247,11 +257,7 @@ async fn a_pkce_login_through_the_sandbox_issuer_opens_an_mcp_session() {
         url.starts_with(&format!("{}/authorize?", sb.issuer_url())),
         "{url}"
     );
-    let (status, _) = browse_trusting(&url, Some(sb.ca_pem())).await;
-    assert_eq!(status, reqwest::StatusCode::OK);
-    let (code, out, err) = running.finish(LIMIT);
-    assert_eq!(code, Some(0), "{err}");
-    let token = out.trim().to_owned();
+    let token = approve(running, &url, &sb).await;
     let c = claims(&token);
     // The sandbox issuer approves its default user; the access token is for the server.
     assert_eq!(c["sub"], "member");
@@ -402,11 +408,7 @@ async fn the_openshift_oauth_client_login_yields_a_token_the_server_passes_throu
         url.contains("scope=user%3Ainfo+user%3Acheck-access+role%3Amcp-reader%3A*"),
         "{url}"
     );
-    let (status, _) = browse_trusting(&url, Some(sb.ca_pem())).await;
-    assert_eq!(status, reqwest::StatusCode::OK);
-    let (code, out, err) = running.finish(LIMIT);
-    assert_eq!(code, Some(0), "{err}");
-    let token = out.trim().to_owned();
+    let token = approve(running, &url, &sb).await;
     assert_ne!(token, kubeconfig_token);
 
     // An OpenShift token for the user: the API server knows it as member...

@@ -8,27 +8,26 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use base64::Engine as _;
-use common::{Running, bin, browse, files_containing, idp, ok, run, stderr, stdout};
-use oc_mcp_sandbox::{Sandbox, SandboxConfig};
+use common::{
+    LIMIT, Running, bin, browse, files_containing, idp, ok, run, sandbox_member, stderr, stdout,
+};
 
-const LIMIT: Duration = Duration::from_secs(60);
+/// `--kubeconfig kubeconfig token --auth openshift`
+fn openshift_token(home: &std::path::Path, kubeconfig: &std::path::Path) -> std::process::Command {
+    let mut cmd = bin(home);
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["token", "--auth", "openshift"]);
+    cmd
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openshift_mode_prints_the_kubeconfig_users_token() {
-    let sb = Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox");
-    let home = tempfile::tempdir().expect("home");
+    let (sb, home, token) = sandbox_member().await;
     let kubeconfig = sb.kubeconfig_path("member").expect("kubeconfig");
-    let token = sb.token("member").expect("token");
 
-    let mut cmd = bin(home.path());
-    cmd.arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["token", "--auth", "openshift"]);
+    let cmd = openshift_token(home.path(), &kubeconfig);
     let out = ok(&run(cmd, LIMIT));
     assert_eq!(out, format!("{token}\n"));
 
@@ -73,11 +72,7 @@ async fn openshift_mode_prints_the_kubeconfig_users_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exec_credential_plugins_are_run_like_kubectl_does() {
-    let sb = Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox");
-    let home = tempfile::tempdir().expect("home");
-    let token = sb.token("member").expect("token");
+    let (sb, home, token) = sandbox_member().await;
     let credential = serde_json::json!({
         "apiVersion": "client.authentication.k8s.io/v1",
         "kind": "ExecCredential",
@@ -105,10 +100,7 @@ async fn exec_credential_plugins_are_run_like_kubectl_does() {
         ),
     )
     .expect("kubeconfig");
-    let mut cmd = bin(home.path());
-    cmd.arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["token", "--auth", "openshift"]);
+    let cmd = openshift_token(home.path(), &kubeconfig);
     assert_eq!(ok(&run(cmd, LIMIT)), format!("{token}\n"));
 
     // A user with a client certificate has no bearer token to give.
@@ -121,10 +113,7 @@ async fn exec_credential_plugins_are_run_like_kubectl_does() {
         ),
     )
     .expect("kubeconfig");
-    let mut cmd = bin(home.path());
-    cmd.arg("--kubeconfig")
-        .arg(&cert_kubeconfig)
-        .args(["token", "--auth", "openshift"]);
+    let cmd = openshift_token(home.path(), &cert_kubeconfig);
     let out = run(cmd, LIMIT);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
@@ -153,6 +142,29 @@ fn login_cmd(
 }
 
 /// Run a login to the end with the HTTP driver; the token printed.
+/// [`login_cmd`] that may use only the cache or a refresh.
+fn stored_only(
+    home: &std::path::Path,
+    issuer: &str,
+    cache: &std::path::Path,
+) -> std::process::Command {
+    let mut cmd = login_cmd(home, issuer, cache);
+    cmd.arg("--stored-only");
+    cmd
+}
+
+/// A login at an issuer whose tokens live 30 s, inside the 60 s refresh margin: the issuer,
+/// the home, the cache directory and the token.
+async fn short_lived_login() -> (idp::Idp, tempfile::TempDir, std::path::PathBuf, String) {
+    let mut config = idp::Config::oidc("mcp-cli");
+    config.expires_in = 30;
+    let idp = idp::Idp::start(config).await;
+    let home = tempfile::tempdir().expect("home");
+    let cache = home.path().join("cache");
+    let (first, _) = login(login_cmd(home.path(), &idp.url, &cache)).await;
+    (idp, home, cache, first)
+}
+
 async fn login(cmd: std::process::Command) -> (String, String) {
     let mut running = Running::spawn(cmd);
     let url = running.login_url(LIMIT);
@@ -219,8 +231,7 @@ async fn pkce_login_is_cached_privately_and_reused() {
     assert!(entry["refreshToken"].is_string());
 
     // Again: from the cache, no browser, no request to the issuer's token endpoint.
-    let mut cmd = login_cmd(home.path(), &idp.url, &cache);
-    cmd.arg("--stored-only");
+    let cmd = stored_only(home.path(), &idp.url, &cache);
     let again = run(cmd, LIMIT);
     assert_eq!(ok(&again), format!("{token}\n"));
     assert!(!stderr(&again).contains("code_challenge"));
@@ -266,23 +277,15 @@ async fn pkce_login_is_cached_privately_and_reused() {
     .args(["-o", "json"]);
     let report: serde_json::Value = serde_json::from_str(&ok(&run(cmd, LIMIT))).expect("json");
     assert_eq!(report["removed"], 1);
-    let mut cmd = login_cmd(home.path(), &idp.url, &cache);
-    cmd.arg("--stored-only");
+    let cmd = stored_only(home.path(), &idp.url, &cache);
     assert_eq!(run(cmd, LIMIT).status.code(), Some(3));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_tokens_are_refreshed_and_a_revoked_refresh_token_needs_a_login() {
     // Tokens that live 30 s are inside the 60 s margin at once: every later run refreshes.
-    let mut config = idp::Config::oidc("mcp-cli");
-    config.expires_in = 30;
-    let idp = idp::Idp::start(config).await;
-    let home = tempfile::tempdir().expect("home");
-    let cache = home.path().join("cache");
-
-    let (first, _) = login(login_cmd(home.path(), &idp.url, &cache)).await;
-    let mut cmd = login_cmd(home.path(), &idp.url, &cache);
-    cmd.arg("--stored-only");
+    let (idp, home, cache, first) = short_lived_login().await;
+    let cmd = stored_only(home.path(), &idp.url, &cache);
     let second = ok(&run(cmd, LIMIT));
     assert_ne!(first, second, "a new token after expiry");
     assert_eq!(idp.seen().refresh_grants, 1);
@@ -290,16 +293,14 @@ async fn expired_tokens_are_refreshed_and_a_revoked_refresh_token_needs_a_login(
     assert!(idp.seen().issued.contains(&second.trim().to_owned()));
 
     // The refresh token rotated: the cache holds the new one, and it works again.
-    let mut cmd = login_cmd(home.path(), &idp.url, &cache);
-    cmd.arg("--stored-only");
+    let cmd = stored_only(home.path(), &idp.url, &cache);
     let third = ok(&run(cmd, LIMIT));
     assert_ne!(second, third);
     assert_eq!(idp.seen().refresh_grants, 2);
 
     // Revoked: --stored-only fails with exit 3 and prints no token...
     idp.seen().revoke_refresh_tokens();
-    let mut cmd = login_cmd(home.path(), &idp.url, &cache);
-    cmd.arg("--stored-only");
+    let cmd = stored_only(home.path(), &idp.url, &cache);
     let failed = run(cmd, LIMIT);
     assert_eq!(failed.status.code(), Some(3), "{}", stderr(&failed));
     assert!(stdout(&failed).is_empty());
@@ -335,12 +336,7 @@ async fn expired_tokens_are_refreshed_and_a_revoked_refresh_token_needs_a_login(
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_calls_spend_the_refresh_token_once() {
     // The first token lives 30 s (inside the refresh margin); the refreshed ones an hour.
-    let mut config = idp::Config::oidc("mcp-cli");
-    config.expires_in = 30;
-    let idp = idp::Idp::start(config).await;
-    let home = tempfile::tempdir().expect("home");
-    let cache = home.path().join("cache");
-    let (first, _) = login(login_cmd(home.path(), &idp.url, &cache)).await;
+    let (idp, home, cache, first) = short_lived_login().await;
     idp.config.lock().expect("lock").expires_in = 3600;
 
     // Clients start several helpers at once; each wants a token now.

@@ -17,9 +17,9 @@ use oc_mcp_common::{
 };
 
 use crate::{
-    args::{Engine, InstallArgs},
+    args::InstallArgs,
     plan::InstallPlan,
-    render::{INSTANCE_LABEL, manifests},
+    render::{INSTANCE_LABEL, applied_objects},
 };
 
 /// Create the project (OpenShift) or namespace if it does not exist.
@@ -86,9 +86,35 @@ fn created_unless_exists<T>(created: kube::Result<T>, result: &mut ObjectResult)
 }
 
 /// Everything an install with these flags reads and writes, known before the cluster is
-/// read: the cluster facts, the project, get/create/patch of each kind it applies (helm
-/// applies the chart's objects itself), and list/delete of each kind it prunes.
-pub fn permissions(args: &InstallArgs, namespace: &str, flavor: ClusterFlavor) -> Vec<Permission> {
+/// read: what applying the plan's objects needs, derived from the objects rendered from the
+/// plan's [preview](InstallPlan::preview) (helm applies the chart's objects itself), what
+/// removing a release's objects needs, and what install does that is no object.
+pub fn permissions(
+    args: &InstallArgs,
+    namespace: &str,
+    flavor: ClusterFlavor,
+) -> Result<Vec<Permission>> {
+    let preview = InstallPlan::preview(args, namespace, flavor.openshift);
+    let mut wanted = applied_objects(&preview)?.required_permissions();
+    // A manifests install prunes what it no longer renders; `helm upgrade` deletes what the
+    // chart no longer renders and keeps its release records in Secrets it lists and deletes.
+    wanted.extend(release_permissions(namespace));
+    wanted.extend(unplanned_permissions(args, namespace, flavor));
+    wanted.sort_by_key(Permission::key);
+    wanted.dedup_by_key(|p| p.key());
+    Ok(wanted)
+}
+
+/// What install reads and writes besides applying the plan's objects, so no object shows it:
+/// the project, made once by [`ensure_project`] with a create (a ProjectRequest on
+/// OpenShift), never applied; the cluster facts (the apps domain and the API server's token
+/// trust, OpenShift's `cluster` configs); the `mcp-oauth-settings` ConfigMap the entra and
+/// oidc defaults come from; and with `--token-exchange`, the Secret holding the client secret.
+fn unplanned_permissions(
+    args: &InstallArgs,
+    namespace: &str,
+    flavor: ClusterFlavor,
+) -> Vec<Permission> {
     let mut wanted = vec![if flavor.openshift {
         Permission::new("create", "project.openshift.io", "projectrequests")
     } else {
@@ -99,33 +125,10 @@ pub fn permissions(args: &InstallArgs, namespace: &str, flavor: ClusterFlavor) -
             wanted.push(Permission::new("get", "config.openshift.io", resource).named("cluster"));
         }
     }
-    let mut applied: Vec<(&str, &str)> = Vec::new();
-    if args.engine == Engine::Manifests {
-        applied.extend([
-            ("", "serviceaccounts"),
-            ("", "configmaps"),
-            ("apps", "deployments"),
-            ("", "services"),
-        ]);
-        if !args.internal {
-            applied.push(("networking.k8s.io", "ingresses"));
-        }
-    } else {
-        // The OAuth settings ConfigMap is read; the issuer CA is applied as one.
-        applied.push(("", "configmaps"));
-    }
+    wanted.push(Permission::new("get", "", "configmaps").in_namespace(namespace));
     if args.token_exchange.is_some() {
-        // The client secret is read from one Secret and mounted from another.
-        applied.push(("", "secrets"));
+        wanted.push(Permission::new("get", "", "secrets").in_namespace(namespace));
     }
-    for (group, resource) in applied {
-        for verb in ["get", "create", "patch"] {
-            wanted.push(Permission::new(verb, group, resource).in_namespace(namespace));
-        }
-    }
-    wanted.extend(release_permissions(namespace));
-    wanted.sort_by_key(Permission::key);
-    wanted.dedup_by_key(|p| p.key());
     wanted
 }
 
@@ -157,13 +160,10 @@ fn pruned_kinds() -> [ApiResource; 6] {
 pub async fn apply_manifests(
     client: &Client,
     plan: &InstallPlan,
+    objects: &mut Plan,
     dry_run: DryRun,
 ) -> Result<(Vec<ObjectResult>, Restorations)> {
-    let mut objects = Plan::new();
-    for object in manifests(plan)? {
-        objects.push(object);
-    }
-    let restorations = take_ownership(client, &mut objects).await?;
+    let restorations = take_ownership(client, objects).await?;
     let report = objects
         .apply_preflighted(client, dry_run.apply_mode())
         .await?;
@@ -171,7 +171,7 @@ pub async fn apply_manifests(
     if !report.succeeded() {
         return Ok((results, restorations));
     }
-    results.extend(prune(client, plan, &objects, dry_run).await?);
+    results.extend(prune(client, plan, objects, dry_run).await?);
     Ok((results, restorations))
 }
 
@@ -409,7 +409,8 @@ pub fn foreign_changes(
 }
 
 /// Walk a `fieldsV1` tree beside our body and the live object; collect the paths of owned
-/// fields we set to another value than the live one.
+/// fields we set to another value than the live one. Fields are `f:<name>`; list items are
+/// owned by key (`k:{"name":"x"}`); set and index items are left to their list.
 fn walk_owned(
     owned: &serde_json::Value,
     ours: &serde_json::Value,
@@ -428,58 +429,35 @@ fn walk_owned(
             let their_value = theirs.get(field).unwrap_or(&serde_json::Value::Null);
             let here = format!("{path}.{field}");
             let leaf = sub.as_object().is_none_or(|m| m.keys().all(|k| k == "."));
-            if leaf {
-                if !contains(their_value, our_value) {
-                    out.push(here);
-                }
-            } else if our_value.is_array() {
-                walk_list(sub, our_value, their_value, &here, out);
-            } else {
+            if !leaf {
                 walk_owned(sub, our_value, their_value, &here, out);
+            } else if !contains(their_value, our_value) {
+                out.push(here);
             }
+        } else if let Some(keys) = key
+            .strip_prefix("k:")
+            .and_then(|k| serde_json::from_str::<serde_json::Map<_, _>>(k).ok())
+        {
+            let Some(our_item) = list_item(ours, &keys) else {
+                continue;
+            };
+            let their_item = list_item(theirs, &keys).unwrap_or(serde_json::Value::Null);
+            let label: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let here = format!("{path}[{}]", label.join(","));
+            walk_owned(sub, &our_item, &their_item, &here, out);
         }
     }
 }
 
-/// List items owned by key (`k:{"name":"x"}`); set and index items are left to the list.
-fn walk_list(
-    owned: &serde_json::Value,
-    ours: &serde_json::Value,
-    theirs: &serde_json::Value,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    let Some(owned) = owned.as_object() else {
-        return;
-    };
-    let find = |list: &serde_json::Value, keys: &serde_json::Map<String, serde_json::Value>| {
-        list.as_array().and_then(|items| {
-            items
-                .iter()
-                .find(|item| keys.iter().all(|(k, v)| item.get(k) == Some(v)))
-                .cloned()
-        })
-    };
-    for (key, sub) in owned {
-        let Some(keys) = key
-            .strip_prefix("k:")
-            .and_then(|k| serde_json::from_str::<serde_json::Map<_, _>>(k).ok())
-        else {
-            continue;
-        };
-        let Some(our_item) = find(ours, &keys) else {
-            continue;
-        };
-        let their_item = find(theirs, &keys).unwrap_or(serde_json::Value::Null);
-        let label: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        walk_owned(
-            sub,
-            &our_item,
-            &their_item,
-            &format!("{path}[{}]", label.join(",")),
-            out,
-        );
-    }
+/// The item of a list whose fields have the values of `keys` (none when `list` is no list).
+fn list_item(
+    list: &serde_json::Value,
+    keys: &serde_json::Map<String, serde_json::Value>,
+) -> Option<serde_json::Value> {
+    list.as_array()?
+        .iter()
+        .find(|item| keys.iter().all(|(k, v)| item.get(k) == Some(v)))
+        .cloned()
 }
 
 /// Whether `theirs` has every value of `ours` (the server adds defaults, so `theirs` may have

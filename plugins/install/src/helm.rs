@@ -134,13 +134,7 @@ pub async fn upgrade_install(
         args.push("--dry-run=server".into());
     }
     args.extend(connection_args(kube, &plan.namespace)?);
-    tracing::info!("running {} {}", helm.display(), args.join(" "));
-    let out = Command::new(helm)
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| Error::io(format!("running {}", helm.display()), e))?;
+    let out = run(helm, &args).await?;
     drop(dir);
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     if !out.status.success() {
@@ -153,6 +147,18 @@ pub async fn upgrade_install(
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Run helm with `args` (no secret among them: [`connection_args`] refuses a token) and no
+/// stdin.
+async fn run(helm: &Path, args: &[String]) -> Result<std::process::Output> {
+    tracing::info!("running {} {}", helm.display(), args.join(" "));
+    Command::new(helm)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| Error::io(format!("running {}", helm.display()), e))
 }
 
 /// `helm uninstall` of the release.
@@ -168,12 +174,7 @@ pub async fn uninstall(
         args.push("--dry-run".into());
     }
     args.extend(connection_args(kube, namespace)?);
-    let out = Command::new(helm)
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| Error::io(format!("running {}", helm.display()), e))?;
+    let out = run(helm, &args).await?;
     if out.status.success() {
         Ok(())
     } else {

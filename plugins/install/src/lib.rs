@@ -21,6 +21,7 @@ use oc_mcp_common::{
     output::OutputFormat,
     plan::{ApplyReport, Outcome},
     preflight::require_permissions,
+    release::{self, ReleaseName},
 };
 
 use crate::{
@@ -75,15 +76,15 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct UninstallArgs {
     /// The release to remove
-    #[arg(long, value_name = "NAME", default_value = defaults::RELEASE)]
-    pub release: String,
+    #[arg(long, value_name = "NAME", default_value = release::RELEASE)]
+    pub release: ReleaseName,
 }
 
 impl Plugin for Cli {
     const NAME: &'static str = "mcp-install";
 
-    fn global(&self) -> &GlobalArgs {
-        &self.global
+    fn output(&self) -> &oc_mcp_common::OutputArgs {
+        &self.global.output
     }
 
     async fn run(self) -> Result<ExitCode> {
@@ -102,7 +103,7 @@ impl Plugin for Cli {
 /// Check the flags, then connect: the client and the namespace planning starts from.
 async fn connect(global: &GlobalArgs, args: &InstallArgs) -> Result<(kube::Client, String)> {
     args.validate()?;
-    let connection = global.kube.connect(defaults::NAMESPACE).await?;
+    let connection = global.kube.connect(release::NAMESPACE).await?;
     // Checked before the route host is derived from it, so the message names the namespace.
     oc_mcp_common::names::validate_dns_label(&connection.namespace, "namespace")?;
     Ok((connection.client, connection.namespace))
@@ -233,25 +234,25 @@ async fn install(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
 }
 
 async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode> {
-    if args.engine == Engine::Helm && global.output.dry_run.sends() {
+    if args.engine == Engine::Helm && global.change.dry_run.sends() {
         // Refuse flags helm cannot take safely before talking to the cluster.
-        helm::connection_args(&global.kube, defaults::NAMESPACE)?;
+        helm::connection_args(&global.kube, release::NAMESPACE)?;
     }
     let output = &global.output;
     let (client, namespace) = connect(global, args).await?;
     let flavor = openshift::detect(&client).await?;
-    if output.dry_run.sends() {
+    if global.change.dry_run.sends() {
         // Every read planning makes and every write applying makes, asked at once, before
         // anything is read: a user short of one learns the whole list in one go.
-        let mut wanted = apply::permissions(args, &namespace, flavor);
-        if output.dry_run.writes() {
+        let mut wanted = apply::permissions(args, &namespace, flavor)?;
+        if global.change.dry_run.writes() {
             wanted.extend(ApplyLock::permissions(&namespace));
         }
         require_permissions(&client, &wanted).await?;
     }
     let plan = plan_with(&client, &namespace, flavor, args).await?;
     write_values_out(args, &plan)?;
-    if output.dry_run.prints_only() {
+    if global.change.dry_run.prints_only() {
         // The rendering redacts the Secret drop-in; nothing is sent.
         return print_rendered(&plan, output.output);
     }
@@ -262,26 +263,14 @@ async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode
         }
         Engine::Manifests => None,
     };
-    let mut objects = Plan::new();
-    if plan.engine == Engine::Manifests {
-        for object in render::manifests(&plan)? {
-            objects.push(object);
-        }
-    } else {
-        // The chart mounts these through extraVolumes; they must exist before the pod starts.
-        if let Some(cm) = render::issuer_ca_config_map(&plan) {
-            objects.push(oc_mcp_common::PlannedObject::from_typed(&cm)?);
-        }
-        if let Some(secret) = render::secret_drop_in(&plan) {
-            objects.push(oc_mcp_common::PlannedObject::from_typed(&secret)?);
-        }
-    }
-    let project = apply::ensure_project(&client, &plan, output.dry_run).await?;
+    let mut objects = render::applied_objects(&plan)?;
+    let project = apply::ensure_project(&client, &plan, global.change.dry_run).await?;
     // The server cannot dry-run objects into a namespace that does not exist yet (it answers
     // 404); they are reported as what applying would do, not as failures.
-    let unsent_namespace = output.dry_run.server_side() && project.outcome == Outcome::Created;
+    let unsent_namespace =
+        global.change.dry_run.server_side() && project.outcome == Outcome::Created;
     let mut report = ApplyReport {
-        dry_run: output.dry_run.server_side(),
+        dry_run: global.change.dry_run.server_side(),
         objects: vec![project],
     };
     let mut restorations = apply::Restorations::new();
@@ -296,7 +285,7 @@ async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode
     } else {
         // Two installs of one release must not interleave their writes (both apply as
         // `oc-mcp`, so the API would not tell them apart): the second one stops and says so.
-        let lock = if output.dry_run.locks() {
+        let lock = if global.change.dry_run.locks() {
             let name = format!("oc-mcp-install-{}", plan.release);
             Some(ApplyLock::acquire(&client, &plan.namespace, &name, LOCK_DURATION).await?)
         } else {
@@ -325,10 +314,10 @@ async fn install_run(global: &GlobalArgs, args: &InstallArgs) -> Result<ExitCode
     if !report.changed() && output.output == OutputFormat::Table {
         cli::warn("nothing to change: the cluster already matches");
     }
-    if args.wait && output.dry_run.writes() {
+    if args.wait && global.change.dry_run.writes() {
         wait::wait_ready(&client, &plan, args.timeout()).await?;
     }
-    if !output.output.is_machine() && output.dry_run.writes() {
+    if !output.output.is_machine() && global.change.dry_run.writes() {
         next_steps(&plan);
     }
     Ok(ExitCode::Ok)
@@ -401,12 +390,11 @@ async fn apply_release(
     objects: &mut Plan,
     helm: Option<&(std::path::PathBuf, String)>,
 ) -> Result<(Vec<oc_mcp_common::plan::ObjectResult>, apply::Restorations)> {
-    let output = &global.output;
     let Some((helm, version)) = helm else {
-        return apply::apply_manifests(client, plan, output.dry_run).await;
+        return apply::apply_manifests(client, plan, objects, global.change.dry_run).await;
     };
     tracing::info!("using {} ({version})", helm.display());
-    let mode = output.dry_run.apply_mode();
+    let mode = global.change.dry_run.apply_mode();
     let restorations = apply::take_ownership(client, objects).await?;
     let mut results = objects.apply_preflighted(client, mode).await?.objects;
     let values = render::values_yaml(plan)?;
@@ -415,7 +403,7 @@ async fn apply_release(
         plan,
         &values,
         &global.kube,
-        output.dry_run.server_side(),
+        global.change.dry_run.server_side(),
     )
     .await?;
     results.push(helm_release_result(plan, Outcome::Configured));
@@ -441,44 +429,44 @@ fn next_steps(plan: &InstallPlan) {
 
 /// `oc mcp-install uninstall`
 async fn uninstall(global: &GlobalArgs, args: &UninstallArgs) -> Result<ExitCode> {
-    args::validate_release_name(&args.release, "--release")?;
     let oc_mcp_common::kube_args::Connection {
         client, namespace, ..
-    } = global.kube.connect(defaults::NAMESPACE).await?;
+    } = global.kube.connect(release::NAMESPACE).await?;
     oc_mcp_common::names::validate_dns_label(&namespace, "namespace")?;
     let output = &global.output;
-    if output.dry_run.writes() && !output.yes {
+    if global.change.dry_run.writes() && !global.change.yes {
         confirm_uninstall(&args.release, &namespace)?;
     }
-    if output.dry_run.sends() {
+    if global.change.dry_run.sends() {
         // Listing the release's secrets (is it helm's?) is one of these; ask before reading.
         require_permissions(&client, &apply::release_permissions(&namespace)).await?;
     }
     let helm_release = helm_release_exists(&client, &namespace, &args.release).await?;
     let objects = if helm_release {
         let (helm, _) = helm::find_helm().await?;
-        if output.dry_run.sends() {
+        if global.change.dry_run.sends() {
             helm::uninstall(
                 &helm,
                 &args.release,
                 &namespace,
                 &global.kube,
-                output.dry_run.server_side(),
+                global.change.dry_run.server_side(),
             )
             .await?;
         }
         vec![oc_mcp_common::plan::ObjectResult::new(
             "helm.sh/v3",
             "Release",
-            args.release.clone(),
+            args.release.to_string(),
             Some(namespace.clone()),
             Outcome::Deleted,
         )]
     } else {
-        apply::delete_release_objects(&client, &namespace, &args.release, output.dry_run).await?
+        apply::delete_release_objects(&client, &namespace, &args.release, global.change.dry_run)
+            .await?
     };
     let report = ApplyReport {
-        dry_run: !output.dry_run.writes(),
+        dry_run: !global.change.dry_run.writes(),
         objects,
     };
     report.print(output.output)?;

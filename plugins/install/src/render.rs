@@ -24,20 +24,23 @@ use k8s_openapi::{
     },
 };
 use kube::api::ObjectMeta;
-use oc_mcp_common::{PlannedObject, Result, defaults};
+use oc_mcp_common::{
+    Plan, PlannedObject, Result,
+    release::{self, SERVICE_PORT},
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::plan::{
-    CHART_NAME, Exposure, IngressTls, InstallPlan, SECRET_CONFIG_DIR, SECRET_DROP_IN,
+use crate::{
+    args::Engine,
+    plan::{CHART_NAME, Exposure, IngressTls, InstallPlan, SECRET_CONFIG_DIR, SECRET_DROP_IN},
 };
 
 /// Where the chart mounts the config file; the container reads it with `--config`.
 pub const CONFIG_PATH: &str = "/etc/kubernetes-mcp-server/config.toml";
 const CONFIG_DIR: &str = "/etc/kubernetes-mcp-server";
-/// Label every object of one install carries, as the chart's selector labels.
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+/// Labels every object of one install carries, as the chart's selector labels.
+pub use oc_mcp_common::release::{INSTANCE_LABEL, NAME_LABEL};
 /// The pod annotation whose change rolls the Deployment when the config changes.
 pub const CHECKSUM_ANNOTATION: &str = "checksum/config";
 
@@ -195,7 +198,7 @@ pub fn values(plan: &InstallPlan) -> Values {
         rbac: RbacValues { create: false },
         service: ServiceValues {
             type_: "ClusterIP".into(),
-            port: defaults::SERVICE_PORT,
+            port: SERVICE_PORT,
         },
         ingress: IngressValues {
             enabled: plan.exposure != Exposure::Internal,
@@ -322,11 +325,7 @@ pub fn values_yaml(plan: &InstallPlan) -> Result<String> {
 // ---- native manifests ----
 
 fn labels(plan: &InstallPlan) -> BTreeMap<String, String> {
-    [
-        (NAME_LABEL.to_owned(), CHART_NAME.to_owned()),
-        (INSTANCE_LABEL.to_owned(), plan.release.clone()),
-    ]
-    .into()
+    release::selector_labels(&plan.release)
 }
 
 fn meta(plan: &InstallPlan) -> ObjectMeta {
@@ -382,6 +381,30 @@ pub fn manifests(plan: &InstallPlan) -> Result<Vec<PlannedObject>> {
     Ok(objects)
 }
 
+/// The objects install applies itself, in apply order: every manifest (manifests engine), or
+/// what the chart mounts through `extraVolumes` and cannot make (helm engine: the issuer CA's
+/// ConfigMap and the Secret drop-in, which must exist before the pod starts).
+pub fn applied_objects(plan: &InstallPlan) -> Result<Plan> {
+    let objects = match plan.engine {
+        Engine::Manifests => manifests(plan)?,
+        Engine::Helm => {
+            let mut objects = Vec::new();
+            if let Some(cm) = issuer_ca_config_map(plan) {
+                objects.push(PlannedObject::from_typed(&cm)?);
+            }
+            if let Some(secret) = secret_drop_in(plan) {
+                objects.push(PlannedObject::from_typed(&secret)?);
+            }
+            objects
+        }
+    };
+    let mut applied = Plan::new();
+    for object in objects {
+        applied.push(object);
+    }
+    Ok(applied)
+}
+
 fn quantity(map: &BTreeMap<String, String>) -> BTreeMap<String, Quantity> {
     map.iter()
         .map(|(k, v)| (k.clone(), Quantity(v.clone())))
@@ -408,7 +431,7 @@ fn container(plan: &InstallPlan) -> Container {
         args: Some(vec!["--config".into(), CONFIG_PATH.into()]),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
-            container_port: i32::from(defaults::SERVICE_PORT),
+            container_port: i32::from(SERVICE_PORT),
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
@@ -562,7 +585,7 @@ fn service(plan: &InstallPlan) -> Service {
             selector: Some(labels(plan)),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
-                port: i32::from(defaults::SERVICE_PORT),
+                port: i32::from(SERVICE_PORT),
                 target_port: Some(IntOrString::String("http".into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()
@@ -596,7 +619,7 @@ fn ingress(plan: &InstallPlan, host: &str) -> Ingress {
                             service: Some(IngressServiceBackend {
                                 name: plan.fullname.clone(),
                                 port: Some(ServiceBackendPort {
-                                    number: Some(i32::from(defaults::SERVICE_PORT)),
+                                    number: Some(i32::from(SERVICE_PORT)),
                                     ..ServiceBackendPort::default()
                                 }),
                             }),

@@ -15,13 +15,10 @@ use std::{
 use k8s_openapi::api::{
     apps::v1::Deployment, coordination::v1::Lease, core::v1::ConfigMap, networking::v1::Ingress,
 };
-use kube::{
-    Api,
-    api::{Patch, PatchParams, PostParams},
-};
+use kube::{Api, api::PostParams};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
-use crate::support::{Cluster, ok, text};
+use crate::support::{Cluster, ok, text, write_files};
 
 const LEASE: &str = "oc-mcp-install-kubernetes-mcp-server";
 
@@ -30,38 +27,20 @@ async fn a_rerun_restores_what_a_hand_edit_changed_and_says_so() {
     let cluster = Cluster::start().await;
     ok(&cluster.run(&["--engine", "manifests"]));
     let client = cluster.admin().await;
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "mcp-server");
-    let live = config_maps
-        .get("kubernetes-mcp-server")
-        .await
-        .expect("configmap");
-    let toml = live.data.expect("data")["config.toml"].clone();
+    let toml = cluster.live_config().await;
     assert!(toml.contains("read_only = true"), "{toml}");
     // What `kubectl edit` sends: an update under its own field manager.
     let edited = toml.replace("read_only = true", "read_only = false");
-    config_maps
-        .patch(
-            "kubernetes-mcp-server",
-            &PatchParams {
-                field_manager: Some("kubectl-edit".into()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(serde_json::json!({"data": {"config.toml": edited}})),
-        )
-        .await
-        .expect("hand edit");
+    let release = "kubernetes-mcp-server";
+    let edit = serde_json::json!({"data": {"config.toml": edited}});
+    cluster
+        .hand_edit::<ConfigMap>(release, "kubectl-edit", edit)
+        .await;
+    let scale = serde_json::json!({"spec": {"replicas": 3}});
+    cluster
+        .hand_edit::<Deployment>(release, "ops-console", scale)
+        .await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "mcp-server");
-    deployments
-        .patch(
-            "kubernetes-mcp-server",
-            &PatchParams {
-                field_manager: Some("ops-console".into()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(serde_json::json!({"spec": {"replicas": 3}})),
-        )
-        .await
-        .expect("scale by hand");
 
     let out = cluster.run(&["--engine", "manifests"]);
     let stdout = ok(&out);
@@ -82,14 +61,7 @@ async fn a_rerun_restores_what_a_hand_edit_changed_and_says_so() {
         "{}",
         text(&out.stderr)
     );
-    let restored = config_maps
-        .get("kubernetes-mcp-server")
-        .await
-        .expect("configmap")
-        .data
-        .expect("data")["config.toml"]
-        .clone();
-    assert_eq!(restored, toml, "the safe config is back");
+    assert_eq!(cluster.live_config().await, toml, "the safe config is back");
     let replicas = deployments
         .get("kubernetes-mcp-server")
         .await
@@ -110,7 +82,7 @@ async fn a_rerun_restores_what_a_hand_edit_changed_and_says_so() {
         "data": {"config.toml": "read_only = false\n"}
     }))
     .expect("cm");
-    config_maps
+    Api::<ConfigMap>::namespaced(client.clone(), "mcp-server")
         .create(
             &PostParams {
                 field_manager: Some("kubectl-create".into()),
@@ -302,37 +274,34 @@ async fn a_server_dry_run_into_a_new_namespace_reports_every_object_truthfully()
 async fn bad_inputs_are_refused_with_exit_2_and_change_nothing() {
     let cluster = Cluster::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let loud = dir.path().join("log9.toml");
-    std::fs::write(&loud, "log_level = 9\n").expect("write");
-    let six = dir.path().join("log6.toml");
-    std::fs::write(&six, "log_level = 6\n").expect("write");
-    let writable = dir.path().join("rw.toml");
-    std::fs::write(&writable, "read_only = false\n").expect("write");
-    let shared = dir.path().join("shared.toml");
-    std::fs::write(&shared, "cluster_auth_mode = \"kubeconfig\"\n").expect("write");
-    let path = |p: &std::path::Path| p.display().to_string();
-    let cases: Vec<(Vec<String>, &[&str])> = vec![
+    let [loud, six, writable, shared] = write_files(
+        dir.path(),
+        [
+            ("log9.toml", "log_level = 9\n"),
+            ("log6.toml", "log_level = 6\n"),
+            ("rw.toml", "read_only = false\n"),
+            ("shared.toml", "cluster_auth_mode = \"kubeconfig\"\n"),
+        ],
+    );
+    let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (
-            vec!["--extra-config".into(), path(&loud)],
+            vec!["--extra-config", &loud],
             &["log_level = 9", "Secrets included", "at most 5"],
         ),
         (
-            vec!["--extra-config".into(), path(&six), "--internal".into()],
+            vec!["--extra-config", &six, "--internal"],
             &["log_level = 6", "tool result", "at most 5"],
         ),
         (
-            vec!["--extra-config".into(), path(&writable)],
+            vec!["--extra-config", &writable],
             &["read_only is false", "set read_only = true"],
         ),
         (
-            vec!["--extra-config".into(), path(&shared)],
+            vec!["--extra-config", &shared],
             &["cluster_auth_mode = \"kubeconfig\""],
         ),
         (
-            vec![
-                "--image".into(),
-                "quay.io/containers/kubernetes_mcp_server:latest".into(),
-            ],
+            vec!["--image", "quay.io/containers/kubernetes_mcp_server:latest"],
             &[
                 "is not pinned",
                 "`latest` moves",
@@ -340,53 +309,36 @@ async fn bad_inputs_are_refused_with_exit_2_and_change_nothing() {
             ],
         ),
         (
-            vec![
-                "--image".into(),
-                "quay.io/containers/kubernetes_mcp_server".into(),
-            ],
+            vec!["--image", "quay.io/containers/kubernetes_mcp_server"],
             &["is not pinned", "no tag or digest"],
         ),
         (
-            vec!["--host".into(), "10.0.0.1".into()],
+            vec!["--host", "10.0.0.1"],
             &["is an IP address", "DNS name"],
         ),
-        (
-            vec!["--host".into(), "[2001:db8::1]".into()],
-            &["is an IP address"],
-        ),
+        (vec!["--host", "[2001:db8::1]"], &["is an IP address"]),
         (
             vec![
-                "--auth".into(),
-                "entra".into(),
-                "--tenant".into(),
-                "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
-                "--client-id".into(),
-                "app".into(),
-                "--scopes".into(),
-                "openid,profile".into(),
+                "--auth",
+                "entra",
+                "--tenant",
+                "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "--client-id",
+                "app",
+                "--scopes",
+                "openid,profile",
             ],
             &["names no scope of the app", "api://app/access_as_user"],
         ),
     ];
-    for (args, expected) in cases {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        for engine in ["helm", "manifests"] {
-            let mut full = vec!["--engine", engine];
-            full.extend_from_slice(&args);
-            let out = cluster.run(&full);
-            let err = text(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{full:?}: {err}");
-            for want in expected {
-                assert!(err.contains(want), "{full:?}: {err:?} lacks {want:?}");
-            }
-            assert!(!err.contains("panicked"), "{err}");
-        }
-    }
-    assert_eq!(
-        cluster.writes(),
-        Vec::<String>::new(),
-        "refusals change nothing"
-    );
+    let on_both_engines: Vec<(Vec<&str>, &[&str])> = cases
+        .iter()
+        .flat_map(|(args, expected)| {
+            ["helm", "manifests"]
+                .map(|engine| ([&["--engine", engine][..], args].concat(), *expected))
+        })
+        .collect();
+    cluster.assert_refused(&on_both_engines, "sha256~");
 }
 
 /// A kubeconfig whose user's token has a control character in it.
@@ -484,23 +436,10 @@ async fn plain_kubernetes_gets_tls_on_its_ingress_or_a_refusal() {
         ..SandboxConfig::default()
     })
     .await;
-    let issuer = cluster.sandbox.issuer_url().to_owned();
-    let ca = cluster.sandbox.dir().join("ca.crt").display().to_string();
     let host = "mcp.apps.sandbox.example.com";
-    let oidc = [
-        "--engine",
-        "manifests",
-        "--auth",
-        "oidc",
-        "--issuer",
-        &issuer,
-        "--client-id",
-        "mcp-server",
-        "--issuer-ca",
-        &ca,
-        "--host",
-        host,
-    ];
+    let oidc_flags = cluster.oidc_flags("mcp-server");
+    let mut oidc = vec!["--engine", "manifests", "--host", host];
+    oidc.extend(oidc_flags.iter().map(String::as_str));
     let with = |extra: &[&'static str]| -> Vec<&str> { [&oidc[..], extra].concat() };
     let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (
@@ -528,19 +467,7 @@ async fn plain_kubernetes_gets_tls_on_its_ingress_or_a_refusal() {
             &["needs TLS on its Ingress"],
         ),
     ];
-    for (args, expected) in cases {
-        let out = cluster.run(&args);
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        for want in expected {
-            assert!(err.contains(want), "{args:?}: {err:?} lacks {want:?}");
-        }
-    }
-    assert_eq!(
-        cluster.writes(),
-        Vec::<String>::new(),
-        "refusals change nothing"
-    );
+    cluster.assert_refused(&cases, "sha256~");
 
     // cert-manager's annotation and a tls section naming the Secret it fills.
     let stdout = ok(&cluster.run(&with(&["--cluster-issuer", "sandbox-ca"])));
@@ -605,23 +532,10 @@ async fn in_oidc_mode_a_spec_following_login_yields_the_audience_the_server_expe
     .await;
     // The sandbox publishes its trust of the issuer for that audience, as OpenShift's external
     // OIDC configuration does.
-    let issuer = cluster.sandbox.issuer_url().to_owned();
-    let ca = cluster.sandbox.dir().join("ca.crt").display().to_string();
-    ok(&cluster.run(&[
-        "--engine",
-        "manifests",
-        "--auth",
-        "oidc",
-        "--issuer",
-        &issuer,
-        "--client-id",
-        "mcp-client",
-        "--issuer-ca",
-        &ca,
-        "--wait",
-        "--timeout",
-        "90s",
-    ]));
+    let oidc = cluster.oidc_flags("mcp-client");
+    let mut args = vec!["--engine", "manifests", "--wait", "--timeout", "90s"];
+    args.extend(oidc.iter().map(String::as_str));
+    ok(&cluster.run(&args));
 
     oc_mcp_common::install_crypto_provider();
     let addr = cluster

@@ -15,13 +15,10 @@ use k8s_openapi::api::{
     networking::v1::Ingress,
     rbac::v1::ClusterRole,
 };
-use kube::{
-    Api,
-    api::{ObjectMeta, PostParams},
-};
+use kube::{Api, api::PostParams};
 use oc_mcp_common::server_config::{LintContext, ParsedConfig, ServerVersion};
 
-use crate::support::{Cluster, ok, stderr, stdout};
+use crate::support::{Cluster, ok, stderr, stdout, write_files};
 
 const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
 
@@ -67,18 +64,7 @@ async fn render_shows_the_overlay_of_each_auth_mode() {
     );
     // entra: tenant and client id come from the ConfigMap `oc mcp-oauth register entra` writes.
     let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-    let namespaces: Api<Namespace> = Api::all(cluster.admin().await);
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some("mcp-server".into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace");
+    cluster.create_named::<Namespace>("mcp-server").await;
     let settings: ConfigMap = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "mcp-oauth-settings", "namespace": "mcp-server"},
         "data": {"tenant": tenant, "clientId": "0f3c-app"}
@@ -195,12 +181,7 @@ async fn manifests_engine_installs_reruns_upgrades_and_uninstalls() {
          ingress.networking.k8s.io/kubernetes-mcp-server created\n"
     );
     let client = cluster.admin().await;
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "mcp-server");
-    let cm = config_maps
-        .get("kubernetes-mcp-server")
-        .await
-        .expect("configmap");
-    let toml = cm.data.expect("data")["config.toml"].clone();
+    let toml = cluster.live_config().await;
     assert!(
         toml.contains("require_oauth = true")
             && toml.contains("cluster_auth_mode = \"passthrough\""),
@@ -295,18 +276,8 @@ async fn manifests_engine_installs_reruns_upgrades_and_uninstalls() {
     );
 
     // uninstall removes what install made and leaves RBAC (and OAuth) objects alone.
+    cluster.create_named::<ClusterRole>("mcp-readonly").await;
     let roles: Api<ClusterRole> = Api::all(client.clone());
-    let role = ClusterRole {
-        metadata: ObjectMeta {
-            name: Some("mcp-readonly".into()),
-            ..ObjectMeta::default()
-        },
-        ..ClusterRole::default()
-    };
-    roles
-        .create(&PostParams::default(), &role)
-        .await
-        .expect("role");
     let text = ok(&cluster.run(&["uninstall", "--yes"]));
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.lines().all(|l| l.ends_with(" deleted")), "{text}");
@@ -326,90 +297,65 @@ async fn manifests_engine_installs_reruns_upgrades_and_uninstalls() {
 async fn guardrails_refuse_with_exit_2_and_change_nothing() {
     let cluster = Cluster::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let typo = dir.path().join("typo.toml");
-    std::fs::write(&typo, "requre_oauth = true\n").expect("write");
-    let integer_port = dir.path().join("port.toml");
-    std::fs::write(&integer_port, "port = 8080\n").expect("write");
-    let open = dir.path().join("open.toml");
-    std::fs::write(&open, "require_oauth = false\n").expect("write");
-    let path = |p: &Path| p.display().to_string();
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    let [typo, integer_port, open] = write_files(
+        dir.path(),
+        [
+            ("typo.toml", "requre_oauth = true\n"),
+            ("port.toml", "port = 8080\n"),
+            ("open.toml", "require_oauth = false\n"),
+        ],
+    );
+    let cases: Vec<(Vec<&str>, &[&str])> = vec![
+        (vec!["--auth", "none"], &["--auth none on a public route"]),
         (
-            vec!["--auth".into(), "none".into()],
-            "--auth none on a public route",
+            vec![
+                "--auth",
+                "oidc",
+                "--issuer",
+                "https://idp.example.com",
+                "--client-id",
+                "mcp",
+            ],
+            &["does not accept tokens from https://idp.example.com"],
+        ),
+        (
+            vec!["--auth", "entra"],
+            &["needs the tenant and the app's client ID"],
         ),
         (
             vec![
-                "--auth".into(),
-                "oidc".into(),
-                "--issuer".into(),
-                "https://idp.example.com".into(),
-                "--client-id".into(),
-                "mcp".into(),
+                "--image",
+                "quay.io/containers/kubernetes_mcp_server:v0.0.60",
             ],
-            "does not accept tokens from https://idp.example.com",
+            &["needs kubernetes-mcp-server v0.0.63"],
         ),
         (
-            vec!["--auth".into(), "entra".into()],
-            "needs the tenant and the app's client ID",
+            vec!["--image", "quay.io/containers/kubernetes_mcp_server"],
+            &["with a tag or digest"],
         ),
         (
-            vec![
-                "--image".into(),
-                "quay.io/containers/kubernetes_mcp_server:v0.0.60".into(),
-            ],
-            "needs kubernetes-mcp-server v0.0.63",
+            vec!["--extra-config", &typo],
+            &["did you mean `require_oauth`"],
         ),
+        (vec!["--extra-config", &integer_port], &["port"]),
+        (vec!["--extra-config", &open], &["public"]),
         (
-            vec![
-                "--image".into(),
-                "quay.io/containers/kubernetes_mcp_server".into(),
-            ],
-            "with a tag or digest",
+            vec!["--host", "https://mcp.example.com"],
+            &["--host <HOST>", "is not a valid host name"],
         ),
+        (vec!["--toolsets", "core,kubectl"], &["unknown toolset"]),
         (
-            vec!["--extra-config".into(), path(&typo)],
-            "did you mean `require_oauth`",
+            vec!["--release", "MCP"],
+            &["--release <NAME>", "is not a valid release name"],
         ),
-        (vec!["--extra-config".into(), path(&integer_port)], "port"),
-        (vec!["--extra-config".into(), path(&open)], "public"),
+        (vec!["--auth", "ldap"], &["unknown auth mode \"ldap\""]),
         (
-            vec!["--host".into(), "https://mcp.example.com".into()],
-            "is not a valid host name",
-        ),
-        (
-            vec!["--toolsets".into(), "core,kubectl".into()],
-            "unknown toolset",
-        ),
-        (
-            vec!["--release".into(), "MCP".into()],
-            "is not a valid name",
-        ),
-        (
-            vec!["--auth".into(), "ldap".into()],
-            "unknown auth mode \"ldap\"",
-        ),
-        (
-            vec!["--token".into(), "sha256~abc".into()],
-            "--token cannot be handed to helm",
+            vec!["--token", "sha256~abc"],
+            &["--token cannot be handed to helm"],
         ),
     ];
-    for (args, expected) in cases {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = cluster.run(&args);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(
-            err.contains(expected),
-            "{args:?}: {err:?} lacks {expected:?}"
-        );
-        assert!(!err.contains("sha256~abc"), "a token must never be echoed");
-    }
-    assert_eq!(
-        cluster.writes(),
-        Vec::<String>::new(),
-        "refusals change nothing"
-    );
+    // A token must never be echoed.
+    cluster.assert_refused(&cases, "sha256~abc");
 }
 
 /// A `helm` on PATH that records its arguments and the mode of any values file, then runs
@@ -497,12 +443,12 @@ async fn helm_engine_installs_the_chart_with_the_overlay_and_no_secret_in_argv()
     assert_eq!(values["image"]["version"], "v0.0.67");
     assert_eq!(values["config"]["read_only"], true);
     assert_eq!(values["config"]["port"], "8080");
-    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.admin().await, "mcp-server");
-    let cm = config_maps
-        .get("kubernetes-mcp-server")
-        .await
-        .expect("the chart's ConfigMap");
-    assert!(cm.data.expect("data")["config.toml"].contains("skip_jwt_verification = true"));
+    assert!(
+        cluster
+            .live_config()
+            .await
+            .contains("skip_jwt_verification = true")
+    );
 
     // helm saw no token and no secret; the values file was private and is gone.
     let log = std::fs::read_to_string(dir.path().join("helm-argv.log")).expect("argv log");
@@ -533,6 +479,7 @@ async fn helm_engine_installs_the_chart_with_the_overlay_and_no_secret_in_argv()
         .output()
         .expect("run"));
     assert_eq!(text, "release.helm.sh/kubernetes-mcp-server deleted\n");
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.admin().await, "mcp-server");
     assert!(
         config_maps
             .get_opt("kubernetes-mcp-server")
@@ -671,14 +618,7 @@ async fn token_exchange_secret_travels_in_a_secret_drop_in_the_real_server_reads
 
     let cluster = Cluster::start().await;
     let client = cluster.admin().await;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "mcp-server"}}))
-            .expect("ns");
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace");
+    cluster.create_named::<Namespace>("mcp-server").await;
     // What `oc mcp-oauth secret set` stores.
     let secret_value = "exchange-client-secret-0123456789";
     let stored: Secret = serde_json::from_value(serde_json::json!({
@@ -690,24 +630,16 @@ async fn token_exchange_secret_travels_in_a_secret_drop_in_the_real_server_reads
         .create(&PostParams::default(), &stored)
         .await
         .expect("store the client secret");
-    let issuer = cluster.sandbox.issuer_url().to_owned();
-    let ca = cluster.sandbox.dir().join("ca.crt").display().to_string();
-    let args = [
+    let oidc = cluster.oidc_flags("mcp-server");
+    let mut args = vec![
         "--engine",
         "manifests",
-        "--auth",
-        "oidc",
-        "--issuer",
-        &issuer,
-        "--client-id",
-        "mcp-server",
-        "--issuer-ca",
-        &ca,
         "--token-exchange",
         "rfc8693",
         "--sts-audience",
         "openshift-api",
     ];
+    args.extend(oidc.iter().map(String::as_str));
     // Rendering shows the Secret without its value.
     let mut render = vec!["render"];
     render.extend_from_slice(&args);
@@ -718,7 +650,7 @@ async fn token_exchange_secret_travels_in_a_secret_drop_in_the_real_server_reads
     );
     assert!(!text.contains(secret_value));
 
-    let mut install = args.to_vec();
+    let mut install = args.clone();
     install.extend_from_slice(&["--wait", "--timeout", "90s", "-vvv"]);
     let out = cluster.run(&install);
     ok(&out);
@@ -727,14 +659,7 @@ async fn token_exchange_secret_travels_in_a_secret_drop_in_the_real_server_reads
         "never printed"
     );
 
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "mcp-server");
-    let main = config_maps
-        .get("kubernetes-mcp-server")
-        .await
-        .expect("cm")
-        .data
-        .expect("data")["config.toml"]
-        .clone();
+    let main = cluster.live_config().await;
     assert!(
         main.contains("[token_exchange]") && !main.contains(secret_value),
         "{main}"

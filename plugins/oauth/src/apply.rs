@@ -3,7 +3,7 @@
 
 use kube::api::ObjectMeta;
 use oc_mcp_common::{
-    DryRun, Error, ExitCode, OutputArgs, Plan, Result,
+    DryRun, Error, ExitCode, GlobalArgs, OutputArgs, Plan, Result,
     kube_args::Secret,
     plan::{ApplyReport, MANAGED_BY_LABEL, MANAGED_BY_VALUE},
 };
@@ -70,7 +70,7 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
 pub fn print_client_dry_run(plan: &Plan, output: &OutputArgs) -> Result<()> {
     redacted(plan).print_client_dry_run(output.output)?;
     if output.output.is_machine() && contains_secrets(plan) {
-        crate::names::note("note: secret values are shown as <redacted>; they are never printed");
+        crate::note("note: secret values are shown as <redacted>; they are never printed");
     }
     Ok(())
 }
@@ -120,15 +120,16 @@ pub fn finish(report: &ApplyReport, output: &OutputArgs) -> Result<ExitCode> {
 pub async fn execute(
     client: &kube::Client,
     plan: &Plan,
-    output: &OutputArgs,
+    global: &GlobalArgs,
     secrets: &[&Secret],
 ) -> Result<ExitCode> {
-    if output.dry_run.prints_only() {
-        print_client_dry_run(plan, output)?;
+    let dry_run = global.change.dry_run;
+    if dry_run.prints_only() {
+        print_client_dry_run(plan, &global.output)?;
         return Ok(ExitCode::Ok);
     }
-    let report = apply_scrubbed(client, plan, output.dry_run, secrets).await?;
-    finish(&report, output)
+    let report = apply_scrubbed(client, plan, dry_run, secrets).await?;
+    finish(&report, &global.output)
 }
 
 #[cfg(test)]

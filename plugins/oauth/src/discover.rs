@@ -1,11 +1,9 @@
 //! `discover <issuer-url>`: what the MCP server's OIDC discovery at startup will see (it fails
 //! to start when the issuer is unreachable or its `issuer` differs), checked beforehand.
 
-use std::time::Duration;
-
 use oc_mcp_common::{
     Error, ExitCode, GlobalArgs, Result, cli, error::describe_chain, mcp::McpTarget,
-    output::Tabular,
+    names::InvalidValue, output::Tabular,
 };
 use reqwest::Url;
 use serde::Serialize;
@@ -21,7 +19,7 @@ pub struct DiscoverArgs {
     /// The issuer URL, exactly as the server's authorization_url will hold it
     /// (e.g. https://login.microsoftonline.com/<tenant>/v2.0)
     #[arg(value_name = "ISSUER_URL")]
-    pub issuer: String,
+    pub issuer: Issuer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,31 +109,59 @@ pub fn discovery_url(issuer: &str) -> String {
     )
 }
 
-/// Validate the argument: an absolute http(s) URL without query or fragment.
-pub fn parse_issuer(text: &str) -> Result<Url> {
-    let hint = "give the issuer URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0";
-    let url = Url::parse(text)
-        .map_err(|e| Error::usage_with_hint(format!("invalid issuer URL {text:?}: {e}"), hint))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(Error::usage_with_hint(
-            format!("issuer URL {text:?} must use https"),
-            hint,
-        ));
+/// The issuer argument: an absolute http(s) URL without query or fragment (OIDC Discovery
+/// section 3), kept exactly as given, since the server compares the issuer byte for byte. Not an
+/// `HttpsUrl`: discover is a check, and an http issuer is a finding (a warning, as the server
+/// only warns), not a usage error.
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    text: String,
+    url: Url,
+}
+
+impl Issuer {
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::usage_with_hint(
-            format!(
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for Issuer {
+    type Err = InvalidValue;
+
+    fn from_str(text: &str) -> std::result::Result<Self, InvalidValue> {
+        let refuse = |reason: String| InvalidValue {
+            reason,
+            fix: "give the issuer URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0",
+        };
+        let url =
+            Url::parse(text).map_err(|e| refuse(format!("invalid issuer URL {text:?}: {e}")))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(refuse(format!("issuer URL {text:?} must use https")));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(refuse(format!(
                 "issuer URL {text:?} may not have a query or fragment (OIDC Discovery section 3)"
-            ),
-            hint,
-        ));
+            )));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            url,
+        })
     }
-    Ok(url)
 }
 
 /// `oc mcp-oauth discover`
 pub async fn run(global: &GlobalArgs, args: &DiscoverArgs) -> Result<ExitCode> {
-    let url = parse_issuer(&args.issuer)?;
     let ca = match &global.kube.certificate_authority {
         Some(path) => Some(std::fs::read(path).map_err(|e| {
             Error::usage_with_hint(
@@ -148,16 +174,11 @@ pub async fn run(global: &GlobalArgs, args: &DiscoverArgs) -> Result<ExitCode> {
         })?),
         None => None,
     };
-    let timeout = global
-        .kube
-        .request_timeout
-        .and_then(|t| t.0)
-        .unwrap_or(Duration::from_secs(30));
-    let mut target = McpTarget::new(args.issuer.clone());
+    let mut target = McpTarget::new(args.issuer.to_string());
     target.extra_ca_pem = ca;
-    target.timeout = timeout;
+    target.timeout = crate::target::request_timeout(global);
     let http = target.http_client()?;
-    let (report, unreachable) = check(&http, &args.issuer, &url).await;
+    let (report, unreachable) = check(&http, args.issuer.as_str(), args.issuer.url()).await;
     cli::emit(&report, global.output.output)?;
     let failures = report.failures();
     if failures.is_empty() {
@@ -169,10 +190,10 @@ pub async fn run(global: &GlobalArgs, args: &DiscoverArgs) -> Result<ExitCode> {
         .collect::<Vec<_>>()
         .join("; ");
     if unreachable {
-        return Err(Error::Unreachable {
-            what: format!("the issuer {}", args.issuer),
-            message: summary,
-        });
+        return Err(Error::unreachable(
+            format!("the issuer {}", args.issuer),
+            summary,
+        ));
     }
     Err(Error::Failed {
         message: format!("the issuer {} will not work: {summary}", args.issuer),
@@ -531,9 +552,17 @@ mod tests {
 
     #[test]
     fn issuer_arguments_are_checked() {
-        assert!(parse_issuer("https://i/realms/x").is_ok());
-        for bad in ["i", "ftp://i", "https://i/?x=1", "https://i/#f"] {
-            assert_eq!(parse_issuer(bad).expect_err(bad).exit_code().code(), 2);
+        let issuer: Issuer = "https://i/realms/x/".parse().expect("issuer");
+        assert_eq!(issuer.as_str(), "https://i/realms/x/");
+        assert!("http://i/realms/x".parse::<Issuer>().is_ok());
+        for (bad, why) in [
+            ("i", "invalid issuer URL"),
+            ("ftp://i", "must use https"),
+            ("https://i/?x=1", "query or fragment"),
+            ("https://i/#f", "query or fragment"),
+        ] {
+            let err = bad.parse::<Issuer>().expect_err(bad);
+            assert!(err.to_string().contains(why), "{bad}: {err}");
         }
     }
 

@@ -16,6 +16,7 @@ pub mod redirect;
 pub mod secret;
 pub mod settings;
 pub mod status;
+pub mod target;
 pub mod uris;
 
 use clap::{Parser, Subcommand};
@@ -96,8 +97,8 @@ pub enum RedirectCommand {
 impl Plugin for Cli {
     const NAME: &'static str = "mcp-oauth";
 
-    fn global(&self) -> &GlobalArgs {
-        &self.global
+    fn output(&self) -> &oc_mcp_common::OutputArgs {
+        &self.global.output
     }
 
     async fn run(self) -> Result<ExitCode> {
@@ -118,4 +119,10 @@ impl Plugin for Cli {
             Command::Status(args) => status::run(global, args).await,
         }
     }
+}
+
+/// Write a short note for people on stderr (stdout carries only the result).
+pub fn note(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
 }

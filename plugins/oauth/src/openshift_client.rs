@@ -13,8 +13,10 @@ use serde::Serialize;
 
 use crate::{
     apply,
-    names::{self, DeploymentArgs, Target, note},
+    names::{self, DeploymentArgs, ObjectName},
+    note,
     secret::{self, StoredSecret},
+    target::{self, Target},
     uris::{self, RedirectUri},
 };
 
@@ -40,13 +42,13 @@ impl GrantMethod {
 pub struct OpenshiftArgs {
     /// The OAuthClient's name (the client_id clients send)
     #[arg(long, default_value = defaults::OAUTH_CLIENT, value_name = "NAME")]
-    pub name: String,
+    pub name: ObjectName,
 
     /// A redirect URI; repeat for more. Replaces the defaults: https://<route host>/oauth/callback
     /// (host from the deployed Route, else <release>-<namespace>.<apps domain>) and the loopback
     /// URIs http://127.0.0.1/oauth/callback and http://localhost/oauth/callback for CLI logins
     #[arg(long = "redirect-uri", value_name = "URI")]
-    pub redirect_uris: Vec<String>,
+    pub redirect_uris: Vec<RedirectUri>,
 
     /// Whether users approve the client on first login
     #[arg(long, value_enum, default_value_t = GrantMethod::Auto)]
@@ -54,8 +56,9 @@ pub struct OpenshiftArgs {
 
     /// The read-only ClusterRole tokens of this client are scoped to: logins may ask only for
     /// role:NAME:* (never escalating), user:info and user:check-access, not user:full
+    // An ObjectName, as `oc mcp-rbac role --name` takes it, so `*` or `:!` cannot widen the scope.
     #[arg(long, default_value = defaults::CLUSTER_ROLE, value_name = "NAME")]
-    pub role: String,
+    pub role: ObjectName,
 
     /// Lifetime of the access tokens issued to this client, in seconds (0: they never expire)
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i32).range(0..))]
@@ -73,11 +76,11 @@ pub struct OpenshiftArgs {
 pub struct RotateArgs {
     /// The OAuthClient to rotate
     #[arg(long, default_value = defaults::OAUTH_CLIENT, value_name = "NAME")]
-    pub name: String,
+    pub name: ObjectName,
 
     /// The Secret that holds the client secret (key `sts_client_secret`)
     #[arg(long, default_value = defaults::OAUTH_SECRET, value_name = "NAME")]
-    pub secret_name: String,
+    pub secret_name: ObjectName,
 
     /// Finish a rotation: remove the previous secrets from additionalSecrets (once every
     /// client uses the new one); the current secret is not changed
@@ -212,49 +215,27 @@ fn register_permissions(
         .required_permissions(),
     );
     if args.redirect_uris.is_empty() {
-        if flavor.openshift {
-            wanted.push(
-                Permission::new("list", "route.openshift.io", "routes")
-                    .in_namespace(&target.namespace),
-            );
-        }
-        if flavor.openshift_config {
-            wanted.push(Permission::new("get", "config.openshift.io", "ingresses"));
-        }
+        wanted.extend(uris::route_host_permissions(flavor, &target.namespace));
     }
     Ok(wanted)
 }
 
 /// `oc mcp-oauth register openshift`
 pub async fn run_register(global: &GlobalArgs, args: &OpenshiftArgs) -> Result<ExitCode> {
-    names::validate_object_name(&args.name, "--name")?;
-    // The same rule `oc mcp-rbac role --name` applies, so `*` or `:!` cannot widen the scope.
-    names::validate_object_name(&args.role, "--role")?;
-    args.deployment.validate()?;
-    let given = uris::validate_all(&args.redirect_uris)?;
-    let target = names::connect(global).await?;
+    let given = uris::without_duplicates(&args.redirect_uris);
+    let target = target::connect(global).await?;
     let flavor = require_openshift_oauth(&target).await?;
-    if global.output.dry_run != DryRun::Client {
+    if global.change.dry_run != DryRun::Client {
         require_permissions(
             &target.client,
             &register_permissions(&target, args, flavor)?,
         )
         .await?;
     }
-    names::require_namespace(&target).await?;
+    target::require_namespace(&target).await?;
 
-    let (redirects, host) = if given.is_empty() {
-        let host = uris::route_host(
-            &target.client,
-            flavor,
-            &target.namespace,
-            &args.deployment.release,
-        )
-        .await?;
-        (uris::defaults_for(&host.host), Some(host))
-    } else {
-        (given, None)
-    };
+    let (redirects, host) =
+        uris::given_or_defaults(&target, flavor, &args.deployment.release, given).await?;
     let api: Api<OAuthClient> = Api::all(target.client.clone());
     let existing = api.get_opt(&args.name).await?;
     let take_over = match &existing {
@@ -274,7 +255,7 @@ pub async fn run_register(global: &GlobalArgs, args: &OpenshiftArgs) -> Result<E
         }) = &stored
         && old != &value
     {
-        crate::names::note(&format!(
+        crate::note(&format!(
             "note: Secret {}/{} held another value; it now holds the OAuthClient's secret",
             target.namespace, args.deployment.secret_name
         ));
@@ -355,12 +336,13 @@ async fn write(
         Some(&name),
     )?);
     let output = &global.output;
-    if output.dry_run == DryRun::Client {
+    if global.change.dry_run == DryRun::Client {
         apply::print_client_dry_run(&plan, output)?;
         note(&format!("client secret: {}", origin.describe()));
         return Ok(ExitCode::Ok);
     }
-    let report = apply::apply_scrubbed(&target.client, &plan, output.dry_run, secrets).await?;
+    let report =
+        apply::apply_scrubbed(&target.client, &plan, global.change.dry_run, secrets).await?;
     let summary = ClientReport {
         oauth_client: name,
         redirect_uris: redirects.iter().map(|u| u.uri.clone()).collect(),
@@ -395,11 +377,9 @@ async fn write(
 
 /// `oc mcp-oauth rotate`
 pub async fn run_rotate(global: &GlobalArgs, args: &RotateArgs) -> Result<ExitCode> {
-    names::validate_object_name(&args.name, "--name")?;
-    names::validate_object_name(&args.secret_name, "--secret-name")?;
-    let target = names::connect(global).await?;
+    let target = target::connect(global).await?;
     require_openshift_oauth(&target).await?;
-    if global.output.dry_run != DryRun::Client {
+    if global.change.dry_run != DryRun::Client {
         let mut wanted =
             PlannedObject::from_typed(&OAuthClient::named(&args.name))?.required_permissions();
         wanted.extend(
@@ -408,7 +388,7 @@ pub async fn run_rotate(global: &GlobalArgs, args: &RotateArgs) -> Result<ExitCo
         );
         require_permissions(&target.client, &wanted).await?;
     }
-    names::require_namespace(&target).await?;
+    target::require_namespace(&target).await?;
     let api: Api<OAuthClient> = Api::all(target.client.clone());
     let Some(existing) = api.get_opt(&args.name).await? else {
         return Err(Error::Failed {
@@ -454,7 +434,7 @@ pub async fn run_rotate(global: &GlobalArgs, args: &RotateArgs) -> Result<ExitCo
     let redirects: Vec<RedirectUri> = existing
         .redirect_uris
         .iter()
-        .filter_map(|u| uris::validate(u).ok())
+        .filter_map(|u| u.parse::<RedirectUri>().ok())
         .collect();
     let previous: Vec<Secret> = existing
         .additional_secrets

@@ -1,7 +1,7 @@
 //! `redirect sync`: after install, the real Route host is known (OpenShift names the chart's
 //! Route `<ingress>-<random>`); make the registered web callback match it.
 
-use std::{io::Write as _, time::Duration};
+use std::io::Write as _;
 
 use kube::{Api, ResourceExt};
 use oc_mcp_common::{
@@ -21,9 +21,11 @@ use crate::{
         graph::{Graph, GraphRequest},
         token::{self, TokenSource},
     },
-    names::{self, Target, note},
+    names::{DnsLabel, ObjectName},
+    note,
     openshift_client::desired_client,
     settings::{self, EntraSettings},
+    target::{self, Target},
     uris::{self, CALLBACK_PATH},
 };
 
@@ -45,11 +47,11 @@ pub struct SyncArgs {
 
     /// The OpenShift OAuthClient
     #[arg(long, default_value = defaults::OAUTH_CLIENT, value_name = "NAME")]
-    pub name: String,
+    pub name: ObjectName,
 
     /// The Helm release of the MCP server (its Route is found through the chart's Ingress)
     #[arg(long, default_value = defaults::RELEASE, value_name = "NAME")]
-    pub release: String,
+    pub release: DnsLabel,
 
     /// Keep other https .../oauth/callback URIs instead of removing them
     #[arg(long)]
@@ -84,6 +86,26 @@ pub struct SyncReport {
     pub changed: bool,
     pub dry_run: bool,
     pub uris: Vec<UriChange>,
+}
+
+impl SyncReport {
+    fn new(
+        global: &GlobalArgs,
+        provider: &'static str,
+        client: &str,
+        route_host: &str,
+        changed: bool,
+        uris: Vec<UriChange>,
+    ) -> Self {
+        Self {
+            provider,
+            client: client.to_owned(),
+            route_host: route_host.to_owned(),
+            changed,
+            dry_run: global.change.dry_run != DryRun::None,
+            uris,
+        }
+    }
 }
 
 impl Tabular for SyncReport {
@@ -153,10 +175,7 @@ pub fn plan_uris(
 
 /// `oc mcp-oauth redirect sync`
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<ExitCode> {
-    names::validate_object_name(&args.name, "--name")?;
-    names::validate_dns_label(&args.release, "--release")?;
-    let base = crate::entra::graph::validate_base(&args.graph.graph_url)?;
-    let target = names::connect(global).await?;
+    let target = target::connect(global).await?;
     let flavor = openshift::detect(&target.client).await?;
     if !flavor.openshift {
         return Err(Error::Failed {
@@ -230,7 +249,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<ExitCode> {
                     hint: Some("run `oc mcp-oauth register entra --tenant TENANT` first".into()),
                 });
             };
-            sync_entra(global, args, &base, &settings, &host).await
+            sync_entra(global, args, &settings, &host).await
         }
         _ => sync_openshift(global, args, &target, &host).await,
     }
@@ -251,14 +270,7 @@ async fn sync_openshift(
     };
     let (next, changes) = plan_uris(&existing.redirect_uris, host, args.keep_stale);
     let differs = next != existing.redirect_uris;
-    let report = SyncReport {
-        provider: "openshift",
-        client: args.name.clone(),
-        route_host: host.to_owned(),
-        changed: differs,
-        dry_run: global.output.dry_run != DryRun::None,
-        uris: changes,
-    };
+    let report = SyncReport::new(global, "openshift", &args.name, host, differs, changes);
     if !differs {
         cli::emit(&report, global.output.output)?;
         return Ok(ExitCode::Ok);
@@ -293,7 +305,7 @@ async fn sync_openshift(
     );
     let mut plan = Plan::new();
     plan.push(PlannedObject::from_typed(&client)?.with_force(take_over));
-    if global.output.dry_run == DryRun::Client {
+    if global.change.dry_run == DryRun::Client {
         if global.output.output.is_machine() {
             apply::print_client_dry_run(&plan, &global.output)?;
         } else {
@@ -309,7 +321,7 @@ async fn sync_openshift(
     let mut secrets = vec![&current];
     secrets.extend(previous.iter());
     let applied =
-        apply::apply_scrubbed(&target.client, &plan, global.output.dry_run, &secrets).await?;
+        apply::apply_scrubbed(&target.client, &plan, global.change.dry_run, &secrets).await?;
     if !applied.succeeded() {
         return apply::finish(&applied, &global.output);
     }
@@ -320,10 +332,10 @@ async fn sync_openshift(
 async fn sync_entra(
     global: &GlobalArgs,
     args: &SyncArgs,
-    base: &str,
     settings: &EntraSettings,
     host: &str,
 ) -> Result<ExitCode> {
+    let base = &args.graph.graph_url;
     if settings.object_id.is_empty() {
         return Err(Error::failed(
             "the settings ConfigMap has no application_object_id; re-run `register entra`",
@@ -334,7 +346,7 @@ async fn sync_entra(
         format!("/applications/{}?$select=id,appId,web", settings.object_id),
     );
     let source = TokenSource::detect(args.graph_token_stdin);
-    let token = if global.output.dry_run == DryRun::Client {
+    let token = if global.change.dry_run == DryRun::Client {
         None
     } else {
         token::graph_token(&source, &settings.tenant_id).await?
@@ -361,7 +373,7 @@ async fn sync_entra(
             .lock()
             .write_all(text.as_bytes())
             .map_err(|e| Error::io("writing output", e))?;
-        if global.output.dry_run == DryRun::Client {
+        if global.change.dry_run == DryRun::Client {
             return Ok(ExitCode::Ok);
         }
         return Err(Error::Failed {
@@ -369,12 +381,7 @@ async fn sync_entra(
             hint: Some("do the steps printed above by hand, or `az login` and re-run".into()),
         });
     };
-    let timeout = global
-        .kube
-        .request_timeout
-        .and_then(|t| t.0)
-        .unwrap_or(Duration::from_secs(30));
-    let graph = Graph::new(base, &token, timeout)?;
+    let graph = Graph::new(base, &token, target::request_timeout(global))?;
     let Some(app) = graph.get_opt(&read).await? else {
         return Err(Error::Failed {
             message: format!(
@@ -393,7 +400,7 @@ async fn sync_entra(
         .collect();
     let (next, changes) = plan_uris(&current, host, args.keep_stale);
     let differs = next != current;
-    if differs && global.output.dry_run == DryRun::None {
+    if differs && global.change.dry_run == DryRun::None {
         let update = GraphRequest::with_body(
             "set the web redirect URIs",
             "PATCH",
@@ -402,14 +409,7 @@ async fn sync_entra(
         );
         graph.send(&update, false).await?;
     }
-    let report = SyncReport {
-        provider: "entra",
-        client: settings.client_id.clone(),
-        route_host: host.to_owned(),
-        changed: differs,
-        dry_run: global.output.dry_run != DryRun::None,
-        uris: changes,
-    };
+    let report = SyncReport::new(global, "entra", &settings.client_id, host, differs, changes);
     cli::emit(&report, global.output.output)?;
     Ok(ExitCode::Ok)
 }

@@ -18,7 +18,8 @@ use rand::TryRngCore;
 
 use crate::{
     apply,
-    names::{self, SECRET_KEY, Target},
+    names::{ObjectName, SECRET_KEY},
+    target::{self, Target},
 };
 
 /// Random bytes in a generated client secret (the issue asks for at least 32).
@@ -119,35 +120,33 @@ pub struct SetArgs {
 
     /// The Secret to write (key `sts_client_secret`)
     #[arg(long, default_value = defaults::OAUTH_SECRET, value_name = "NAME")]
-    pub secret_name: String,
+    pub secret_name: ObjectName,
 
     /// The OpenShift OAuthClient whose secret this should match (checked, never changed)
     #[arg(long, default_value = defaults::OAUTH_CLIENT, value_name = "NAME")]
-    pub oauth_client: String,
+    pub oauth_client: ObjectName,
 }
 
 /// `oc mcp-oauth secret set`
 pub async fn run_set(global: &GlobalArgs, args: &SetArgs) -> Result<ExitCode> {
-    names::validate_object_name(&args.secret_name, "--secret-name")?;
-    names::validate_object_name(&args.oauth_client, "--oauth-client")?;
     let source = SecretSource::from_flags(
         args.from_stdin,
         args.from_env.as_deref(),
         args.from_file.as_deref(),
     );
     let value = read_secret(&source, "client secret")?;
-    let target = names::connect(global).await?;
+    let target = target::connect(global).await?;
     let planned = planned_secret(&target, &args.secret_name, &value, None)?;
     let mut plan = Plan::new();
     plan.push(planned);
-    if global.output.dry_run != DryRun::Client {
+    if global.change.dry_run != DryRun::Client {
         require_permissions(&target.client, &plan.required_permissions()).await?;
     }
-    names::require_namespace(&target).await?;
+    target::require_namespace(&target).await?;
     if let Some(warning) = mismatch_warning(&target, &args.oauth_client, &value).await {
         cli::warn(&warning);
     }
-    apply::execute(&target.client, &plan, &global.output, &[&value]).await
+    apply::execute(&target.client, &plan, global, &[&value]).await
 }
 
 /// Warn when an OpenShift OAuthClient of ours holds a different secret: the server's copy

@@ -8,25 +8,14 @@ use kube::{Api, api::ObjectMeta};
 use oc_mcp_common::Result;
 use serde::Serialize;
 
-use crate::names::Target;
+use crate::target::Target;
 
 pub const SETTINGS_CONFIGMAP: &str = "mcp-oauth-settings";
 
-/// The keys of the ConfigMap (stable: other plugins read them).
-pub mod keys {
-    pub const PROVIDER: &str = "provider";
-    pub const TENANT_ID: &str = "tenant_id";
-    pub const CLIENT_ID: &str = "client_id";
-    pub const OBJECT_ID: &str = "application_object_id";
-    pub const UNIQUE_NAME: &str = "application_unique_name";
-    pub const ISSUER_URL: &str = "issuer_url";
-    pub const AUDIENCE: &str = "audience";
-    pub const SCOPES: &str = "scopes";
-    pub const SECRET_NAME: &str = "client_secret_name";
-    pub const SECRET_KEY: &str = "client_secret_key";
-    pub const SECRET_KEY_ID: &str = "client_secret_key_id";
-    pub const SECRET_EXPIRES: &str = "client_secret_expires";
-}
+/// The key that says which provider the settings are for (`entra`).
+pub const PROVIDER_KEY: &str = "provider";
+/// The key naming the Secret's key that holds the client secret.
+pub const SECRET_KEY_KEY: &str = "client_secret_key";
 
 /// What an Entra registration leaves for the other plugins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -48,50 +37,63 @@ pub struct EntraSettings {
     pub secret_expires: Option<String>,
 }
 
+/// The text fields and their keys in the ConfigMap (stable: `oc mcp-install --auth entra`
+/// reads them), one table for writing and reading.
+fn text_fields(s: &mut EntraSettings) -> [(&'static str, &mut String); 8] {
+    [
+        ("tenant_id", &mut s.tenant_id),
+        ("client_id", &mut s.client_id),
+        ("application_object_id", &mut s.object_id),
+        ("application_unique_name", &mut s.unique_name),
+        ("issuer_url", &mut s.issuer_url),
+        ("audience", &mut s.audience),
+        ("scopes", &mut s.scopes),
+        ("client_secret_name", &mut s.secret_name),
+    ]
+}
+
+/// The fields written only when known, and their keys.
+fn optional_fields(s: &mut EntraSettings) -> [(&'static str, &mut Option<String>); 2] {
+    [
+        ("client_secret_key_id", &mut s.secret_key_id),
+        ("client_secret_expires", &mut s.secret_expires),
+    ]
+}
+
 impl EntraSettings {
     pub fn to_data(&self) -> BTreeMap<String, String> {
+        let mut fields = self.clone();
         let mut data = BTreeMap::from([
-            (keys::PROVIDER.to_owned(), "entra".to_owned()),
-            (keys::TENANT_ID.to_owned(), self.tenant_id.clone()),
-            (keys::CLIENT_ID.to_owned(), self.client_id.clone()),
-            (keys::OBJECT_ID.to_owned(), self.object_id.clone()),
-            (keys::UNIQUE_NAME.to_owned(), self.unique_name.clone()),
-            (keys::ISSUER_URL.to_owned(), self.issuer_url.clone()),
-            (keys::AUDIENCE.to_owned(), self.audience.clone()),
-            (keys::SCOPES.to_owned(), self.scopes.clone()),
-            (keys::SECRET_NAME.to_owned(), self.secret_name.clone()),
+            (PROVIDER_KEY.to_owned(), "entra".to_owned()),
             (
-                keys::SECRET_KEY.to_owned(),
+                SECRET_KEY_KEY.to_owned(),
                 crate::names::SECRET_KEY.to_owned(),
             ),
         ]);
-        if let Some(id) = &self.secret_key_id {
-            data.insert(keys::SECRET_KEY_ID.to_owned(), id.clone());
+        for (key, value) in text_fields(&mut fields) {
+            data.insert(key.to_owned(), std::mem::take(value));
         }
-        if let Some(end) = &self.secret_expires {
-            data.insert(keys::SECRET_EXPIRES.to_owned(), end.clone());
+        for (key, value) in optional_fields(&mut fields) {
+            if let Some(value) = value.take() {
+                data.insert(key.to_owned(), value);
+            }
         }
         data
     }
 
     /// Settings read back; `None` unless the ConfigMap says provider `entra`.
     pub fn from_data(data: &BTreeMap<String, String>) -> Option<Self> {
-        if data.get(keys::PROVIDER).map(String::as_str) != Some("entra") {
+        if data.get(PROVIDER_KEY).map(String::as_str) != Some("entra") {
             return None;
         }
-        let get = |k: &str| data.get(k).cloned().unwrap_or_default();
-        Some(Self {
-            tenant_id: get(keys::TENANT_ID),
-            client_id: get(keys::CLIENT_ID),
-            object_id: get(keys::OBJECT_ID),
-            unique_name: get(keys::UNIQUE_NAME),
-            issuer_url: get(keys::ISSUER_URL),
-            audience: get(keys::AUDIENCE),
-            scopes: get(keys::SCOPES),
-            secret_name: get(keys::SECRET_NAME),
-            secret_key_id: data.get(keys::SECRET_KEY_ID).cloned(),
-            secret_expires: data.get(keys::SECRET_EXPIRES).cloned(),
-        })
+        let mut settings = Self::default();
+        for (key, value) in text_fields(&mut settings) {
+            data.get(key).unwrap_or(&String::new()).clone_into(value);
+        }
+        for (key, value) in optional_fields(&mut settings) {
+            *value = data.get(key).cloned();
+        }
+        Some(settings)
     }
 
     pub fn to_configmap(&self, namespace: &str) -> ConfigMap {
@@ -131,6 +133,23 @@ mod tests {
         let data = settings.to_data();
         assert_eq!(data["provider"], "entra");
         assert_eq!(data["client_secret_key"], "sts_client_secret");
+        // The keys are what other plugins read: they stay as they are.
+        assert_eq!(
+            data.keys().map(String::as_str).collect::<Vec<_>>(),
+            [
+                "application_object_id",
+                "application_unique_name",
+                "audience",
+                "client_id",
+                "client_secret_key",
+                "client_secret_key_id",
+                "client_secret_name",
+                "issuer_url",
+                "provider",
+                "scopes",
+                "tenant_id"
+            ]
+        );
         assert_eq!(EntraSettings::from_data(&data), Some(settings));
         assert_eq!(EntraSettings::from_data(&BTreeMap::new()), None);
     }

@@ -12,17 +12,17 @@ use serde::Serialize;
 
 use crate::{
     apply,
-    names::{self, DeploymentArgs},
+    names::{DeploymentArgs, ObjectName},
     secret,
     settings::{self, EntraSettings},
-    uris,
+    target, uris,
 };
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
     /// The OpenShift OAuthClient
     #[arg(long, default_value = defaults::OAUTH_CLIENT, value_name = "NAME")]
-    pub name: String,
+    pub name: ObjectName,
 
     #[command(flatten)]
     pub deployment: DeploymentArgs,
@@ -187,9 +187,7 @@ fn readable<T>(
 
 /// `oc mcp-oauth status`
 pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
-    names::validate_object_name(&args.name, "--name")?;
-    args.deployment.validate()?;
-    let target = names::connect(global).await?;
+    let target = target::connect(global).await?;
     let flavor = openshift::detect(&target.client).await?;
     let mut report = StatusReport::default();
     let mut warnings = Vec::new();
@@ -206,7 +204,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
         client = got.flatten();
         report.oauth_client = Some(client.as_ref().map_or_else(
             || ClientStatus {
-                name: args.name.clone(),
+                name: args.name.to_string(),
                 ..ClientStatus::default()
             },
             |c| ClientStatus {
@@ -282,7 +280,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitCode> {
 /// The Secret holding the client secret: present, and whether it is the OAuthClient's (never
 /// its value).
 async fn secret_status(
-    target: &names::Target,
+    target: &target::Target,
     secret_name: &str,
     client: Option<&OAuthClient>,
     openshift_client: bool,

@@ -1,15 +1,19 @@
 //! Redirect URIs: validation (https, or http only on loopback per RFC 8252 section 7.3), the
 //! defaults, and the Route host they are derived from.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, str::FromStr};
 
 use kube::{Api, ResourceExt, api::ListParams};
 use oc_mcp_common::{
     Error, Result,
+    names::InvalidValue,
     openshift::{ClusterFlavor, IngressConfig, Route},
+    preflight::Permission,
 };
 use reqwest::Url;
 use serde::Serialize;
+
+use crate::target::Target;
 
 /// The MCP server's OAuth callback path.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
@@ -47,78 +51,68 @@ pub fn is_loopback_host(url: &Url) -> bool {
     bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Check one redirect URI; exit 2 with the reason when it cannot work.
-pub fn validate(text: &str) -> Result<RedirectUri> {
-    let hint = "give an absolute URI such as https://HOST/oauth/callback (http only for loopback: http://127.0.0.1/oauth/callback)";
-    let url = Url::parse(text)
-        .map_err(|e| Error::usage_with_hint(format!("invalid redirect URI {text:?}: {e}"), hint))?;
-    if text.trim() != text || text.chars().any(char::is_whitespace) {
-        return Err(Error::usage_with_hint(
-            format!("invalid redirect URI {text:?}: it contains whitespace"),
-            hint,
-        ));
-    }
-    if url.fragment().is_some() {
-        return Err(Error::usage_with_hint(
-            format!(
-                "invalid redirect URI {text:?}: a redirect URI may not have a #fragment (RFC 6749 section 3.1.2)"
-            ),
-            hint,
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::usage_with_hint(
-            format!("invalid redirect URI {text:?}: it may not contain a user name or password"),
-            hint,
-        ));
-    }
-    if url
-        .host_str()
-        .is_none_or(|h| h.is_empty() || h.contains('*'))
-    {
-        return Err(Error::usage_with_hint(
-            format!("invalid redirect URI {text:?}: it needs a host name without wildcards"),
-            hint,
-        ));
-    }
-    match url.scheme() {
-        "https" => Ok(RedirectUri {
+/// A `--redirect-uri`, parsed once by clap: refused (exit 2) with the reason when it cannot work.
+impl FromStr for RedirectUri {
+    type Err = InvalidValue;
+
+    fn from_str(text: &str) -> std::result::Result<Self, InvalidValue> {
+        let refuse = |reason: String| InvalidValue {
+            reason,
+            fix: "give an absolute URI such as https://HOST/oauth/callback (http only for loopback: http://127.0.0.1/oauth/callback)",
+        };
+        let invalid = |why: &str| refuse(format!("invalid redirect URI {text:?}: {why}"));
+        let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+        if text.trim() != text || text.chars().any(char::is_whitespace) {
+            return Err(invalid("it contains whitespace"));
+        }
+        if url.fragment().is_some() {
+            return Err(invalid(
+                "a redirect URI may not have a #fragment (RFC 6749 section 3.1.2)",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid("it may not contain a user name or password"));
+        }
+        if url
+            .host_str()
+            .is_none_or(|h| h.is_empty() || h.contains('*'))
+        {
+            return Err(invalid("it needs a host name without wildcards"));
+        }
+        let kind = match url.scheme() {
+            "https" if !is_loopback_host(&url) => UriKind::Web,
+            "https" => UriKind::Loopback,
+            "http" if is_loopback_host(&url) => UriKind::Loopback,
+            "http" => {
+                return Err(InvalidValue {
+                    reason: format!(
+                        "redirect URI {text:?} uses http: only loopback addresses (127.0.0.1, [::1], localhost) may use http; anything else must be https"
+                    ),
+                    fix: "use https://, or a loopback address for a CLI login",
+                });
+            }
+            other => {
+                return Err(refuse(format!(
+                    "redirect URI {text:?} has scheme {other:?}: use https (or http on a loopback address)"
+                )));
+            }
+        };
+        Ok(Self {
             uri: text.to_owned(),
-            kind: if is_loopback_host(&url) {
-                UriKind::Loopback
-            } else {
-                UriKind::Web
-            },
-        }),
-        "http" if is_loopback_host(&url) => Ok(RedirectUri {
-            uri: text.to_owned(),
-            kind: UriKind::Loopback,
-        }),
-        "http" => Err(Error::usage_with_hint(
-            format!(
-                "redirect URI {text:?} uses http: only loopback addresses (127.0.0.1, [::1], localhost) may use http; anything else must be https"
-            ),
-            "use https://, or a loopback address for a CLI login",
-        )),
-        other => Err(Error::usage_with_hint(
-            format!(
-                "redirect URI {text:?} has scheme {other:?}: use https (or http on a loopback address)"
-            ),
-            hint,
-        )),
+            kind,
+        })
     }
 }
 
-/// Validate every `--redirect-uri`, dropping exact duplicates, keeping the order.
-pub fn validate_all(texts: &[String]) -> Result<Vec<RedirectUri>> {
+/// The `--redirect-uri`s without exact duplicates, in their order.
+pub fn without_duplicates(given: &[RedirectUri]) -> Vec<RedirectUri> {
     let mut out: Vec<RedirectUri> = Vec::new();
-    for text in texts {
-        let uri = validate(text)?;
+    for uri in given {
         if !out.iter().any(|u| u.uri == uri.uri) {
-            out.push(uri);
+            out.push(uri.clone());
         }
     }
-    Ok(out)
+    out
 }
 
 /// `https://<host>/oauth/callback`
@@ -191,6 +185,34 @@ pub fn route_host_of(route: &Route) -> Option<String> {
         })
 }
 
+/// What `route_host` reads: the Routes of the namespace, the cluster's ingress config.
+pub fn route_host_permissions(flavor: ClusterFlavor, namespace: &str) -> Vec<Permission> {
+    let mut wanted = Vec::new();
+    if flavor.openshift {
+        wanted
+            .push(Permission::new("list", "route.openshift.io", "routes").in_namespace(namespace));
+    }
+    if flavor.openshift_config {
+        wanted.push(Permission::new("get", "config.openshift.io", "ingresses"));
+    }
+    wanted
+}
+
+/// The redirect URIs to register: the ones given, else the defaults for the MCP server's host
+/// (and that host, with where it came from).
+pub async fn given_or_defaults(
+    target: &Target,
+    flavor: ClusterFlavor,
+    release: &str,
+    given: Vec<RedirectUri>,
+) -> Result<(Vec<RedirectUri>, Option<RouteHost>)> {
+    if !given.is_empty() {
+        return Ok((given, None));
+    }
+    let host = route_host(&target.client, flavor, &target.namespace, release).await?;
+    Ok((defaults_for(&host.host), Some(host)))
+}
+
 /// The host the MCP server is (or will be) reached at: the deployed Route's, else
 /// `<release>-<namespace>.<apps domain>` as OpenShift's router names it.
 pub async fn route_host(
@@ -236,7 +258,9 @@ mod tests {
 
     #[test]
     fn https_and_loopback_pass() {
-        let web = validate("https://mcp.apps.example.com/oauth/callback").expect("https");
+        let web: RedirectUri = "https://mcp.apps.example.com/oauth/callback"
+            .parse()
+            .expect("https");
         assert_eq!(web.kind, UriKind::Web);
         for loopback in [
             "http://127.0.0.1/oauth/callback",
@@ -245,7 +269,7 @@ mod tests {
             "http://localhost:6274/oauth/callback",
         ] {
             assert_eq!(
-                validate(loopback).expect(loopback).kind,
+                loopback.parse::<RedirectUri>().expect(loopback).kind,
                 UriKind::Loopback,
                 "{loopback}"
             );
@@ -253,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn everything_else_is_a_usage_error_naming_the_problem() {
+    fn everything_else_is_refused_naming_the_problem_and_the_fix() {
         for (bad, expected) in [
             ("not a uri", "invalid redirect URI"),
             ("/oauth/callback", "invalid redirect URI"),
@@ -267,9 +291,10 @@ mod tests {
             ("https://*.example.com/cb", "invalid redirect URI"),
             ("ftp://h/cb", "has scheme \"ftp\""),
         ] {
-            let err = validate(bad).expect_err(bad);
-            assert_eq!(err.exit_code().code(), 2, "{bad}");
+            // clap turns the refusal into exit 2 (tests/bad_input.rs runs the binary).
+            let err = bad.parse::<RedirectUri>().expect_err(bad);
             assert!(err.to_string().contains(expected), "{bad}: {err}");
+            assert!(err.to_string().contains("https://"), "{bad}: {err}");
         }
     }
 
@@ -284,11 +309,8 @@ mod tests {
                 "http://localhost/oauth/callback"
             ]
         );
-        let deduped = validate_all(&[
-            "https://a/oauth/callback".into(),
-            "https://a/oauth/callback".into(),
-        ])
-        .expect("valid");
+        let once: RedirectUri = "https://a/oauth/callback".parse().expect("valid");
+        let deduped = without_duplicates(&[once.clone(), once]);
         assert_eq!(deduped.len(), 1);
     }
 }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use base64::Engine;
-use common::{BIN, ok, stderr, stdout};
+use common::{BIN, assert_stderr_has, ok, stderr, stdout};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -170,6 +170,28 @@ impl Issuer {
     }
 }
 
+/// An https issuer serving the good discovery document with one change.
+async fn with_document(edit: impl FnOnce(&str, &mut Value)) -> Issuer {
+    Issuer::start(true, |url, served| {
+        let mut doc = good_discovery(url);
+        edit(url, &mut doc);
+        served.discovery = doc.to_string();
+    })
+    .await
+}
+
+impl Issuer {
+    /// `discover -o json` fails (exit 1) on `check`: the output and that check's detail.
+    #[track_caller]
+    fn failing(&self, check: &str) -> (Output, String) {
+        let out = self.discover(&self.url, &["-o", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let (result, detail) = result_of(&out, check);
+        assert_eq!(result, "fail", "{check}: {detail}");
+        (out, detail)
+    }
+}
+
 fn checks(out: &Output) -> Vec<(String, String, String)> {
     let report: Value = serde_json::from_slice(&out.stdout).expect("json report");
     report["checks"]
@@ -245,18 +267,10 @@ async fn a_good_https_issuer_passes_every_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issuer_that_differs_by_a_trailing_slash_fails() {
-    let issuer = Issuer::start(true, |url, served| {
-        let mut doc = good_discovery(url);
-        doc["issuer"] = json!(format!("{url}/"));
-        served.discovery = doc.to_string();
-    })
-    .await;
-    let out = issuer.discover(&issuer.url, &["-o", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let (result, detail) = result_of(&out, "issuer");
-    assert_eq!(result, "fail");
+    let issuer = with_document(|url, doc| doc["issuer"] = json!(format!("{url}/"))).await;
+    let (out, detail) = issuer.failing("issuer");
     assert!(detail.contains("differ in the trailing slash"), "{detail}");
-    assert!(stderr(&out).contains("issuer mismatch"), "{}", stderr(&out));
+    assert_stderr_has(&out, "issuer mismatch");
     // The URL with the slash is what the document says: that one passes.
     ok(&issuer.discover(&format!("{}/", issuer.url), &[]));
 }
@@ -269,34 +283,19 @@ async fn unreachable_or_empty_jwks_fail() {
         closed.local_addr().expect("addr").port()
     );
     drop(closed);
-    let issuer = Issuer::start(true, |url, served| {
-        let mut doc = good_discovery(url);
-        doc["jwks_uri"] = json!(dead);
-        served.discovery = doc.to_string();
-    })
-    .await;
-    let out = issuer.discover(&issuer.url, &["-o", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let (result, detail) = result_of(&out, "jwks");
-    assert_eq!(result, "fail");
+    let issuer = with_document(|_, doc| doc["jwks_uri"] = json!(dead)).await;
+    let (out, detail) = issuer.failing("jwks");
     assert!(
         detail.starts_with("JWKS unreachable: cannot reach https://127.0.0.1:"),
         "{detail}"
     );
-    assert!(
-        stderr(&out).contains("JWKS unreachable"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "JWKS unreachable");
 
     let issuer = Issuer::start(true, |_, served| {
         served.jwks = json!({"keys": []}).to_string();
     })
     .await;
-    let out = issuer.discover(&issuer.url, &["-o", "json"]);
-    assert_eq!(out.status.code(), Some(1));
-    let (result, detail) = result_of(&out, "jwks");
-    assert_eq!(result, "fail");
+    let (_, detail) = issuer.failing("jwks");
     assert!(
         detail.contains("is empty: no key can verify a token"),
         "{detail}"
@@ -307,9 +306,8 @@ async fn unreachable_or_empty_jwks_fail() {
         served.jwks = json!({"keys": [{"kty": "RSA", "kid": "broken"}]}).to_string();
     })
     .await;
-    let out = issuer.discover(&issuer.url, &["-o", "json"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(result_of(&out, "jwks").1.contains("1 keys, none usable"));
+    let (_, detail) = issuer.failing("jwks");
+    assert!(detail.contains("1 keys, none usable"), "{detail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,12 +324,9 @@ async fn http_is_a_warning_and_not_json_is_a_failure() {
         served.content_type = "text/html";
     })
     .await;
-    let out = issuer.discover(&issuer.url, &["-o", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let (result, detail) = result_of(&out, "discovery");
-    assert_eq!(result, "fail");
+    let (out, detail) = issuer.failing("discovery");
     assert!(detail.contains("is not JSON (text/html)"), "{detail}");
-    assert!(stderr(&out).contains("is not JSON"), "{}", stderr(&out));
+    assert_stderr_has(&out, "is not JSON");
 
     // Nobody listening at all: exit 4.
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -345,7 +340,7 @@ async fn http_is_a_warning_and_not_json_is_a_failure() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+    assert_stderr_has(&out, "cannot reach");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,9 +377,5 @@ async fn the_sandbox_issuer_passes() {
         .output()
         .expect("run discover");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("differ in the trailing slash"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "differ in the trailing slash");
 }

@@ -7,7 +7,7 @@
 use crate::common;
 
 use common::{
-    Cluster, NAMESPACE, Run,
+    Cluster, NAMESPACE, Run, assert_stderr_has,
     graph::{DOMAIN, FakeGraph, GRAPH_SP_ID, TENANT},
     ok, stderr, stdout,
 };
@@ -30,6 +30,11 @@ fn run_entra(cluster: &Cluster, graph: &FakeGraph, extra: &[&str]) -> std::proce
     )
 }
 
+/// The sandbox with the namespace, and a fake Graph that accepts `TOKEN`.
+async fn start() -> (Cluster, FakeGraph) {
+    (Cluster::start().await, FakeGraph::start(TOKEN).await)
+}
+
 async fn cluster_objects(cluster: &Cluster) -> (KubeSecret, ConfigMap) {
     let client = cluster.admin_client().await;
     let secrets: Api<KubeSecret> = Api::namespaced(client.clone(), NAMESPACE);
@@ -42,8 +47,7 @@ async fn cluster_objects(cluster: &Cluster) -> (KubeSecret, ConfigMap) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_entra_sends_the_right_requests_in_order_and_a_rerun_changes_nothing() {
-    let cluster = Cluster::start().await;
-    let graph = FakeGraph::start(TOKEN).await;
+    let (cluster, graph) = start().await;
 
     let out = run_entra(
         &cluster,
@@ -258,8 +262,7 @@ async fn register_entra_sends_the_right_requests_in_order_and_a_rerun_changes_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_or_in_client_dry_run_the_steps_are_printed_and_nothing_is_sent() {
-    let cluster = Cluster::start().await;
-    let graph = FakeGraph::start(TOKEN).await;
+    let (cluster, graph) = start().await;
     let empty_path = tempfile::tempdir().expect("tmp");
     let how = Run {
         env: vec![("OC_MCP_GRAPH_URL", graph.url.clone())],
@@ -320,35 +323,27 @@ async fn without_a_token_or_in_client_dry_run_the_steps_are_printed_and_nothing_
     let out = cluster.run_with(&["register", "entra", "--tenant", TENANT], &how);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).contains("/addPassword"));
-    assert!(
-        stderr(&out).contains("no Microsoft Graph token"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "no Microsoft Graph token");
     assert!(graph.lines().is_empty(), "{:?}", graph.lines());
     assert_eq!(cluster.writes(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_for_another_tenant_or_a_rejected_token_stops_before_any_write() {
-    let cluster = Cluster::start().await;
-    let graph = FakeGraph::start(TOKEN).await;
+    let (cluster, graph) = start().await;
     let out = run_entra(
         &cluster,
         &graph,
         &["--tenant", "11111111-2222-4333-8444-555555555555"],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains(&format!("the Microsoft Graph token belongs to tenant {TENANT}, not 11111111-2222-4333-8444-555555555555")),
-        "{}",
-        stderr(&out)
+    assert_stderr_has(
+        &out,
+        &format!(
+            "the Microsoft Graph token belongs to tenant {TENANT}, not 11111111-2222-4333-8444-555555555555"
+        ),
     );
-    assert!(
-        stderr(&out).contains("az login --tenant"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "az login --tenant");
     assert_eq!(
         graph.lines(),
         ["GET /organization?$select=id,verifiedDomains"]
@@ -370,40 +365,24 @@ async fn a_token_for_another_tenant_or_a_rejected_token_stops_before_any_write()
         },
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("Microsoft Graph rejected the token"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "Microsoft Graph rejected the token");
     assert!(!stderr(&out).contains("an-expired-token"));
     assert_eq!(cluster.writes(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_sync_updates_the_entra_app_and_status_shows_the_settings() {
-    use oc_mcp_common::openshift::{Route, RouteSpec, RouteTargetReference};
-
-    let cluster = Cluster::start().await;
-    let graph = FakeGraph::start(TOKEN).await;
+    let (cluster, graph) = start().await;
     ok(&run_entra(&cluster, &graph, &["--tenant", TENANT]));
     let app = graph.app("kubernetes-mcp-server").expect("app");
     let object_id = app["id"].as_str().expect("id").to_owned();
 
-    let mut route = Route::named("kubernetes-mcp-server");
-    route.metadata.namespace = Some(NAMESPACE.into());
-    route.spec = RouteSpec {
-        host: Some("mcp.apps.sandbox.example.com".into()),
-        to: RouteTargetReference {
-            kind: "Service".into(),
-            name: "kubernetes-mcp-server".into(),
-            weight: None,
-        },
-        ..RouteSpec::default()
-    };
-    Api::<Route>::namespaced(cluster.admin_client().await, NAMESPACE)
-        .create(&kube::api::PostParams::default(), &route)
-        .await
-        .expect("route");
+    cluster
+        .create_route(&common::service_route(
+            "kubernetes-mcp-server",
+            "mcp.apps.sandbox.example.com",
+        ))
+        .await;
 
     graph.clear();
     let out = cluster.run_with(
@@ -453,8 +432,7 @@ async fn redirect_sync_updates_the_entra_app_and_status_shows_the_settings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_dry_run_reads_graph_but_sends_no_change() {
-    let cluster = Cluster::start().await;
-    let graph = FakeGraph::start(TOKEN).await;
+    let (cluster, graph) = start().await;
     let out = run_entra(
         &cluster,
         &graph,

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{Cluster, NAMESPACE, Run, ok, stderr, stdout};
+use common::{Cluster, NAMESPACE, Run, assert_stderr_has, ok, stdout};
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use kube::{Api, ResourceExt};
 use oc_mcp_common::openshift::OAuthClient;
@@ -248,17 +248,12 @@ async fn secret_set_reads_stdin_env_or_file_and_warns_about_a_different_oauth_cl
         },
     );
     ok(&out);
-    assert!(
-        stderr(&out).contains("has a different secret"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "has a different secret");
 }
 
 #[tokio::test]
 async fn status_and_redirect_sync_follow_the_real_route() {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-    use oc_mcp_common::openshift::{Route, RouteSpec, RouteTargetReference};
 
     let cluster = Cluster::start().await;
     ok(&cluster.run(&["register", "openshift"]));
@@ -275,8 +270,10 @@ async fn status_and_redirect_sync_follow_the_real_route() {
     );
 
     // The chart's Ingress became a Route with a random suffix and its own host.
-    let mut route = Route::named("kubernetes-mcp-server-x7k2p");
-    route.metadata.namespace = Some(NAMESPACE.into());
+    let mut route = common::service_route(
+        "kubernetes-mcp-server-x7k2p",
+        "mcp.apps.sandbox.example.com",
+    );
     route.metadata.owner_references = Some(vec![OwnerReference {
         api_version: "networking.k8s.io/v1".into(),
         kind: "Ingress".into(),
@@ -285,19 +282,7 @@ async fn status_and_redirect_sync_follow_the_real_route() {
         controller: Some(true),
         ..OwnerReference::default()
     }]);
-    route.spec = RouteSpec {
-        host: Some("mcp.apps.sandbox.example.com".into()),
-        to: RouteTargetReference {
-            kind: "Service".into(),
-            name: "kubernetes-mcp-server".into(),
-            weight: None,
-        },
-        ..RouteSpec::default()
-    };
-    Api::<Route>::namespaced(cluster.admin_client().await, NAMESPACE)
-        .create(&kube::api::PostParams::default(), &route)
-        .await
-        .expect("route");
+    cluster.create_route(&route).await;
     let status: serde_json::Value =
         serde_json::from_str(&ok(&cluster.run(&["status", "-o", "json"]))).expect("json");
     assert_eq!(status["route"]["host"], "mcp.apps.sandbox.example.com");

@@ -2,9 +2,17 @@
 //! host, so a DNS label) and `--secret-name` / `--name` (object names, DNS subdomains). A bad
 //! name is refused before any request, as a usage error (exit 2) that names the flag.
 
+use clap::Parser;
 use oc_mcp_common::names::{is_dns1123_label, is_dns1123_subdomain};
 use oc_mcp_oauth::names::{DeploymentArgs, validate_dns_label, validate_object_name};
 use proptest::prelude::*;
+
+/// The shared flags as a command parses them (clap checks them before any request).
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    deployment: DeploymentArgs,
+}
 
 fn name_like() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -23,16 +31,25 @@ proptest! {
         release in name_like(),
         secret_name in name_like(),
     ) {
-        let args = DeploymentArgs { release: release.clone(), secret_name: secret_name.clone() };
         let expected = is_dns1123_label(&release) && is_dns1123_subdomain(&secret_name);
-        match args.validate() {
-            Ok(()) => prop_assert!(expected),
+        let parsed = Flags::try_parse_from([
+            "mcp-oauth".to_owned(),
+            format!("--release={release}"),
+            format!("--secret-name={secret_name}"),
+        ]);
+        match parsed {
+            Ok(flags) => {
+                prop_assert!(expected);
+                prop_assert_eq!(flags.deployment.release.as_str(), release.as_str());
+                prop_assert_eq!(flags.deployment.secret_name.as_str(), secret_name.as_str());
+            }
             Err(e) => {
                 prop_assert!(!expected, "{e}");
-                prop_assert_eq!(e.exit_code().code(), 2);
+                prop_assert_eq!(e.exit_code(), 2);
                 let text = e.to_string();
                 prop_assert!(
-                    text.starts_with("--release ") || text.starts_with("--secret-name "),
+                    text.contains("for '--release <NAME>'")
+                        || text.contains("for '--secret-name <NAME>'"),
                     "{}", text
                 );
             }

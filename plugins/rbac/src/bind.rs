@@ -14,7 +14,9 @@ use oc_mcp_common::{
 };
 use serde::Serialize;
 
-use crate::subjects::{Subject, parse_subjects};
+use oc_mcp_common::subject::GroupName;
+
+use crate::subjects::{NamedSubjects, Subject};
 
 /// Label naming the role a binding of ours grants, so `status` and `unbind` can find them.
 pub const ROLE_LABEL: &str = "oc-mcp.io/role";
@@ -25,15 +27,10 @@ pub const SUBJECT_ANNOTATION: &str = "oc-mcp.io/subject";
 pub struct SubjectArgs {
     /// Groups to bind (OpenShift groups or identity-provider group names / Entra object IDs)
     #[arg(value_name = "GROUP")]
-    pub groups: Vec<String>,
+    pub groups: Vec<GroupName>,
 
-    /// A user to bind; repeat for more
-    #[arg(long = "user", value_name = "USER")]
-    pub users: Vec<String>,
-
-    /// A service account to bind, as NAMESPACE:NAME; repeat for more
-    #[arg(long = "service-account", value_name = "NAMESPACE:NAME")]
-    pub service_accounts: Vec<String>,
+    #[command(flatten)]
+    pub named: NamedSubjects,
 
     /// The ClusterRole to bind
     #[arg(long, default_value = defaults::CLUSTER_ROLE, value_name = "NAME")]
@@ -43,7 +40,7 @@ pub struct SubjectArgs {
 impl SubjectArgs {
     pub fn subjects(&self) -> Result<Vec<Subject>> {
         crate::role::validate_object_name(&self.role, "--role")?;
-        let subjects = parse_subjects(&self.groups, &self.users, &self.service_accounts)?;
+        let subjects = self.named.with_groups(&self.groups)?;
         if subjects.is_empty() {
             return Err(Error::usage_with_hint(
                 "no subject given",
@@ -181,7 +178,7 @@ pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> 
         );
     }
     wanted.dedup_by_key(|p| p.key());
-    if global.output.dry_run.sends() {
+    if global.change.dry_run.sends() {
         let role = &args.subjects.role;
         let bind = Permission::new("bind", RBAC_GROUP, "clusterroles").named(role);
         let live_rules = || async {
@@ -198,7 +195,7 @@ pub async fn run_bind(global: &GlobalArgs, args: &BindArgs) -> Result<ExitCode> 
     for warning in &warnings {
         cli::warn(warning);
     }
-    plan.execute_preflighted(&client, &global.output).await
+    plan.execute_preflighted(&client, global).await
 }
 
 /// `oc mcp-rbac unbind`
@@ -214,10 +211,10 @@ pub async fn run_unbind(global: &GlobalArgs, args: &UnbindArgs) -> Result<ExitCo
     if args.force {
         needed.push(Permission::new("update", group, "clusterrolebindings"));
     }
-    if output.dry_run.sends() {
+    if global.change.dry_run.sends() {
         require_permissions(&client, &needed).await?;
     }
-    let (report, failure) = unbind(&client, args, &subjects, output.dry_run).await?;
+    let (report, failure) = unbind(&client, args, &subjects, global.change.dry_run).await?;
     cli::emit(&report, output.output)?;
     match failure {
         None => Ok(ExitCode::Ok),

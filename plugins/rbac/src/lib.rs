@@ -64,8 +64,8 @@ pub enum Command {
 impl Plugin for Cli {
     const NAME: &'static str = "mcp-rbac";
 
-    fn global(&self) -> &GlobalArgs {
-        &self.global
+    fn output(&self) -> &oc_mcp_common::OutputArgs {
+        &self.global.output
     }
 
     async fn run(self) -> Result<ExitCode> {

@@ -186,7 +186,7 @@ pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
             "the role grants {risk}: `status` and `check` will report it (exit 1)"
         ));
     }
-    if output.dry_run.prints_only() {
+    if global.change.dry_run.prints_only() {
         let mut rendered = Plan::new();
         rendered.push(PlannedObject::from_typed(&plan.role)?);
         rendered.print_client_dry_run(output.output)?;
@@ -200,7 +200,7 @@ pub async fn run(global: &GlobalArgs, args: &RoleArgs) -> Result<ExitCode> {
     require_permissions_or_held(&client, &wanted, escalate, || async { Ok(rules) }).await?;
     let mut apply = Plan::new();
     apply.push(checked_object(&client, &plan).await?);
-    apply.execute_preflighted(&client, output).await
+    apply.execute_preflighted(&client, global).await
 }
 
 /// A token file holds one token; `-` is stdin. The token never appears in messages.

@@ -4,6 +4,8 @@ use std::process::Command;
 
 use k8s_openapi::api::rbac::v1::ClusterRole;
 
+use crate::sandbox::ok;
+
 fn rendered(profile: &str) -> ClusterRole {
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_rbac"))
         .args([
@@ -20,12 +22,7 @@ fn rendered(profile: &str) -> ClusterRole {
         )
         .output()
         .expect("run kubectl-mcp_rbac");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_saphyr::from_slice(&out.stdout).expect("the output is one ClusterRole in YAML")
+    serde_saphyr::from_str(&ok(&out)).expect("the output is one ClusterRole in YAML")
 }
 
 fn guide(file: &str) -> ClusterRole {
@@ -34,29 +31,28 @@ fn guide(file: &str) -> ClusterRole {
     serde_saphyr::from_str(&text).expect("the guide's YAML parses")
 }
 
-#[test]
-fn full_profile_is_the_guides_option_a() {
-    let ours = rendered("full");
-    let guide = guide("guide-step3-option-a.yaml");
+/// `profile` rendered is the guide's `fixture`, name and rules, and records its profile.
+fn assert_profile_is_the_guides(profile: &str, fixture: &str) -> ClusterRole {
+    let ours = rendered(profile);
+    let guide = guide(fixture);
     assert_eq!(ours.metadata.name, guide.metadata.name);
     assert_eq!(ours.rules, guide.rules);
-    assert_eq!(guide.rules.as_ref().map(Vec::len), Some(11));
-    let annotations = ours.metadata.annotations.expect("annotations");
-    assert_eq!(annotations["oc-mcp.io/profile"], "full");
+    let annotations = ours.metadata.annotations.as_ref().expect("annotations");
+    assert_eq!(annotations["oc-mcp.io/profile"], profile);
+    ours
+}
+
+#[test]
+fn full_profile_is_the_guides_option_a() {
+    let ours = assert_profile_is_the_guides("full", "guide-step3-option-a.yaml");
+    assert_eq!(ours.rules.as_ref().map(Vec::len), Some(11));
     let labels = ours.metadata.labels.expect("labels");
     assert_eq!(labels["app.kubernetes.io/managed-by"], "oc-mcp");
 }
 
 #[test]
 fn minimal_profile_is_the_guides_option_b() {
-    let ours = rendered("minimal");
-    let guide = guide("guide-step3-option-b.yaml");
-    assert_eq!(ours.metadata.name, guide.metadata.name);
-    assert_eq!(ours.rules, guide.rules);
-    assert_eq!(
-        ours.metadata.annotations.expect("annotations")["oc-mcp.io/profile"],
-        "minimal"
-    );
+    assert_profile_is_the_guides("minimal", "guide-step3-option-b.yaml");
 }
 
 #[test]

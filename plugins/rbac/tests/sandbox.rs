@@ -100,18 +100,21 @@ async fn role_bind_status_check_unbind_as_the_guide_does_them() {
     let client = cluster.admin_client().await;
     let roles: Api<ClusterRole> = Api::all(client.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
-    let before = (
-        roles
-            .get("mcp-readonly")
-            .await
-            .expect("role")
-            .resource_version(),
-        bindings
-            .get("mcp-readonly-group-mcp-users")
-            .await
-            .expect("crb")
-            .resource_version(),
-    );
+    let versions = || async {
+        (
+            roles
+                .get("mcp-readonly")
+                .await
+                .expect("role")
+                .resource_version(),
+            bindings
+                .get("mcp-readonly-group-mcp-users")
+                .await
+                .expect("crb")
+                .resource_version(),
+        )
+    };
+    let before = versions().await;
     let out = ok(&cluster.run(&["role", "--profile", "full"]));
     assert_eq!(
         out,
@@ -119,18 +122,7 @@ async fn role_bind_status_check_unbind_as_the_guide_does_them() {
     );
     let out = ok(&cluster.run(&["bind", "mcp-users", "--user", "auditor"]));
     assert!(out.lines().all(|l| l.ends_with(" unchanged")), "{out}");
-    let after = (
-        roles
-            .get("mcp-readonly")
-            .await
-            .expect("role")
-            .resource_version(),
-        bindings
-            .get("mcp-readonly-group-mcp-users")
-            .await
-            .expect("crb")
-            .resource_version(),
-    );
+    let after = versions().await;
     assert_eq!(before, after, "a re-run must not write");
 
     // A binding made the way `oc adm policy add-cluster-role-to-group mcp-readonly g` makes it.

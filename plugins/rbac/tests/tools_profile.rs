@@ -19,6 +19,8 @@ use oc_mcp_common::{
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 
+use crate::sandbox::ok;
+
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/fixtures/tools-list-v0.0.67-read-only.json"
@@ -88,12 +90,8 @@ fn run(sandbox: &Sandbox, args: &[&str]) {
         .arg("--kubeconfig")
         .arg(sandbox.kubeconfig_path("admin").expect("kubeconfig"))
         .output()
-        .expect("run plugin");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap_or_else(|e| panic!("run plugin {args:?}: {e}"));
+    ok(&out);
 }
 
 /// Each read-only tool with arguments that exercise it against the sandbox's objects.
@@ -221,26 +219,9 @@ async fn tools_profile_lets_every_read_only_tool_work_for_a_bound_user_only() {
 
     // The same role, read from the running server instead of a saved reply (token from the
     // environment, never from the command line).
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_rbac"))
-        .args([
-            "role",
-            "--profile",
-            "tools",
-            "--from-server",
-            &server.url,
-            "--dry-run=client",
-            "-o",
-            "json",
-        ])
-        .env("OC_MCP_TOKEN", sandbox.token("member").expect("token"))
-        .output()
-        .expect("run plugin");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let from_server: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let token = sandbox.token("member").expect("token");
+    let out = role_from_server(&server.url, Some(&token));
+    let from_server: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
     let applied: k8s_openapi::api::rbac::v1::ClusterRole =
         Api::all(sandbox.client_for("admin").await.expect("client"))
             .get("mcp-readonly")
@@ -257,18 +238,7 @@ async fn tools_profile_lets_every_read_only_tool_work_for_a_bound_user_only() {
             .map(String::as_str),
         "the live server and the saved reply give the same rules"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_rbac"))
-        .args([
-            "role",
-            "--profile",
-            "tools",
-            "--from-server",
-            &server.url,
-            "--dry-run=client",
-        ])
-        .env_remove("OC_MCP_TOKEN")
-        .output()
-        .expect("run plugin");
+    let out = role_from_server(&server.url, None);
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -280,4 +250,25 @@ async fn tools_profile_lets_every_read_only_tool_work_for_a_bound_user_only() {
         .await
         .expect_err("no token");
     assert_eq!(err.exit_code().code(), 3, "{err}");
+}
+
+/// `role --profile tools --from-server URL --dry-run=client -o json`, with `token` in the
+/// environment (never on the command line) or none at all.
+fn role_from_server(url: &str, token: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-mcp_rbac"));
+    cmd.args([
+        "role",
+        "--profile",
+        "tools",
+        "--from-server",
+        url,
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]);
+    match token {
+        Some(token) => cmd.env("OC_MCP_TOKEN", token),
+        None => cmd.env_remove("OC_MCP_TOKEN"),
+    };
+    cmd.output().expect("run plugin")
 }

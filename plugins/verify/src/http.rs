@@ -129,6 +129,8 @@ pub enum FailureKind {
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub kind: FailureKind,
+    /// The kind as read from the error's types (which certificate rule was broken).
+    pub transport: oc_mcp_common::error::Transport,
     pub message: String,
 }
 
@@ -138,23 +140,23 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Classify a reqwest error: certificate problems are TLS, no connection is unreachable.
+/// Classify a reqwest error by its typed sources: a TLS failure (a refused certificate, a
+/// handshake with something that does not speak TLS), no connection, or something else.
 pub fn classify(err: &reqwest::Error) -> Failure {
     let message = describe_chain(err);
-    let lower = message.to_lowercase();
-    let kind = if lower.contains("certificate")
-        || lower.contains("unknownissuer")
-        || lower.contains("notvalidforname")
-        || lower.contains("handshake")
-        || lower.contains("tls")
-    {
+    let transport = oc_mcp_common::error::Transport::of(err);
+    let kind = if transport.is_tls() {
         FailureKind::Tls
     } else if err.is_connect() || err.is_timeout() {
         FailureKind::Unreachable
     } else {
         FailureKind::Other
     };
-    Failure { kind, message }
+    Failure {
+        kind,
+        transport,
+        message,
+    }
 }
 
 /// Send a request and keep what the report needs.

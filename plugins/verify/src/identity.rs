@@ -28,8 +28,8 @@ use serde::Serialize;
 
 use crate::{
     checks::CheckId,
-    cluster::read_error,
-    report::{Row, Status},
+    cluster::{ReadError, read_error},
+    report::{FailureClass, Row, Status},
 };
 
 /// Who the API server says the token is.
@@ -67,12 +67,14 @@ fn client_for_token(config: &kube::Config, token: &Secret) -> Result<Client, Str
     oc_mcp_common::kube_args::client_from_config(config).map_err(|e| e.to_string())
 }
 
-fn describe_error(what: &str, e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) if s.code == 401 => {
-            format!("the API server does not accept the token ({what}: 401)")
-        }
-        other => read_error(what, other).message,
+fn describe_error(read: &ReadError) -> String {
+    if read.class == FailureClass::Auth {
+        format!(
+            "the API server does not accept the token ({})",
+            read.message
+        )
+    } else {
+        read.message.clone()
     }
 }
 
@@ -107,15 +109,20 @@ async fn whoami(client: &Client) -> Result<Identity, String> {
                 fallback: None,
             })
         }
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => {
+        Err(e) => {
+            // A 404 is a fact (no such API), not an error class.
+            let absent = matches!(&e, kube::Error::Api(s) if s.code == 404);
+            let read = read_error("SelfSubjectReview", e);
             // Clusters before Kubernetes 1.28 lack the API; a scoped OpenShift token may not
             // use it. OpenShift answers users/~ in both cases (user:info allows it).
-            let why = if s.code == 404 {
+            let why = if absent {
                 "the cluster has no SelfSubjectReview API"
-            } else {
+            } else if read.forbidden {
                 "the token may not create a SelfSubjectReview (403), as for a scoped OpenShift token"
+            } else {
+                return Err(describe_error(&read));
             };
-            let first = describe_error("SelfSubjectReview", &kube::Error::Api(s));
+            let first = describe_error(&read);
             users_tilde(client)
                 .await
                 .map(|identity| Identity {
@@ -124,7 +131,6 @@ async fn whoami(client: &Client) -> Result<Identity, String> {
                 })
                 .map_err(|e| format!("{first}; then {e}"))
         }
-        Err(e) => Err(describe_error("SelfSubjectReview", &e)),
     }
 }
 
@@ -140,7 +146,7 @@ async fn users_tilde(client: &Client) -> Result<Identity, String> {
     let user = users
         .get("~")
         .await
-        .map_err(|e| describe_error("users/~", &e))?;
+        .map_err(|e| describe_error(&read_error("users/~", e)))?;
     let groups = user
         .data
         .get("groups")

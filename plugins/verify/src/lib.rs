@@ -25,7 +25,9 @@ pub mod session;
 pub mod token;
 
 use clap::{Parser, Subcommand};
-use oc_mcp_common::{CompletionArgs, ExitCode, GlobalArgs, Plugin, Result, cli};
+use oc_mcp_common::{
+    CompletionArgs, ExitCode, OutputArgs, Plugin, ReadOnlyGlobalArgs, Result, cli,
+};
 
 const LONG_ABOUT: &str = "Prove a Kubernetes MCP Server deployment works and is safe.
 
@@ -85,8 +87,9 @@ fn after_long_help() -> String {
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    /// Read-only: no `--dry-run` or `--yes`, so passing either is a usage error.
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: ReadOnlyGlobalArgs,
     #[command(flatten)]
     pub verify: args::VerifyArgs,
     #[command(subcommand)]
@@ -102,8 +105,8 @@ pub enum Command {
 impl Plugin for Cli {
     const NAME: &'static str = "mcp-verify";
 
-    fn global(&self) -> &GlobalArgs {
-        &self.global
+    fn output(&self) -> &OutputArgs {
+        &self.global.output
     }
 
     async fn run(self) -> Result<ExitCode> {
@@ -114,5 +117,23 @@ impl Plugin for Cli {
             )),
             None => Box::pin(run::run(&self.global, &self.verify)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Parser, error::ErrorKind};
+
+    use super::Cli;
+
+    #[test]
+    fn the_run_mode_flags_are_usage_errors() {
+        for flag in ["--dry-run", "--dry-run=server", "--yes", "-y"] {
+            let err = Cli::try_parse_from(["kubectl-mcp_verify", flag])
+                .expect_err("verify only reads: no run mode");
+            assert_eq!(err.kind(), ErrorKind::UnknownArgument, "{flag}");
+            assert_eq!(err.exit_code(), 2, "{flag}");
+        }
+        Cli::try_parse_from(["kubectl-mcp_verify", "-o", "json", "-vv"]).expect("output flags");
     }
 }

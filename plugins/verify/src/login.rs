@@ -1,16 +1,27 @@
 //! `--login`: log in the way an MCP client does, then use the token. Authorization code with
 //! PKCE (S256) and `resource` (RFC 8707) on a loopback redirect (RFC 8252), the browser opened
-//! with `$BROWSER` or xdg-open, the code redeemed, then initialize and a read tool call.
+//! with `$BROWSER` or the desktop's opener (all three `oc_mcp_common::login`'s, as for
+//! `oc mcp-client token`), the code redeemed, then initialize and a read tool call.
 //! The token never leaves this module except as the bearer header of those calls.
 
-use std::{fmt::Write as _, time::Duration};
+use std::{
+    fmt::Write as _,
+    net::{Ipv4Addr, SocketAddr},
+    time::Duration,
+};
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use oc_mcp_common::{error::describe_chain, kube_args::Secret};
-use rand::RngCore as _;
+use oc_mcp_common::{
+    error::describe_chain,
+    kube_args::Secret,
+    login::{
+        authorize::AuthorizeRequest,
+        browser,
+        jwt::{audiences, jwt_claims},
+        loopback::Loopback,
+        pkce::{Pkce, random_string},
+    },
+};
 use reqwest::Url;
-use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::{
     audience::Discovered,
@@ -22,7 +33,6 @@ use crate::{
 
 /// How long a person (or the test's headless browser) has to finish the login.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
-const CALLBACK_PATH: &str = "/oauth/callback";
 const READ_TOOL: &str = "namespaces_list";
 
 /// What the login needs besides discovery.
@@ -35,16 +45,6 @@ pub struct LoginArgs {
     pub audience: Option<String>,
 }
 
-fn random(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    URL_SAFE_NO_PAD.encode(buf)
-}
-
-fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
 /// The authorize URL (the issuer's own query parameters kept).
 pub fn authorize_url(
     found: &Discovered,
@@ -53,168 +53,32 @@ pub fn authorize_url(
     challenge: &str,
     state: &str,
 ) -> Result<Url, String> {
-    let mut url = Url::parse(&found.authorization_endpoint).map_err(|e| {
-        format!(
-            "the authorization endpoint {} is not a URL: {e}",
-            found.authorization_endpoint
-        )
-    })?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", &args.client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("code_challenge", challenge)
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("state", state)
-            .append_pair("resource", &found.resource);
-        if !args.scopes.is_empty() {
-            q.append_pair("scope", &args.scopes.join(" "));
-        }
-        if let Some(hint) = &args.login_hint {
-            q.append_pair("login_hint", hint);
-        }
+    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
+    let hint: Vec<(&str, &str)> = args
+        .login_hint
+        .as_deref()
+        .map(|h| ("login_hint", h))
+        .into_iter()
+        .collect();
+    AuthorizeRequest {
+        endpoint: &found.authorization_endpoint,
+        client_id: &args.client_id,
+        redirect_uri,
+        challenge,
+        state,
+        scopes: &scopes,
+        resource: Some(&found.resource),
+        extra: &hint,
     }
-    Ok(url)
-}
-
-/// Start the user's browser on `url`: `$BROWSER`, else the desktop's opener.
-fn open_browser(url: &str) -> bool {
-    use std::process::{Command, Stdio};
-    let mut candidates: Vec<Command> = Vec::new();
-    if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
-        let mut cmd = Command::new(browser);
-        cmd.arg(url);
-        candidates.push(cmd);
-    }
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let mut cmd = Command::new(opener);
-    cmd.arg(url);
-    candidates.push(cmd);
-    candidates.into_iter().any(|mut cmd| {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .is_ok()
-    })
-}
-
-/// The query of a request line `GET /path?query HTTP/1.1`, when the path is the callback's.
-fn callback_query(request: &str) -> Option<Vec<(String, String)>> {
-    let line = request.lines().next()?;
-    let mut parts = line.split(' ');
-    let (method, target) = (parts.next()?, parts.next()?);
-    if method != "GET" {
-        return None;
-    }
-    let url = Url::parse(&format!("http://127.0.0.1{target}")).ok()?;
-    (url.path() == CALLBACK_PATH).then(|| url.query_pairs().into_owned().collect())
-}
-
-async fn reply(stream: &mut tokio::net::TcpStream, status: &str, text: &str) {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>oc mcp-verify</title></head><body><p>{text}</p></body></html>"
-    );
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    response.push_str(&body);
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-/// Wait for the redirect that carries our `state`; others are answered and ignored.
-async fn wait_for_code(
-    listener: tokio::net::TcpListener,
-    state: &str,
-) -> Result<(String, Option<String>), String> {
-    loop {
-        let (mut stream, _) = listener
-            .accept()
-            .await
-            .map_err(|e| format!("the login listener failed: {e}"))?;
-        let mut buf = vec![0u8; 8192];
-        let mut len = 0;
-        // Only the request head matters; it is small.
-        while len < buf.len() {
-            match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf[len..])).await
-            {
-                Ok(Ok(0) | Err(_)) | Err(_) => break,
-                Ok(Ok(n)) => len += n,
-            }
-            if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
-            }
-        }
-        let request = String::from_utf8_lossy(&buf[..len]).into_owned();
-        let Some(query) = callback_query(&request) else {
-            reply(&mut stream, "404 Not Found", "Not the login callback.").await;
-            continue;
-        };
-        let get = |k: &str| {
-            query
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-        };
-        if get("state").as_deref() != Some(state) {
-            reply(
-                &mut stream,
-                "400 Bad Request",
-                "This is not the login this run is waiting for (state mismatch).",
-            )
-            .await;
-            continue;
-        }
-        if let Some(error) = get("error") {
-            reply(
-                &mut stream,
-                "401 Unauthorized",
-                "Login failed; the terminal says why.",
-            )
-            .await;
-            return Err(format!(
-                "the issuer refused the login: {error}{}",
-                get("error_description")
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            ));
-        }
-        let Some(code) = get("code").filter(|c| !c.is_empty()) else {
-            reply(&mut stream, "400 Bad Request", "No code in the redirect.").await;
-            return Err("the login redirect carried neither a code nor an error".into());
-        };
-        reply(
-            &mut stream,
-            "200 OK",
-            "Login complete. You can close this window.",
-        )
-        .await;
-        return Ok((code, get("iss")));
-    }
+    .url()
+    .map_err(|e| e.to_string())
 }
 
 /// The `aud` claim of a JWT, unverified (for the evidence only; the server verifies).
 fn audience_claim(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    match claims.get("aud")? {
-        serde_json::Value::String(a) => Some(a.clone()),
-        serde_json::Value::Array(list) => Some(
-            list.iter()
-                .filter_map(serde_json::Value::as_str)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        _ => None,
-    }
+    let claims = jwt_claims(token)?;
+    let auds = audiences(&claims);
+    (!auds.is_empty()).then(|| auds.join(","))
 }
 
 /// The login itself: a token, or why there is none.
@@ -228,18 +92,14 @@ async fn obtain(http: &Http, found: &Discovered, args: &LoginArgs) -> Result<Sec
             found.code_challenge_methods.join(", ")
         ));
     }
-    let verifier = random(32);
-    let state = random(16);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let pkce = Pkce::generate().map_err(|e| e.to_string())?;
+    let state = random_string(16).map_err(|e| e.to_string())?;
+    let listener = Loopback::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &state)
         .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1 for the login redirect: {e}"))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("the login listener has no address: {e}"))?
-        .port();
-    let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
-    let url = authorize_url(found, args, &redirect_uri, &s256(&verifier), &state)?;
-    let opened = open_browser(url.as_str());
+        .map_err(|e| e.to_string())?;
+    let redirect_uri = listener.redirect_uri().to_owned();
+    let url = authorize_url(found, args, &redirect_uri, &pkce.challenge, &state)?;
+    let opened = browser::open(url.as_str());
     let mut note = String::new();
     let _ = writeln!(
         note,
@@ -251,15 +111,11 @@ async fn obtain(http: &Http, found: &Discovered, args: &LoginArgs) -> Result<Sec
         }
     );
     oc_mcp_common::cli::warn(note.trim_end());
-    let (code, iss) = tokio::time::timeout(LOGIN_TIMEOUT, wait_for_code(listener, &state))
+    let callback = listener
+        .wait(LOGIN_TIMEOUT)
         .await
-        .map_err(|_| {
-            format!(
-                "no login arrived at {redirect_uri} within {}s",
-                LOGIN_TIMEOUT.as_secs()
-            )
-        })??;
-    if let Some(iss) = iss
+        .map_err(|e| e.to_string())?;
+    if let Some(iss) = &callback.iss
         && iss.trim_end_matches('/') != found.issuer.trim_end_matches('/')
     {
         return Err(format!(
@@ -279,9 +135,9 @@ async fn obtain(http: &Http, found: &Discovered, args: &LoginArgs) -> Result<Sec
         .map_err(|e| e.to_string())?;
     let form = [
         ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
+        ("code", callback.code.as_str()),
         ("redirect_uri", redirect_uri.as_str()),
-        ("code_verifier", verifier.as_str()),
+        ("code_verifier", pkce.verifier.as_str()),
         ("client_id", args.client_id.as_str()),
         ("resource", found.resource.as_str()),
     ];
@@ -416,10 +272,6 @@ mod tests {
 
     #[test]
     fn pkce_and_the_authorize_url() {
-        assert_eq!(
-            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
         let found = Discovered {
             prm_url: Url::parse("https://h/.well-known/oauth-protected-resource").expect("url"),
             prm_from_challenge: false,
@@ -449,14 +301,9 @@ mod tests {
         assert_eq!(q["resource"], "https://h/mcp");
         assert_eq!(q["code_challenge_method"], "S256");
         assert_eq!(q["login_hint"], "member");
-        assert_eq!(
-            callback_query("GET /oauth/callback?code=a&state=b HTTP/1.1\r\n\r\n"),
-            Some(vec![
-                ("code".into(), "a".into()),
-                ("state".into(), "b".into())
-            ])
-        );
-        assert_eq!(callback_query("GET /favicon.ico HTTP/1.1\r\n"), None);
+        assert_eq!(q["code_challenge"], "ch");
+        assert_eq!(q["state"], "st");
+        assert_eq!(q["scope"], "openid");
         let endpoint = Url::parse("https://h/mcp").expect("url");
         assert!(resource_matches(&endpoint, "https://h/mcp"));
         assert!(resource_matches(&endpoint, "https://h"));
@@ -466,10 +313,11 @@ mod tests {
         assert!(!resource_matches(&endpoint, "https://h/mc"));
         assert!(!resource_matches(&endpoint, "https://h/mcp/other"));
         assert!(!resource_matches(&endpoint, "not a url"));
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"aud":"https://h/mcp"}"#);
-        assert_eq!(
-            audience_claim(&format!("e30.{payload}.sig")).as_deref(),
-            Some("https://h/mcp")
-        );
+        // e30 is `{}`; the payloads are `{"aud":"https://h/mcp"}` and `{"aud":["a","b"]}`.
+        let single = "e30.eyJhdWQiOiJodHRwczovL2gvbWNwIn0.sig";
+        assert_eq!(audience_claim(single).as_deref(), Some("https://h/mcp"));
+        let list = "e30.eyJhdWQiOlsiYSIsImIiXX0.sig";
+        assert_eq!(audience_claim(list).as_deref(), Some("a,b"));
+        assert_eq!(audience_claim("opaque"), None);
     }
 }

@@ -55,23 +55,34 @@ pub fn target_port(service: Option<&Service>, pod: &Pod) -> Option<u16> {
         .and_then(|p| u16::try_from(p.container_port).ok())
 }
 
+/// Why the first forward failed, by the error's type: the API server answers the WebSocket
+/// upgrade with 403 when RBAC refuses `pods/portforward`; anything else is the way there.
+fn refused_forward(pod: &str, namespace: &str, err: kube::Error) -> Error {
+    let forbidden = matches!(
+        &err,
+        kube::Error::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(status))
+            if *status == http::StatusCode::FORBIDDEN
+    ) || matches!(&err, kube::Error::Api(status) if status.code == 403);
+    if forbidden {
+        Error::Forbidden {
+            message: format!(
+                "port-forward to pod/{pod} in {namespace}: {}",
+                describe_chain(&err)
+            ),
+        }
+    } else {
+        Error::unreachable(format!("pod/{pod} through port-forward"), err)
+    }
+}
+
 /// Listen on 127.0.0.1 (an ephemeral port) and forward each connection to `pod:port`.
 pub async fn start(client: Client, namespace: &str, pod: &str, port: u16) -> Result<Forward> {
     let pods: Api<Pod> = Api::namespaced(client, namespace);
     // One forward up front, so a refusal (RBAC, no such pod) is reported now.
-    let mut check = pods.portforward(pod, &[port]).await.map_err(|e| {
-        let message = describe_chain(&e);
-        if message.contains("403") || message.to_lowercase().contains("forbidden") {
-            Error::Forbidden {
-                message: format!("port-forward to pod/{pod} in {namespace}: {message}"),
-            }
-        } else {
-            Error::Unreachable {
-                what: format!("pod/{pod} through port-forward"),
-                message,
-            }
-        }
-    })?;
+    let mut check = pods
+        .portforward(pod, &[port])
+        .await
+        .map_err(|e| refused_forward(pod, namespace, e))?;
     drop(check.take_stream(port));
     check.abort();
     let listener = TcpListener::bind(("127.0.0.1", 0))

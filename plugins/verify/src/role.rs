@@ -59,11 +59,7 @@ pub async fn read(
         |r: &k8s_openapi::api::rbac::v1::RoleRef| r.kind == "ClusterRole" && r.name == name;
     let listed = match bindings {
         Some(read) => read.clone(),
-        None => Err(ReadError {
-            class: crate::report::FailureClass::Check,
-            forbidden: false,
-            message: "the bindings were not read".into(),
-        }),
+        None => Err(ReadError::check("the bindings were not read")),
     };
     let bindings = listed.map(
         |Bindings {

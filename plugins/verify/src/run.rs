@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use oc_mcp_common::{
-    DryRun, Error, ExitCode, GlobalArgs, Result, cli, defaults, server_config::AuthMode,
+    Error, ExitCode, ReadOnlyGlobalArgs, Result, cli, defaults, server_config::AuthMode,
 };
 
 use crate::{
@@ -45,12 +45,9 @@ struct ClusterPhase {
     role: Option<role::RoleFacts>,
 }
 
-pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
+pub async fn run(global: &ReadOnlyGlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     args.validate()?;
     let selection = Selection::new(&args.only, &args.skip)?;
-    if global.output.dry_run != DryRun::None {
-        cli::warn("oc mcp-verify only reads; --dry-run changes nothing here");
-    }
     // Tokens first: reading stdin must not wait behind network calls.
     let explicit = args
         .token
@@ -269,7 +266,7 @@ fn http_settings(args: &VerifyArgs) -> Result<Http> {
 
 /// 1-4: read the cluster and add its rows. Without a kubeconfig only `--url` can go on.
 async fn cluster_phase(
-    global: &GlobalArgs,
+    global: &ReadOnlyGlobalArgs,
     args: &VerifyArgs,
     selection: &Selection,
     rows: &mut Vec<Row>,

@@ -274,28 +274,17 @@ pub fn tidy(text: &str) -> String {
 }
 
 fn connect_error(err: &rmcp::service::ClientInitializeError) -> ConnectError {
-    if let Some(challenge) = err.auth_challenge() {
-        return ConnectError::Rejected {
+    use oc_mcp_common::mcp::InitializeFailure;
+    match InitializeFailure::of(err) {
+        InitializeFailure::Challenged(challenge) => ConnectError::Rejected {
             challenge: challenge.to_owned(),
-        };
-    }
-    let text = tidy(&describe_chain(err));
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(current) = source {
-        if let Some(e) = current.downcast_ref::<reqwest::Error>() {
-            let failure = crate::http::classify(e);
-            if failure.kind != crate::http::FailureKind::Other {
-                return ConnectError::Unreachable(text);
-            }
-        }
-        source = current.source();
-    }
-    if text.contains("401") || text.to_lowercase().contains("unauthorized") {
-        return ConnectError::Rejected {
+        },
+        InitializeFailure::Unauthorized => ConnectError::Rejected {
             challenge: String::new(),
-        };
+        },
+        InitializeFailure::Transport(_) => ConnectError::Unreachable(tidy(&describe_chain(err))),
+        InitializeFailure::Other(_) => ConnectError::Other(tidy(&describe_chain(err))),
     }
-    ConnectError::Other(text)
 }
 
 /// The text of a tool result's content blocks, joined.

@@ -4,37 +4,20 @@
 
 use crate::support;
 
-use oc_mcp_sandbox::SandboxConfig;
 use support::{App, Env};
 
 async fn deployed() -> (Env, App) {
-    let env = Env::start(SandboxConfig::default()).await;
-    let app = App::default();
-    env.deploy(&app).await;
-    env.wait_ready(&app).await;
-    env.wait_route(&app).await;
-    env.wait_serving(&app).await;
-    (env, app)
+    Env::serving(App::default()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_says_as_whom_and_an_admin_token_is_no_proof() {
     let (env, app) = deployed().await;
-    let member = env.token("member");
-    let outsider = env.token("outsider");
+    let tokens = env.tokens();
     let admin = env.token("admin");
 
     // A member's token: proof, and the report says whose it was.
-    let out = env.verify(
-        &app,
-        &[
-            "--token-env",
-            "MEMBER_TOKEN",
-            "--denied-token-env",
-            "OUTSIDER_TOKEN",
-        ],
-        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
-    );
+    let out = env.verify_tokens(&app, &tokens, &[]);
     assert_eq!(out.code, Some(0), "{}", out.summary());
     out.assert_status("passthrough.user", "pass");
     let json = out.json();
@@ -44,25 +27,23 @@ async fn the_report_says_as_whom_and_an_admin_token_is_no_proof() {
     assert!(groups.contains("mcp-users"), "{groups}");
     assert_eq!(json["target"]["deniedIdentity"]["user"], "outsider");
     for id in ["mcp.initialize", "passthrough.user"] {
-        let row = out.row(id).to_string();
-        assert!(row.contains("ran as user member"), "{id}: {row}");
+        out.assert_row_contains(id, &["ran as user member"]);
     }
-    let denied = out.row("passthrough.denied").to_string();
-    assert!(denied.contains("ran as user outsider"), "{denied}");
+    out.assert_row_contains("passthrough.denied", &["ran as user outsider"]);
 
     // The administrator's own token (the kubeconfig's): a warning naming why.
     let out = env.verify(&app, &[], &[]);
     assert_eq!(out.code, Some(0), "warnings do not fail: {}", out.summary());
     out.assert_status("passthrough.user", "warn");
-    let row = out.row("passthrough.user").to_string();
-    for needle in [
-        "ran as user admin",
-        "outside the subjects bound to clusterrole/",
-        "can create pods in every namespace",
-        "not proof of what members get",
-    ] {
-        assert!(row.contains(needle), "{needle} missing in {row}");
-    }
+    out.assert_row_contains(
+        "passthrough.user",
+        &[
+            "ran as user admin",
+            "outside the subjects bound to clusterrole/",
+            "can create pods in every namespace",
+            "not proof of what members get",
+        ],
+    );
     assert_eq!(out.json()["target"]["identity"]["user"], "admin");
     // With --strict the warning fails the run.
     let out = env.verify_stdin(&app, &["--strict", "--token-stdin"], &[], Some(&admin));
@@ -70,7 +51,12 @@ async fn the_report_says_as_whom_and_an_admin_token_is_no_proof() {
     out.assert_no_secrets(&[&admin]);
 
     // The table says it too.
-    let table = env.verify_stdin(&app, &["-o", "table", "--token-stdin"], &[], Some(&member));
+    let table = env.verify_stdin(
+        &app,
+        &["-o", "table", "--token-stdin"],
+        &[],
+        Some(&tokens.member),
+    );
     assert!(
         table
             .stdout
@@ -78,7 +64,7 @@ async fn the_report_says_as_whom_and_an_admin_token_is_no_proof() {
         "{}",
         table.stdout
     );
-    table.assert_no_secrets(&[&member]);
+    table.assert_no_secrets(&[&tokens.member]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,10 +9,8 @@ use crate::support;
 
 use std::time::Duration;
 
-use oc_mcp_common::server_config::{OidcSettings, ServerConfig};
 use oc_mcp_sandbox::SandboxConfig;
-use serde_json::json;
-use support::{App, Env};
+use support::{App, Env, bench::Tokens};
 
 /// A sandbox whose API server trusts its issuer for `audience`, and the server in oidc mode
 /// expecting `audience`.
@@ -24,33 +22,9 @@ async fn deployed(audience: &str) -> (Env, App) {
     })
     .await;
     let issuer = env.sb.issuer_url().to_owned();
-    let auth: kube::Api<oc_mcp_common::openshift::AuthenticationConfig> =
-        kube::Api::all(env.admin().await);
-    auth.patch(
-        "cluster",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(json!({"spec": {"type": "OIDC", "oidcProviders": [
-            {"name": "sandbox", "issuer": {"issuerURL": issuer, "audiences": [audience]}}]}})),
-    )
-    .await
-    .expect("authentication config");
-    let mut app = App::default();
-    let settings = OidcSettings::new(&issuer, audience)
-        .with_scopes(&["openid", "profile", "groups"])
-        .with_route_host(app.host(env.sb.apps_domain()));
-    let mut config = ServerConfig::oidc::<&str>(&settings, &[]);
-    config.certificate_authority = Some("/etc/mcp-issuer-ca/ca.crt".into());
-    app.config = config.to_toml_string();
-    app.extra_files.push((
-        "/etc/mcp-issuer-ca".into(),
-        "mcp-issuer-ca".into(),
-        "ca.crt".into(),
-        env.sb.ca_pem().to_owned(),
-    ));
-    env.deploy(&app).await;
-    env.wait_ready(&app).await;
-    env.wait_route(&app).await;
-    env.wait_serving(&app).await;
+    env.trust_oidc("sandbox", &issuer, audience).await;
+    let app = App::oidc(&env, &issuer, audience, env.sb.ca_pem(), |_| {});
+    env.deploy_serving(&[&app]).await;
     (env, app)
 }
 
@@ -74,35 +48,22 @@ fn browser(env: &Env) -> String {
 }
 
 fn run(env: &Env, app: &App, audience: &str) -> support::Outcome {
-    let member = env
-        .sb
-        .oidc_token("member", Some(audience), Duration::from_secs(3600))
-        .expect("token");
-    let outsider = env
-        .sb
-        .oidc_token("outsider", Some(audience), Duration::from_secs(3600))
-        .expect("token");
+    let token = |user: &str| {
+        env.sb
+            .oidc_token(user, Some(audience), Duration::from_secs(3600))
+            .expect("token")
+    };
+    let tokens = Tokens {
+        member: token("member"),
+        outsider: token("outsider"),
+    };
     let script = browser(env);
-    let out = env.verify(
+    env.verify_tokens_env(
         app,
-        &[
-            "--token-env",
-            "MEMBER_TOKEN",
-            "--denied-token-env",
-            "OUTSIDER_TOKEN",
-            "--login",
-            "--login-hint",
-            "member",
-        ],
-        &[
-            ("MEMBER_TOKEN", &member),
-            ("OUTSIDER_TOKEN", &outsider),
-            ("BROWSER", &script),
-        ],
-    );
-    out.assert_complete();
-    out.assert_no_secrets(&[&member, &outsider]);
-    out
+        &tokens,
+        &["--login", "--login-hint", "member"],
+        &[("BROWSER", &script)],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,10 +75,7 @@ async fn a_spec_following_login_fails_today_and_passes_with_the_resource_as_audi
     out.assert_status("discovery.audience", "fail");
     out.assert_status("login.pkce", "fail");
     out.assert_only_failures(&["discovery.audience", "login.pkce"]);
-    let fix = out.row("discovery.audience")["fix"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let fix = out.fix("discovery.audience");
     let resource = fix
         .strip_prefix("oc mcp-install --audience ")
         .and_then(|rest| rest.split(' ').next())
@@ -141,9 +99,5 @@ async fn a_spec_following_login_fails_today_and_passes_with_the_resource_as_audi
     assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
     out.assert_status("discovery.audience", "pass");
     out.assert_status("login.pkce", "pass");
-    let login = out.row("login.pkce").to_string();
-    assert!(
-        login.contains("namespaces_list with that token: ok"),
-        "{login}"
-    );
+    out.assert_row_contains("login.pkce", &["namespaces_list with that token: ok"]);
 }

@@ -49,14 +49,7 @@ async fn every_path_to_the_pods_is_checked() {
     let shadow = app_in("x-shadow");
     let ingress = app_in("x-ingress");
     let apps = [&ok, &plain, &allow, &nodeport, &lb, &shadow, &ingress];
-    for app in apps {
-        env.deploy(app).await;
-    }
-    for app in apps {
-        env.wait_ready(app).await;
-        env.wait_route(app).await;
-        env.wait_serving(app).await;
-    }
+    env.deploy_serving(&apps).await;
     let admin = env.admin().await;
 
     create_route(&env, &plain, "second", None).await;
@@ -123,51 +116,23 @@ async fn every_path_to_the_pods_is_checked() {
     )
     .await;
 
-    let member = env.token("member");
-    let outsider = env.token("outsider");
-    let tokens = [
-        ("MEMBER_TOKEN", member.as_str()),
-        ("OUTSIDER_TOKEN", outsider.as_str()),
-    ];
-    let run = |app: &App| {
-        let out = env.verify(
-            app,
-            &[
-                "--token-env",
-                "MEMBER_TOKEN",
-                "--denied-token-env",
-                "OUTSIDER_TOKEN",
-            ],
-            &tokens,
-        );
-        out.assert_complete();
-        out.assert_no_secrets(&[&member, &outsider]);
-        out
-    };
+    let tokens = env.tokens();
+    let run = |app: &App| env.verify_tokens(app, &tokens, &[]);
 
     // No false alarm.
     let out = run(&ok);
     assert_eq!(out.code, Some(0), "{}", out.summary());
-    for id in [
-        "exposure.routes",
-        "exposure.ingresses",
-        "exposure.services",
-        "exposure.workloads",
-    ] {
-        out.assert_status(id, "pass");
-    }
+    out.assert_statuses(
+        &[
+            "exposure.routes",
+            "exposure.ingresses",
+            "exposure.services",
+            "exposure.workloads",
+        ],
+        "pass",
+    );
 
-    let fails = |app: &App, id: &str, needles: &[&str]| {
-        let out = run(app);
-        assert_eq!(out.code, Some(1), "{}", out.summary());
-        out.assert_status(id, "fail");
-        out.assert_only_failures(&[id]);
-        let row = out.row(id).to_string();
-        for needle in needles {
-            assert!(row.contains(needle), "{needle} missing in {row}");
-        }
-        out
-    };
+    let fails = |app: &App, id: &str, needles: &[&str]| run(app).assert_fails_only(id, needles);
     fails(
         &plain,
         "exposure.routes",
@@ -199,24 +164,21 @@ async fn every_path_to_the_pods_is_checked() {
     out.assert_status("exposure.ingresses", "fail");
     // Whether a Route is made from it depends on the ingress controller; either is a fail.
     out.assert_only_failures(&["exposure.ingresses", "exposure.routes"]);
-    let row = out.row("exposure.ingresses").to_string();
-    for needle in [
-        "ingress/second (mcp.example.com, class nginx) has no tls section",
-        "spec.tls",
-    ] {
-        assert!(row.contains(needle), "{needle} missing in {row}");
-    }
+    out.assert_row_contains(
+        "exposure.ingresses",
+        &[
+            "ingress/second (mcp.example.com, class nginx) has no tls section",
+            "spec.tls",
+        ],
+    );
 
     // Two servers behind one Service break MCP sessions at random (the initialized
     // notification may reach the other pod), so only the cluster side is judged here.
     let out = env.verify(&shadow, &["--only", "cluster,exposure"], &[]);
-    assert_eq!(out.code, Some(1), "{}", out.summary());
-    out.assert_status("exposure.workloads", "fail");
-    out.assert_only_failures(&["exposure.workloads"]);
-    let row = out.row("exposure.workloads").to_string();
-    for needle in ["deployment/shadow", "oc delete deployment/shadow"] {
-        assert!(row.contains(needle), "{needle} missing in {row}");
-    }
+    out.assert_fails_only(
+        "exposure.workloads",
+        &["deployment/shadow", "oc delete deployment/shadow"],
+    );
     // The shadow's pod is not counted as the release's.
     let pods = out.row("cluster.pods").to_string();
     assert!(pods.contains("1/1 pods ready"), "{pods}");

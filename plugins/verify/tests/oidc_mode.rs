@@ -4,12 +4,9 @@
 
 use crate::support;
 
-use oc_mcp_common::server_config::{
-    OidcSettings, ServerConfig, ServerVersion, TokenExchangeSettings,
-};
+use oc_mcp_common::server_config::{ServerConfig, ServerVersion, TokenExchangeSettings};
 use oc_mcp_sandbox::{OidcConfig, SandboxConfig};
-use serde_json::json;
-use support::{App, Env, oidc::Issuer};
+use support::{App, Env, bench::Tokens, oidc::Issuer};
 
 /// The audience a client that follows the MCP spec gets a token for: the protected-resource
 /// metadata's `resource`, which is the Route's URL (`App::default()` in the default domain).
@@ -32,35 +29,9 @@ async fn deployed_with(
         ..SandboxConfig::default()
     })
     .await;
-    // What a cluster with external OIDC shows (the sandbox's own seed says IntegratedOAuth).
-    let auth: kube::Api<oc_mcp_common::openshift::AuthenticationConfig> =
-        kube::Api::all(env.admin().await);
-    auth.patch(
-        "cluster",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(json!({"spec": {"type": "OIDC", "oidcProviders": [
-            {"name": "test-issuer", "issuer": {"issuerURL": issuer.url, "audiences": [AUDIENCE]}}]}})),
-    )
-    .await
-    .expect("authentication config");
-    let mut app = App::default();
-    let settings = OidcSettings::new(&issuer.url, AUDIENCE)
-        .with_scopes(&["openid", "profile", "groups"])
-        .with_route_host(app.host(env.sb.apps_domain()));
-    let mut config = ServerConfig::oidc::<&str>(&settings, &[]);
-    config.certificate_authority = Some("/etc/mcp-issuer-ca/ca.crt".into());
-    edit(&mut config);
-    app.config = config.to_toml_string();
-    app.extra_files.push((
-        "/etc/mcp-issuer-ca".into(),
-        "mcp-issuer-ca".into(),
-        "ca.crt".into(),
-        issuer.ca_pem.clone(),
-    ));
-    env.deploy(&app).await;
-    env.wait_ready(&app).await;
-    env.wait_route(&app).await;
-    env.wait_serving(&app).await;
+    env.trust_oidc("test-issuer", &issuer.url, AUDIENCE).await;
+    let app = App::oidc(&env, &issuer.url, AUDIENCE, &issuer.ca_pem, edit);
+    env.deploy_serving(&[&app]).await;
     // The verifier trusts the router's CA and the issuer's.
     let bundle = env.dir.path().join("cas.pem");
     std::fs::write(&bundle, format!("{}{}", env.sb.ca_pem(), issuer.ca_pem)).expect("bundle");
@@ -70,24 +41,18 @@ async fn deployed_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_oidc_deployment_passes_every_check() {
     let (issuer, env, app, bundle) = deployed().await;
-    let alice = issuer.mint("alice", &["mcp-users"], AUDIENCE, 3600);
-    let mallory = issuer.mint("mallory", &[], AUDIENCE, 3600);
-    let out = env.verify(
+    // alice is a member, mallory is not.
+    let tokens = Tokens {
+        member: issuer.mint("alice", &["mcp-users"], AUDIENCE, 3600),
+        outsider: issuer.mint("mallory", &[], AUDIENCE, 3600),
+    };
+    let out = env.verify_tokens(
         &app,
-        &[
-            "--endpoint-ca",
-            bundle.to_str().expect("path"),
-            "--token-env",
-            "ALICE",
-            "--denied-token-env",
-            "MALLORY",
-        ],
-        &[("ALICE", &alice), ("MALLORY", &mallory)],
+        &tokens,
+        &["--endpoint-ca", bundle.to_str().expect("path")],
     );
-    out.assert_complete();
-    assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
-    out.assert_only_failures(&[]);
-    for id in [
+    out.assert_passes(&support::bench::MCP_PASSES);
+    out.assert_passes(&[
         "config.lint",
         "config.auth-mode",
         "discovery.audience",
@@ -97,64 +62,42 @@ async fn correct_oidc_deployment_passes_every_check() {
         "unauth.garbage-token",
         "discovery.protected-resource",
         "discovery.authorization-server",
-        "mcp.initialize",
-        "mcp.tools",
-        "passthrough.user",
-        "passthrough.denied",
-    ] {
-        out.assert_status(id, "pass");
-    }
+    ]);
     // The issuer's client is registered with the issuer, not as an OpenShift OAuthClient.
     out.assert_status("route.oauth-redirect", "skip");
     let json = out.json();
     assert_eq!(json["target"]["authMode"], "oidc");
-    let no_token = out.row("unauth.no-token").to_string();
-    assert!(
-        no_token.contains(&format!("audience=\\\"{AUDIENCE}\\\"")),
-        "{no_token}"
+    out.assert_row_contains(
+        "unauth.no-token",
+        &[&format!("audience=\\\"{AUDIENCE}\\\"")],
     );
-    let garbage = out.row("unauth.garbage-token").to_string();
-    assert!(garbage.contains("invalid_token"), "{garbage}");
-    let prm = out.row("discovery.protected-resource").to_string();
-    assert!(
-        prm.contains(&format!("https://{}", app.host(env.sb.apps_domain())))
-            && prm.contains(&issuer.url),
-        "{prm}"
+    out.assert_row_contains("unauth.garbage-token", &["invalid_token"]);
+    out.assert_row_contains(
+        "discovery.protected-resource",
+        &[
+            &format!("https://{}", app.host(env.sb.apps_domain())),
+            &issuer.url,
+        ],
     );
-    let as_row = out.row("discovery.authorization-server").to_string();
-    assert!(
-        as_row.contains(&format!("issuer {}", issuer.url)),
-        "{as_row}"
+    out.assert_row_contains(
+        "discovery.authorization-server",
+        &[&format!("issuer {}", issuer.url)],
     );
-    out.assert_no_secrets(&[&alice, &mallory]);
 
     // An expired token: the server answers 401, the run exits 3.
     let expired = issuer.mint("alice", &["mcp-users"], AUDIENCE, -600);
-    let out = env.verify(
-        &app,
-        &[
-            "--endpoint-ca",
-            bundle.to_str().expect("path"),
-            "--token-stdin",
-        ],
-        &[],
-    );
+    let stdin_args = [
+        "--endpoint-ca",
+        bundle.to_str().expect("path"),
+        "--token-stdin",
+    ];
+    let out = env.verify(&app, &stdin_args, &[]);
     assert_eq!(out.code, Some(2), "no token on stdin is a usage error");
-    let out = env.verify_stdin(
-        &app,
-        &[
-            "--endpoint-ca",
-            bundle.to_str().expect("path"),
-            "--token-stdin",
-        ],
-        &[],
-        Some(&expired),
-    );
+    let out = env.verify_stdin(&app, &stdin_args, &[], Some(&expired));
     out.assert_complete();
     assert_eq!(out.code, Some(3), "{}", out.summary());
     out.assert_status("mcp.initialize", "fail");
-    let init = out.row("mcp.initialize").to_string();
-    assert!(init.contains("invalid_token"), "{init}");
+    out.assert_row_contains("mcp.initialize", &["invalid_token"]);
     out.assert_no_secrets(&[&expired]);
 
     // Without a token flag, the kubeconfig's opaque token is no use in oidc mode: the
@@ -167,10 +110,7 @@ async fn correct_oidc_deployment_passes_every_check() {
     out.assert_complete();
     assert_eq!(out.code, Some(0), "{}", out.summary());
     out.assert_status("mcp.initialize", "skip");
-    let why = out.row("mcp.initialize")["fix"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let why = out.fix("mcp.initialize");
     assert!(why.contains("wants a JWT"), "{why}");
 }
 
@@ -204,14 +144,10 @@ async fn a_secret_in_the_configmap_fails_config_secrets() {
         ],
         &[],
     );
-    assert_eq!(out.code, Some(1), "{}", out.summary());
-    out.assert_status("config.secrets", "fail");
-    let row = out.row("config.secrets").to_string();
-    assert!(
-        row.contains("token_exchange.client_auth.client_secret"),
-        "{row}"
+    out.assert_fails_only(
+        "config.secrets",
+        &["token_exchange.client_auth.client_secret"],
     );
-    out.assert_only_failures(&["config.secrets"]);
     out.assert_status("logs.startup", "pass");
     out.assert_no_secrets(&[SECRET]);
 }

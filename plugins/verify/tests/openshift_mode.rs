@@ -5,23 +5,15 @@
 use crate::support;
 
 use oc_mcp_sandbox::SandboxConfig;
-use support::{App, Env};
+use support::{
+    App, Env,
+    bench::{MCP_PASSES, UNAUTH_PASSES},
+};
 
 /// The release deployed as `oc mcp-install` does, ready, with its Route and OAuthClient.
 async fn deployed() -> (Env, App) {
-    let env = Env::start(SandboxConfig::default()).await;
-    let app = App::default();
-    env.deploy(&app).await;
-    env.wait_ready(&app).await;
-    env.wait_route(&app).await;
-    env.wait_serving(&app).await;
-    let host = app.host(env.sb.apps_domain());
-    env.oauth_client(
-        "kubernetes-mcp-server",
-        &[format!("https://{host}/oauth/callback")],
-        &app.role(),
-    )
-    .await;
+    let (env, app) = Env::serving(App::default()).await;
+    env.register_oauth_client(&app).await;
     (env, app)
 }
 
@@ -29,25 +21,10 @@ async fn deployed() -> (Env, App) {
 async fn correct_openshift_deployment_passes_every_check() {
     let (env, app) = deployed().await;
     let host = app.host(env.sb.apps_domain());
-    let member = env.token("member");
-    let outsider = env.token("outsider");
+    let tokens = env.tokens();
     let junit = env.dir.path().join("verify.xml");
-    let out = env.verify(
-        &app,
-        &[
-            "--token-env",
-            "MEMBER_TOKEN",
-            "--denied-token-env",
-            "OUTSIDER_TOKEN",
-            "--junit",
-            junit.to_str().expect("path"),
-        ],
-        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
-    );
-    out.assert_complete();
-    assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
-    out.assert_only_failures(&[]);
-    for id in [
+    let out = env.verify_tokens(&app, &tokens, &["--junit", junit.to_str().expect("path")]);
+    out.assert_passes(&[
         "cluster.namespace",
         "cluster.install",
         "cluster.deployment",
@@ -65,16 +42,9 @@ async fn correct_openshift_deployment_passes_every_check() {
         "route.server-url",
         "route.oauth-redirect",
         "endpoint.tls",
-        "endpoint.health",
-        "unauth.no-token",
-        "unauth.garbage-token",
-        "mcp.initialize",
-        "mcp.tools",
-        "passthrough.user",
-        "passthrough.denied",
-    ] {
-        out.assert_status(id, "pass");
-    }
+    ]);
+    out.assert_passes(&UNAUTH_PASSES);
+    out.assert_passes(&MCP_PASSES);
     // No OAuth discovery in openshift mode: reported, not failed.
     out.assert_status("discovery.protected-resource", "info");
     out.assert_status("discovery.authorization-server", "info");
@@ -89,17 +59,11 @@ async fn correct_openshift_deployment_passes_every_check() {
     );
     let tools = out.row("mcp.tools").to_string();
     assert!(tools.contains("14 tools, all read-only"), "{tools}");
-    let denied = out.row("passthrough.denied").to_string();
-    assert!(denied.contains("forbidden"), "{denied}");
-    let route = out.row("route.found").to_string();
-    assert!(
-        route.contains("made from ingress/kubernetes-mcp-server"),
-        "{route}"
-    );
-    let init = out.row("mcp.initialize").to_string();
-    assert!(
-        init.contains("kubernetes-mcp-server v0.0.67") && init.contains("Mcp-Session-Id issued"),
-        "{init}"
+    out.assert_row_contains("passthrough.denied", &["forbidden"]);
+    out.assert_row_contains("route.found", &["made from ingress/kubernetes-mcp-server"]);
+    out.assert_row_contains(
+        "mcp.initialize",
+        &["kubernetes-mcp-server v0.0.67", "Mcp-Session-Id issued"],
     );
     let json = out.json();
     assert_eq!(json["summary"]["result"], "pass");
@@ -118,8 +82,7 @@ async fn correct_openshift_deployment_passes_every_check() {
         xml.contains("name=\"unauth.no-token (No token: 401)\""),
         "{xml}"
     );
-    out.assert_no_secrets(&[&member, &outsider]);
-    assert!(!xml.contains(&member) && !xml.contains(&outsider));
+    assert!(!xml.contains(&tokens.member) && !xml.contains(&tokens.outsider));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,20 +127,8 @@ async fn table_output_stdin_token_and_the_kubeconfig_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_report_matches_its_snapshot() {
     let (env, app) = deployed().await;
-    let member = env.token("member");
-    let outsider = env.token("outsider");
-    let out = env.verify(
-        &app,
-        &[
-            "--token-env",
-            "MEMBER_TOKEN",
-            "--denied-token-env",
-            "OUTSIDER_TOKEN",
-        ],
-        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
-    );
+    let out = env.verify_tokens(&app, &env.tokens(), &[]);
     assert_eq!(out.code, Some(0), "{}", out.summary());
-    out.assert_no_secrets(&[&member, &outsider]);
     insta::with_settings!({filters => vec![
         (r"kubernetes-mcp-server-[a-z0-9]{6,10}-[a-z0-9]{5}", "[pod]"),
         (r"route/kubernetes-mcp-server-[a-z0-9]{5}", "route/kubernetes-mcp-server-[suffix]"),
@@ -215,7 +166,7 @@ async fn kubectl_runs_the_plugin() {
         .arg(&env.ca)
         .args(["--token-env", "MEMBER_TOKEN", "-o", "json"])
         .args(["--role", &app.role()])
-        .env("PATH", path)
+        .env("PATH", &path)
         .env("_", &kubectl)
         .env("MEMBER_TOKEN", &member)
         .env_remove("KUBECONFIG");
@@ -227,15 +178,7 @@ async fn kubectl_runs_the_plugin() {
     // Help names the command the user typed.
     let mut help = std::process::Command::new(&kubectl);
     help.args(["mcp-verify", "--help"])
-        .env(
-            "PATH",
-            std::env::join_paths([
-                plugins.path().to_path_buf(),
-                "/usr/bin".into(),
-                "/bin".into(),
-            ])
-            .expect("PATH"),
-        )
+        .env("PATH", &path)
         .env("_", &kubectl);
     let help = support::run_bounded(help, None, std::time::Duration::from_secs(60));
     assert!(
@@ -256,20 +199,7 @@ async fn port_forward_verifies_an_internal_deployment() {
     };
     env.deploy(&app).await;
     env.wait_ready(&app).await;
-    let member = env.token("member");
-    let outsider = env.token("outsider");
-    let out = env.verify(
-        &app,
-        &[
-            "--port-forward",
-            "--token-env",
-            "MEMBER_TOKEN",
-            "--denied-token-env",
-            "OUTSIDER_TOKEN",
-        ],
-        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
-    );
-    out.assert_complete();
+    let out = env.verify_tokens(&app, &env.tokens(), &["--port-forward"]);
     assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
     out.assert_only_failures(&[]);
     let json = out.json();
@@ -281,18 +211,8 @@ async fn port_forward_verifies_an_internal_deployment() {
     );
     out.assert_status("route.found", "info");
     out.assert_status("endpoint.tls", "skip");
-    for id in [
-        "endpoint.health",
-        "unauth.no-token",
-        "unauth.garbage-token",
-        "mcp.initialize",
-        "mcp.tools",
-        "passthrough.user",
-        "passthrough.denied",
-    ] {
-        out.assert_status(id, "pass");
-    }
-    out.assert_no_secrets(&[&member, &outsider]);
+    out.assert_passes(&UNAUTH_PASSES);
+    out.assert_passes(&MCP_PASSES);
 }
 
 /// The Helm release's own record (its revision Secrets' labels), `-o yaml`, and `-vvv`
@@ -319,10 +239,9 @@ async fn helm_release_yaml_output_and_verbose_logs() {
     let member = env.token("member");
     let out = env.verify(&app, &["--only", "cluster"], &[]);
     out.assert_status("cluster.install", "pass");
-    let row = out.row("cluster.install").to_string();
-    assert!(
-        row.contains("Helm release kubernetes-mcp-server: revision 1 deployed"),
-        "{row}"
+    out.assert_row_contains(
+        "cluster.install",
+        &["Helm release kubernetes-mcp-server: revision 1 deployed"],
     );
     secrets
         .create(&kube::api::PostParams::default(), &release(2, "failed"))
@@ -331,10 +250,7 @@ async fn helm_release_yaml_output_and_verbose_logs() {
     let out = env.verify(&app, &["--only", "cluster"], &[]);
     assert_eq!(out.code, Some(1), "{}", out.summary());
     out.assert_status("cluster.install", "fail");
-    let fix = out.row("cluster.install")["fix"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let fix = out.fix("cluster.install");
     assert!(fix.contains("helm history kubernetes-mcp-server"), "{fix}");
 
     let yaml = env.verify(&app, &["-o", "yaml", "--only", "endpoint,unauth"], &[]);
@@ -383,10 +299,7 @@ async fn an_untrusted_certificate_keeps_the_token_home() {
     out.assert_status("endpoint.health", "pass");
     out.assert_status("unauth.no-token", "pass");
     out.assert_status("mcp.initialize", "skip");
-    let why = out.row("mcp.initialize")["fix"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let why = out.fix("mcp.initialize");
     assert!(why.contains("not trusted"), "{why}");
     out.assert_only_failures(&["endpoint.tls"]);
 

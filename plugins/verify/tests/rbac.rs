@@ -21,12 +21,16 @@ async fn a_virtual_subject_or_a_drifted_role_fails() {
     let admin = env.admin().await;
     let only = ["--only", "rbac"];
 
-    let out = env.verify(&app, &only, &[]);
-    assert_eq!(out.code, Some(0), "{}", out.summary());
-    out.assert_status("rbac.bindings", "pass");
-    out.assert_status("rbac.role", "pass");
-    let row = out.row("rbac.bindings").to_string();
-    assert!(row.contains("Group mcp-users"), "{row}");
+    // The two rows' statuses (a failure is exit 1), and what the row `id` says.
+    let judged = |bindings: &str, role: &str, id: &str, needles: &[&str]| {
+        let out = env.verify(&app, &only, &[]);
+        let code = i32::from(!(bindings == "pass" && role == "pass"));
+        assert_eq!(out.code, Some(code), "{}", out.summary());
+        out.assert_status("rbac.bindings", bindings);
+        out.assert_status("rbac.role", role);
+        out.assert_row_contains(id, needles);
+    };
+    judged("pass", "pass", "rbac.bindings", &["Group mcp-users"]);
 
     // Bound to everyone who logged in.
     let crbs: Api<ClusterRoleBinding> = Api::all(admin.clone());
@@ -38,15 +42,14 @@ async fn a_virtual_subject_or_a_drifted_role_fails() {
     crbs.create(&PostParams::default(), &everyone)
         .await
         .expect("create binding");
-    let out = env.verify(&app, &only, &[]);
-    assert_eq!(out.code, Some(1), "{}", out.summary());
-    out.assert_status("rbac.bindings", "fail");
-    out.assert_status("rbac.role", "pass");
-    let row = out.row("rbac.bindings").to_string();
-    assert!(
-        row.contains("clusterrolebinding/mcp-everyone binds")
-            && row.contains("Group system:authenticated"),
-        "{row}"
+    judged(
+        "fail",
+        "pass",
+        "rbac.bindings",
+        &[
+            "clusterrolebinding/mcp-everyone binds",
+            "Group system:authenticated",
+        ],
     );
     crbs.delete("mcp-everyone", &DeleteParams::default())
         .await
@@ -56,18 +59,12 @@ async fn a_virtual_subject_or_a_drifted_role_fails() {
     let roles: Api<ClusterRole> = Api::all(admin);
     let mut role = roles.get(&app.role()).await.expect("role");
     let mut granted = role.rules.take().unwrap_or_default();
-    granted.push(
-        serde_json::from_value(
-            json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}),
-        )
-        .expect("rule"),
-    );
-    granted.push(
-        serde_json::from_value(
-            json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}),
-        )
-        .expect("rule"),
-    );
+    for rule in [
+        json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}),
+        json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}),
+    ] {
+        granted.push(serde_json::from_value(rule).expect("rule"));
+    }
     roles
         .patch(
             &app.role(),
@@ -76,12 +73,10 @@ async fn a_virtual_subject_or_a_drifted_role_fails() {
         )
         .await
         .expect("patch role");
-    let out = env.verify(&app, &only, &[]);
-    assert_eq!(out.code, Some(1), "{}", out.summary());
-    out.assert_status("rbac.bindings", "pass");
-    out.assert_status("rbac.role", "fail");
-    let row = out.row("rbac.role").to_string();
-    for needle in ["get secrets", "create pods", "drifted from profile tools"] {
-        assert!(row.contains(needle), "{needle} missing in {row}");
-    }
+    judged(
+        "pass",
+        "fail",
+        "rbac.role",
+        &["get secrets", "create pods", "drifted from profile tools"],
+    );
 }

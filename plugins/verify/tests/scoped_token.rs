@@ -7,26 +7,17 @@ use std::time::Duration;
 
 use crate::support;
 
-use oc_mcp_sandbox::SandboxConfig;
 use reqwest::Url;
-use support::{App, Env};
+use support::{App, Env, bench::OAUTH_CLIENT as CLIENT};
 
-const CLIENT: &str = "kubernetes-mcp-server";
 /// What `Env::oauth_client` registers as the client's secret.
 const CLIENT_SECRET: &str = "oauth-client-secret-value";
 
 /// The release deployed and serving, with the OAuthClient `oc mcp-oauth register openshift`
 /// creates; returns the client's redirect URI too.
 async fn deployed() -> (Env, App, String) {
-    let env = Env::start(SandboxConfig::default()).await;
-    let app = App::default();
-    env.deploy(&app).await;
-    env.wait_ready(&app).await;
-    env.wait_route(&app).await;
-    env.wait_serving(&app).await;
-    let redirect = format!("https://{}/oauth/callback", app.host(env.sb.apps_domain()));
-    env.oauth_client(CLIENT, std::slice::from_ref(&redirect), &app.role())
-        .await;
+    let (env, app) = Env::serving(App::default()).await;
+    let redirect = env.register_oauth_client(&app).await;
     (env, app, redirect)
 }
 
@@ -101,28 +92,12 @@ async fn a_members_scoped_token_is_judged_through_users_tilde() {
         format!("user:info user:check-access role:{}:*", app.role()),
         "the token carries the MCP login's scopes"
     );
-    let outsider = env.token("outsider");
-    let out = env.verify(
-        &app,
-        &[
-            "--token-env",
-            "MEMBER_TOKEN",
-            "--denied-token-env",
-            "OUTSIDER_TOKEN",
-        ],
-        &[("MEMBER_TOKEN", &member), ("OUTSIDER_TOKEN", &outsider)],
-    );
-    out.assert_complete();
-    assert_eq!(out.code, Some(0), "{}\n{}", out.summary(), out.stderr);
-    out.assert_only_failures(&[]);
-    for id in [
-        "mcp.initialize",
-        "mcp.tools",
-        "passthrough.user",
-        "passthrough.denied",
-    ] {
-        out.assert_status(id, "pass");
-    }
+    let tokens = support::bench::Tokens {
+        member,
+        outsider: env.token("outsider"),
+    };
+    let out = env.verify_tokens(&app, &tokens, &[]);
+    out.assert_passes(&support::bench::MCP_PASSES);
     let json = out.json();
     let identity = &json["target"]["identity"];
     assert_eq!(identity["user"], "member", "{json}");
@@ -138,20 +113,19 @@ async fn a_members_scoped_token_is_judged_through_users_tilde() {
         identity["groups"].to_string().contains("mcp-users"),
         "{identity}"
     );
-    let row = out.row("passthrough.user").to_string();
-    for needle in [
-        "ran as user member",
-        "users/~, because the token may not create a SelfSubjectReview (403)",
-        "cannot write: the read is what members get",
-    ] {
-        assert!(row.contains(needle), "{needle} missing in {row}");
-    }
+    out.assert_row_contains(
+        "passthrough.user",
+        &[
+            "ran as user member",
+            "users/~, because the token may not create a SelfSubjectReview (403)",
+            "cannot write: the read is what members get",
+        ],
+    );
     // The outsider's unscoped token still gets the SelfSubjectReview.
     assert_eq!(
         json["target"]["deniedIdentity"]["source"],
         "SelfSubjectReview"
     );
-    out.assert_no_secrets(&[&member, &outsider]);
 
     // Without user:info neither source answers: the identity is unknown, with both reasons,
     // and the read proves nothing.
@@ -164,15 +138,15 @@ async fn a_members_scoped_token_is_judged_through_users_tilde() {
     );
     out.assert_complete();
     assert!(out.json()["target"]["identity"].is_null(), "{}", out.stdout);
-    let row = out.row("passthrough.user").to_string();
-    for needle in [
-        "ran as an unknown identity",
-        "SelfSubjectReview",
-        "(403); then",
-        "users/~",
-    ] {
-        assert!(row.contains(needle), "{needle} missing in {row}");
-    }
-    assert_ne!(out.status("passthrough.user"), "pass", "{row}");
+    out.assert_row_contains(
+        "passthrough.user",
+        &[
+            "ran as an unknown identity",
+            "SelfSubjectReview",
+            "(403); then",
+            "users/~",
+        ],
+    );
+    assert_ne!(out.status("passthrough.user"), "pass", "{}", out.summary());
     out.assert_no_secrets(&[&blind]);
 }

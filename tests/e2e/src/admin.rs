@@ -5,7 +5,25 @@ use std::path::PathBuf;
 
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
-use crate::plugin_dir;
+use crate::{plugin_dir, text};
+
+/// The guide's commands, by binary, each confirmed without a prompt.
+const GUIDE: [(&str, &[&str]); 4] = [
+    ("kubectl-mcp_rbac", &["role", "--profile", "full", "--yes"]),
+    ("kubectl-mcp_rbac", &["bind", "mcp-users", "--yes"]),
+    (
+        "kubectl-mcp_install",
+        &[
+            "--engine",
+            "manifests",
+            "--wait",
+            "--timeout",
+            "120s",
+            "--yes",
+        ],
+    ),
+    ("kubectl-mcp_oauth", &["register", "openshift", "--yes"]),
+];
 
 #[derive(Debug)]
 pub struct AdminBench {
@@ -19,6 +37,24 @@ pub struct AdminBench {
 impl AdminBench {
     pub async fn start() -> Self {
         Self::start_with(SandboxConfig::default()).await
+    }
+
+    /// The guide done right, through the plugins: the full read-only role, bound to the
+    /// members' group, the manifests installed and rolled out, the OAuthClient registered.
+    pub async fn deployed() -> Self {
+        let bench = Self::start().await;
+        for (binary, args) in GUIDE {
+            let out = bench.run(binary, args).await;
+            assert!(
+                out.status.success(),
+                "{binary} {}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
+                args.join(" "),
+                out.status.code(),
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+        bench
     }
 
     /// [`Self::start`] with a sandbox of another make (flavour, trusted issuer, ...).

@@ -123,6 +123,17 @@ impl Invocation {
     }
 }
 
+/// Where an authorize answer redirects the browser (the client's loopback callback); panics
+/// when it does not redirect.
+pub fn redirect_location(answer: &reqwest::Response) -> String {
+    answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("authorize answered {} without a redirect", answer.status()))
+        .to_owned()
+}
+
 /// `PATH` for the plugins: `first` (shims), then the tools `cargo xtask` fetched (helm),
 /// then the system.
 pub fn search_path(first: &[&Path]) -> String {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod harness;
+pub mod kubectl_shell;
 pub mod node_clients;
 pub mod route_proxy;
 pub mod stdio_session;

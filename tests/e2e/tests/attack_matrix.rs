@@ -52,33 +52,9 @@ impl Scene {
         Self(AdminBench::start().await)
     }
 
-    /// The guide done right: the full read-only role, bound to the members' group, the
-    /// manifests installed and rolled out, the OAuthClient registered.
+    /// The guide done right ([`AdminBench::deployed`]).
     async fn deployed() -> Self {
-        let scene = Self::bare().await;
-        for (plugin, args) in [
-            (
-                "kubectl-mcp_rbac",
-                &["role", "--profile", "full", "--yes"][..],
-            ),
-            ("kubectl-mcp_rbac", &["bind", "mcp-users", "--yes"]),
-            (
-                "kubectl-mcp_install",
-                &[
-                    "--engine",
-                    "manifests",
-                    "--wait",
-                    "--timeout",
-                    "120s",
-                    "--yes",
-                ],
-            ),
-            ("kubectl-mcp_oauth", &["register", "openshift", "--yes"]),
-        ] {
-            let out = scene.run(plugin, args).await;
-            assert!(out.status.success(), "{}", describe(plugin, args, &out));
-        }
-        scene
+        Self(AdminBench::deployed().await)
     }
 
     fn host(&self) -> String {

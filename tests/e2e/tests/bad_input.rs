@@ -282,7 +282,7 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         &["register", "openshift", "--name", "Bad Name"],
         2,
         &[
-            "--name \"Bad Name\" is not a valid object name",
+            "'--name <NAME>': \"Bad Name\" is not a valid object name",
             lower_case_fix,
         ],
     );
@@ -294,7 +294,7 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         &["rotate", "--name", "UPPER"],
         2,
         &[
-            "--name \"UPPER\" is not a valid object name",
+            "'--name <NAME>': \"UPPER\" is not a valid object name",
             lower_case_fix,
         ],
     );
@@ -305,7 +305,10 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         "mcp-oauth",
         &["redirect", "sync", "--release", "a.b"],
         2,
-        &["--release \"a.b\" is not a valid DNS label", label_fix],
+        &[
+            "'--release <NAME>': \"a.b\" is not a valid DNS label",
+            label_fix,
+        ],
     );
     add(
         &mut cases,
@@ -315,7 +318,7 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         &["render", "--release", "Bad"],
         2,
         &[
-            "--release \"Bad\" is not a valid name",
+            "'--release <NAME>': \"Bad\" is not a valid release name",
             "use at most 53 lower-case letters",
         ],
     );
@@ -327,7 +330,7 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         &["uninstall", "--release", "x_y", "--yes"],
         2,
         &[
-            "--release \"x_y\" is not a valid name",
+            "'--release <NAME>': \"x_y\" is not a valid release name",
             "use at most 53 lower-case letters",
         ],
     );
@@ -443,7 +446,7 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         &["render", "--host", "bad_host"],
         2,
         &[
-            "--host \"bad_host\" is not a valid host name",
+            "'--host <HOST>': \"bad_host\" is not a valid host name",
             "pass a lower-case DNS name",
         ],
     );
@@ -471,8 +474,8 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         &http_issuer.iter().map(String::as_str).collect::<Vec<_>>(),
         2,
         &[
-            "--issuer \"http://issuer.example.com\" must be an https:// URL",
-            "pass the issuer's https URL",
+            "'--issuer <URL>': \"http://issuer.example.com\" must be an https:// URL",
+            "pass an absolute https URL",
         ],
     );
     add(
@@ -483,8 +486,8 @@ async fn bad_input_gets_the_documented_exit_code_a_message_with_a_fix_and_writes
         &no_url_issuer.iter().map(String::as_str).collect::<Vec<_>>(),
         2,
         &[
-            "--issuer \"not a url\" must be an https:// URL",
-            "pass the issuer's https URL",
+            "'--issuer <URL>': \"not a url\" contains whitespace",
+            "pass an absolute https URL",
         ],
     );
     add(

@@ -2,72 +2,46 @@
 //! the sandbox, where the real kubernetes-mcp-server runs behind a TLS route. Then the failure
 //! stories a reader of the guide meets, each prevented or detected with the right message.
 
-use std::{
-    path::PathBuf,
-    process::{Command, Output},
-    time::Duration,
-};
+use std::{process::Output, time::Duration};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{
     Api,
     api::{Patch, PatchParams},
 };
-use oc_mcp_e2e::{kubectl, plugin_dir, text, workspace_root};
+use oc_mcp_e2e::{
+    kubectl_shell::{INSTALL_AND_WAIT, KubectlShell},
+    text, workspace_root,
+};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
 const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
 
-/// A sandbox, the plugins on PATH, and the admin kubeconfig with every user's context.
+/// A sandbox and the shell that runs the plugins as its administrator.
 struct Guide {
     sandbox: Sandbox,
-    plugins: tempfile::TempDir,
-    kubeconfig: PathBuf,
+    shell: KubectlShell,
 }
 
 impl Guide {
     async fn start(config: SandboxConfig) -> Self {
-        let sandbox = Sandbox::start(config).await.expect("sandbox");
-        let kubeconfig = sandbox.dir().join("kubeconfig-all");
-        std::fs::write(
-            &kubeconfig,
-            sandbox.kubeconfig_all("admin").expect("kubeconfig"),
-        )
-        .expect("write");
-        Self {
-            sandbox,
-            plugins: plugin_dir(),
-            kubeconfig,
-        }
+        let (sandbox, shell) = KubectlShell::with_sandbox(config, HOST).await;
+        Self { sandbox, shell }
     }
 
-    /// `kubectl <args>` with the plugins and helm first on PATH; `vars` carry tokens.
-    fn kubectl(&self, args: &[&str], vars: &[(&str, String)]) -> Output {
-        let tools = workspace_root().join("target/tools");
-        let path = std::env::join_paths([
-            self.plugins.path().to_path_buf(),
-            tools,
-            PathBuf::from("/usr/bin"),
-            PathBuf::from("/bin"),
-        ])
-        .expect("PATH");
-        let kubectl = kubectl();
-        Command::new(&kubectl)
-            .args(args)
+    /// `kubectl <args>` as the administrator, the plugins and helm first on PATH; `vars`
+    /// carry tokens.
+    async fn kubectl(&self, args: &[&str], vars: &[(&str, String)]) -> Output {
+        self.shell
+            .kubectl("admin", args)
             .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("PATH", path)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("_", &kubectl)
-            .env("HELM_CONFIG_HOME", self.sandbox.dir().join("helm"))
-            .env("HELM_CACHE_HOME", self.sandbox.dir().join("helm"))
-            .env("HELM_DATA_HOME", self.sandbox.dir().join("helm"))
             .output()
+            .await
             .expect("run kubectl")
     }
 
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args, &[]);
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args, &[]).await;
         assert!(
             out.status.success(),
             "kubectl {args:?}\n{}\n{}",
@@ -78,7 +52,7 @@ impl Guide {
     }
 
     /// `mcp-verify` through the router: the member's token for MCP, the outsider's for the denial.
-    fn verify(&self, token: String, extra: &[&str]) -> Output {
+    async fn verify(&self, token: String, extra: &[&str]) -> Output {
         let addr = self
             .sandbox
             .resolve(HOST)
@@ -100,10 +74,19 @@ impl Guide {
         ];
         args.extend_from_slice(extra);
         let outsider = self.sandbox.token("outsider").expect("token");
+        // `--connect-to` already sends the route host to the router, so verify needs no DNS;
+        // through the proxy's tunnel reqwest hands verify no peer certificate, and the
+        // endpoint.tls row would warn that it has none to inspect.
+        let direct = format!("127.0.0.1,localhost,{HOST}");
         self.kubectl(
             &args,
-            &[("MCP_TOKEN", token), ("MCP_DENIED_TOKEN", outsider)],
+            &[
+                ("MCP_TOKEN", token),
+                ("MCP_DENIED_TOKEN", outsider),
+                ("NO_PROXY", direct),
+            ],
         )
+        .await
     }
 
     async fn admin(&self) -> kube::Client {
@@ -167,27 +150,24 @@ fn assert_all_pass(out: &Output, skipped: &[&str]) {
 #[tokio::test]
 async fn openshift_mode_with_the_manifests_engine() {
     let guide = Guide::start(SandboxConfig::default()).await;
-    guide.ok(&["mcp-rbac", "role", "--profile", "full"]);
-    guide.ok(&["mcp-rbac", "bind", "mcp-users"]);
-    guide.ok(&[
-        "mcp-install",
-        "--engine",
-        "manifests",
-        "--wait",
-        "--timeout",
-        "120s",
-    ]);
-    guide.ok(&["mcp-oauth", "register", "openshift"]);
+    guide.ok(&["mcp-rbac", "role", "--profile", "full"]).await;
+    guide.ok(&["mcp-rbac", "bind", "mcp-users"]).await;
+    guide.ok(&INSTALL_AND_WAIT).await;
+    guide.ok(&["mcp-oauth", "register", "openshift"]).await;
     let member = guide.sandbox.token("member").expect("token");
-    assert_all_pass(&guide.verify(member, &[]), &[]);
-    let config: serde_json::Value = serde_json::from_str(&guide.ok(&[
-        "mcp-client",
-        "config",
-        "--for",
-        "vscode",
-        "--url",
-        &format!("https://{HOST}/mcp"),
-    ]))
+    assert_all_pass(&guide.verify(member, &[]).await, &[]);
+    let config: serde_json::Value = serde_json::from_str(
+        &guide
+            .ok(&[
+                "mcp-client",
+                "config",
+                "--for",
+                "vscode",
+                "--url",
+                &format!("https://{HOST}/mcp"),
+            ])
+            .await,
+    )
     .expect("vscode config");
     assert_eq!(config["servers"]["kubernetes-mcp-server"]["type"], "http");
 }
@@ -196,23 +176,27 @@ async fn openshift_mode_with_the_manifests_engine() {
 async fn openshift_mode_with_the_helm_engine() {
     let guide = Guide::start(SandboxConfig::default()).await;
     let chart = workspace_root().join("plugins/install/tests/fixtures/test-chart");
-    guide.ok(&["mcp-rbac", "role", "--profile", "minimal"]);
-    guide.ok(&["mcp-rbac", "bind", "mcp-users"]);
-    let out = guide.ok(&[
-        "mcp-install",
-        "--chart",
-        &chart.display().to_string(),
-        "--wait",
-        "--timeout",
-        "120s",
-    ]);
+    guide
+        .ok(&["mcp-rbac", "role", "--profile", "minimal"])
+        .await;
+    guide.ok(&["mcp-rbac", "bind", "mcp-users"]).await;
+    let out = guide
+        .ok(&[
+            "mcp-install",
+            "--chart",
+            &chart.display().to_string(),
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
+        .await;
     assert!(
         out.contains("release.helm.sh/kubernetes-mcp-server"),
         "{out}"
     );
-    guide.ok(&["mcp-oauth", "register", "openshift"]);
+    guide.ok(&["mcp-oauth", "register", "openshift"]).await;
     let member = guide.sandbox.token("member").expect("token");
-    let out = guide.verify(member, &[]);
+    let out = guide.verify(member, &[]).await;
     let report = report(&out);
     assert_eq!(
         status_of(&report, "cluster.install"),
@@ -237,31 +221,33 @@ async fn oidc_mode_when_the_cluster_trusts_the_issuer() {
     let issuer = guide.sandbox.issuer_url().to_owned();
     // The cluster administrator configured external OIDC for this issuer and audience: the
     // sandbox's Authentication says so, as OpenShift's does.
-    guide.ok(&["mcp-rbac", "role"]);
-    guide.ok(&["mcp-rbac", "bind", "mcp-users"]);
+    guide.ok(&["mcp-rbac", "role"]).await;
+    guide.ok(&["mcp-rbac", "bind", "mcp-users"]).await;
     // The sandbox issuer's certificate comes from the sandbox CA, as a private issuer's would.
     let ca = guide.sandbox.dir().join("ca.crt").display().to_string();
-    guide.ok(&[
-        "mcp-install",
-        "--engine",
-        "manifests",
-        "--auth",
-        "oidc",
-        "--issuer",
-        &issuer,
-        "--client-id",
-        "mcp-server",
-        "--issuer-ca",
-        &ca,
-        "--wait",
-        "--timeout",
-        "120s",
-    ]);
+    guide
+        .ok(&[
+            "mcp-install",
+            "--engine",
+            "manifests",
+            "--auth",
+            "oidc",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "mcp-server",
+            "--issuer-ca",
+            &ca,
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
+        .await;
     let jwt = guide
         .sandbox
         .oidc_token("member", None, Duration::from_secs(3600))
         .expect("jwt");
-    let out = guide.verify(jwt, &["--skip", "passthrough.denied"]);
+    let out = guide.verify(jwt, &["--skip", "passthrough.denied"]).await;
     let report = report(&out);
     assert_eq!(status_of(&report, "config.auth-mode"), "pass");
     assert_eq!(
@@ -284,20 +270,20 @@ async fn oidc_mode_when_the_cluster_trusts_the_issuer() {
 
     // An opaque OpenShift token against this JWT-validating server is refused: exit 3.
     let opaque = guide.sandbox.token("member").expect("token");
-    let out = guide.verify(opaque, &["--only", "mcp"]);
+    let out = guide.verify(opaque, &["--only", "mcp"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
 
 #[tokio::test]
 async fn failure_stories_of_the_guide_are_prevented_or_detected() {
     let guide = Guide::start(SandboxConfig::default()).await;
-    guide.ok(&["mcp-rbac", "role"]);
-    guide.ok(&["mcp-rbac", "bind", "mcp-users"]);
+    guide.ok(&["mcp-rbac", "role"]).await;
+    guide.ok(&["mcp-rbac", "bind", "mcp-users"]).await;
 
     // 1. The guide's `ingress.host: ""` fails helm install; mcp-install derives the host.
     let chart = workspace_root().join("plugins/install/tests/fixtures/test-chart");
     let helm = oc_mcp_sandbox::tools::helm().unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(&helm)
+    let out = std::process::Command::new(&helm)
         .args(["template", "kubernetes-mcp-server"])
         .arg(&chart)
         .args(["--set", "ingress.enabled=true", "--set", "ingress.host="])
@@ -306,11 +292,11 @@ async fn failure_stories_of_the_guide_are_prevented_or_detected() {
     assert!(
         !out.status.success() && text(&out.stderr).contains("Ingress hostname must be specified")
     );
-    let overlay = guide.ok(&["mcp-install", "render"]);
+    let overlay = guide.ok(&["mcp-install", "render"]).await;
     assert!(overlay.contains(&format!("host: {HOST}")), "{overlay}");
 
     // 2. A public route without OAuth is refused before anything is written.
-    let out = guide.kubectl(&["mcp-install", "--auth", "none"], &[]);
+    let out = guide.kubectl(&["mcp-install", "--auth", "none"], &[]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("--auth none on a public route"),
@@ -319,18 +305,20 @@ async fn failure_stories_of_the_guide_are_prevented_or_detected() {
     );
 
     // 3. Entra on a cluster that only accepts OpenShift tokens (classic ARO) is refused.
-    let out = guide.kubectl(
-        &[
-            "mcp-install",
-            "--auth",
-            "entra",
-            "--tenant",
-            "72f988bf-86f1-41af-91ab-2d7cd011db47",
-            "--client-id",
-            "app",
-        ],
-        &[],
-    );
+    let out = guide
+        .kubectl(
+            &[
+                "mcp-install",
+                "--auth",
+                "entra",
+                "--tenant",
+                "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "--client-id",
+                "app",
+            ],
+            &[],
+        )
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr)
@@ -341,14 +329,7 @@ async fn failure_stories_of_the_guide_are_prevented_or_detected() {
 
     // 4. `automountToken: false` (the guide's overlay) crash-loops the server; verify says why.
     //    The rollout keeps the old pod serving, so it is a warning, and --strict fails on it.
-    guide.ok(&[
-        "mcp-install",
-        "--engine",
-        "manifests",
-        "--wait",
-        "--timeout",
-        "120s",
-    ]);
+    guide.ok(&INSTALL_AND_WAIT).await;
     let deployments: Api<Deployment> = Api::namespaced(guide.admin().await, "mcp-server");
     let patch = serde_json::json!({"spec": {"template": {"spec": {"automountServiceAccountToken": false}}}});
     deployments
@@ -362,7 +343,9 @@ async fn failure_stories_of_the_guide_are_prevented_or_detected() {
     let member = guide.sandbox.token("member").expect("token");
     let mut last = String::new();
     for _ in 0..60 {
-        let out = guide.verify(member.clone(), &["--only", "cluster", "--strict"]);
+        let out = guide
+            .verify(member.clone(), &["--only", "cluster", "--strict"])
+            .await;
         let report = report(&out);
         last = serde_json::to_string(&report["checks"]).unwrap_or_default();
         if status_of(&report, "cluster.pods") != "pass" && last.contains("automountToken is false")
@@ -370,7 +353,7 @@ async fn failure_stories_of_the_guide_are_prevented_or_detected() {
             assert_eq!(out.status.code(), Some(1), "--strict fails on the warning");
             return;
         }
-        std::thread::sleep(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     panic!("verify never pointed at automountServiceAccountToken: {last}");
 }

@@ -31,7 +31,9 @@ use kube::{
 };
 use oc_mcp_common::openshift::OAuthClient;
 use oc_mcp_e2e::{
-    harness::{Invocation, Needle, contains, files_under, search_path, write_private},
+    harness::{
+        Invocation, Needle, contains, files_under, redirect_location, search_path, write_private,
+    },
     workspace_root,
 };
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
@@ -124,12 +126,7 @@ async fn browser_login(login: &Invocation, path: &str, home: &Path, ca_pem: &str
         .build()
         .expect("http client");
     let answer = http.get(&url).send().await.expect("authorize");
-    let location = answer
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("authorize answered {} without a redirect", answer.status()))
-        .to_owned();
+    let location = redirect_location(&answer);
     let callback = http.get(&location).send().await.expect("callback");
     assert!(
         callback.status().is_success(),

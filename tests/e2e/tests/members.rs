@@ -11,16 +11,15 @@
 //! sandbox router (`NO_PROXY` keeps the API server and the issuer, both on 127.0.0.1,
 //! direct; kubectl and kube-rs do not read `ALL_PROXY`).
 
-use std::{
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use oc_mcp_common::openshift::Route;
-use oc_mcp_e2e::{kubectl, plugin_dir, route_proxy::RouteProxy, workspace_root};
+use oc_mcp_e2e::{
+    harness::redirect_location,
+    kubectl_shell::{INSTALL_AND_WAIT, KubectlShell},
+};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::{
@@ -69,85 +68,26 @@ impl Ran {
 }
 
 /// A sandbox with the server deployed, the members' group bound to a role derived from
-/// `namespaces_list`, the plugins and each user's kubeconfig.
+/// `namespaces_list`, and the shell that runs the plugins as each user.
 struct Bench {
     sandbox: Sandbox,
-    plugins: tempfile::TempDir,
-    home: tempfile::TempDir,
-    kubeconfigs: tempfile::TempDir,
-    proxy: RouteProxy,
+    shell: KubectlShell,
 }
 
 impl Bench {
     async fn start(config: SandboxConfig) -> Self {
-        let sandbox = Sandbox::start(config).await.expect("sandbox");
-        let kubeconfigs = tempfile::tempdir().expect("kubeconfigs");
-        for user in ["admin", "member", "outsider"] {
-            oc_mcp_e2e::harness::write_private(
-                kubeconfigs.path(),
-                user,
-                sandbox.kubeconfig_for(user).expect("kubeconfig").as_bytes(),
-            );
-        }
-        let router = sandbox.router_https_addr();
-        Self {
-            sandbox,
-            plugins: plugin_dir(),
-            home: tempfile::tempdir().expect("home"),
-            kubeconfigs,
-            proxy: RouteProxy::start(router, HOST).await,
-        }
+        let (sandbox, shell) = KubectlShell::with_sandbox(config, HOST).await;
+        Self { sandbox, shell }
     }
 
     /// `mcp-install --engine manifests --wait <extra>` as the administrator.
     async fn install(&self, extra: &[&str]) {
-        let mut args = vec![
-            "mcp-install",
-            "--engine",
-            "manifests",
-            "--wait",
-            "--timeout",
-            "120s",
-        ];
-        args.extend_from_slice(extra);
-        self.ok("admin", &args).await;
-    }
-
-    fn kubeconfig(&self, user: &str) -> PathBuf {
-        self.kubeconfigs.path().join(user)
-    }
-
-    fn path(&self) -> std::ffi::OsString {
-        std::env::join_paths([
-            self.plugins.path().to_path_buf(),
-            workspace_root().join("target/tools"),
-            PathBuf::from("/usr/bin"),
-            PathBuf::from("/bin"),
-        ])
-        .expect("PATH")
-    }
-
-    /// `program args` as `user` would run it in a shell: their kubeconfig, a private HOME,
-    /// the proxy for the route host, nothing else of the test's environment.
-    fn command(&self, user: &str, program: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", self.path())
-            .env("HOME", self.home.path())
-            .env("KUBECONFIG", self.kubeconfig(user))
-            .env("_", program)
-            .envs(self.proxy.env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        command
+        self.ok("admin", &[&INSTALL_AND_WAIT[..], extra].concat())
+            .await;
     }
 
     async fn run(&self, user: &str, args: &[&str]) -> Ran {
-        bounded(self.command(user, &kubectl(), args), &format!("{args:?}")).await
+        bounded(self.shell.kubectl(user, args), &format!("{args:?}")).await
     }
 
     async fn ok(&self, user: &str, args: &[&str]) -> String {
@@ -176,7 +116,7 @@ impl Bench {
             .cloned()
             .collect();
         assert_eq!(only.len(), 1, "{tools}");
-        let file = self.home.path().join("tools.json");
+        let file = self.shell.home().join("tools.json");
         std::fs::write(&file, json!({"result": {"tools": only}}).to_string()).expect("write");
         let from = file.display().to_string();
         self.ok(
@@ -348,7 +288,7 @@ async fn a_member_without_reads_configures_clients_and_gets_a_token_in_openshift
     bench.bind_members_to_the_narrow_role(&admin_token).await;
 
     // The administrator reads the ConfigMap: the server is not asked.
-    let before = bench.proxy.connects();
+    let before = bench.shell.proxy().connects();
     let admin_vscode = json_of(
         bench
             .config("admin", "vscode", &[])
@@ -356,10 +296,10 @@ async fn a_member_without_reads_configures_clients_and_gets_a_token_in_openshift
             .ok_without_warnings("admin config"),
     );
     assert_eq!(
-        bench.proxy.connects(),
+        bench.shell.proxy().connects(),
         before,
         "{:?}",
-        bench.proxy.targets()
+        bench.shell.proxy().targets()
     );
 
     // The member reads nothing in the namespace: the server's 401 challenge and its missing
@@ -367,9 +307,9 @@ async fn a_member_without_reads_configures_clients_and_gets_a_token_in_openshift
     let member_vscode = bench.config("member", "vscode", &[]).await;
     let member_vscode = json_of(member_vscode.ok_without_warnings("member config --for vscode"));
     assert!(
-        bench.proxy.connects() > before,
+        bench.shell.proxy().connects() > before,
         "the member's config asked the server: {:?}",
-        bench.proxy.targets()
+        bench.shell.proxy().targets()
     );
     let server = &member_vscode["servers"][NAME];
     assert_eq!(server, &admin_vscode["servers"][NAME], "{member_vscode}");
@@ -385,7 +325,9 @@ async fn a_member_without_reads_configures_clients_and_gets_a_token_in_openshift
 
     // Claude Code runs the helper on each connection: the member's own token, no warning.
     let ran = bounded(
-        bench.command("member", Path::new("/bin/sh"), &["-c", helper]),
+        bench
+            .shell
+            .command("member", Path::new("/bin/sh"), &["-c", helper]),
         "the headersHelper",
     )
     .await;
@@ -428,7 +370,8 @@ async fn a_member_without_reads_configures_clients_and_gets_a_token_in_openshift
 /// the redirect to the plugin's loopback listener.
 async fn login(bench: &Bench, user: &str, args: &[&str]) -> Ran {
     let mut child = bench
-        .command(user, &kubectl(), args)
+        .shell
+        .kubectl(user, args)
         .spawn()
         .expect("start token");
     let stderr = child.stderr.take().expect("stderr");
@@ -456,12 +399,7 @@ async fn login(bench: &Bench, user: &str, args: &[&str]) -> Ran {
         .send()
         .await
         .expect("authorize");
-    let location = answer
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("authorize answered {} without a redirect", answer.status()))
-        .to_owned();
+    let location = redirect_location(&answer);
     assert!(location.starts_with("http://127.0.0.1:"), "{location}");
     http.get(&location).send().await.expect("callback");
     let rest = tokio::time::timeout(LIMIT, async {
@@ -517,7 +455,7 @@ async fn a_member_without_reads_configures_clients_and_logs_in_in_oidc_mode() {
             .config("admin", client, &["--client-id", CLIENT_ID])
             .await;
         let admin = admin.ok_without_warnings("admin config").to_owned();
-        let before = bench.proxy.connects();
+        let before = bench.shell.proxy().connects();
         let member = bench
             .config("member", client, &["--client-id", CLIENT_ID])
             .await;
@@ -526,7 +464,7 @@ async fn a_member_without_reads_configures_clients_and_logs_in_in_oidc_mode() {
             admin
         );
         assert!(
-            bench.proxy.connects() > before,
+            bench.shell.proxy().connects() > before,
             "the member asked the server"
         );
         if client == "claude-code" {
@@ -547,7 +485,7 @@ async fn a_member_without_reads_configures_clients_and_logs_in_in_oidc_mode() {
     // `token` logs the member in at the issuer the server names; the token works.
     let url = url();
     for user in ["member", "outsider"] {
-        let cache = bench.home.path().join(format!("cache-{user}"));
+        let cache = bench.shell.home().join(format!("cache-{user}"));
         let cache = cache.display().to_string();
         let ran = login(
             &bench,

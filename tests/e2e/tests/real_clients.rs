@@ -13,19 +13,16 @@
 //! preload maps the host and its port 443, and refuses any other destination that is not
 //! loopback), trusting the sandbox CA through `NODE_EXTRA_CA_CERTS`.
 
-use std::{ffi::OsString, path::PathBuf, process::Stdio, time::Duration};
+use std::{ffi::OsString, time::Duration};
 
 use oc_mcp_e2e::{
     kubectl,
+    kubectl_shell::{INSTALL_AND_WAIT, KubectlShell},
     node_clients::{NodeClients, Ran, run_bounded},
-    plugin_dir,
-    route_proxy::RouteProxy,
     stdio_session::StdioSession,
-    workspace_root,
 };
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
-use tokio::process::Command;
 
 const HOST: &str = "kubernetes-mcp-server-mcp-server.apps.sandbox.example.com";
 const NAME: &str = "kubernetes-mcp-server";
@@ -37,15 +34,12 @@ const LIMIT: Duration = Duration::from_secs(90);
 /// A sandbox with the guide's openshift-mode deployment, the plugins and a `kubectl` on PATH.
 struct Deployment {
     sandbox: Sandbox,
-    plugins: tempfile::TempDir,
     /// Holds `kubectl` (a link to the real one): the printed commands call it by that name.
     shims: tempfile::TempDir,
     clients: NodeClients,
-    /// Each user's kubeconfig, written once: the sandbox rewrites its own on every request
-    /// for the path, under the feet of a client reading it.
-    kubeconfigs: tempfile::TempDir,
-    /// The route host for the plugins (the clients map it with their preload).
-    proxy: RouteProxy,
+    /// The plugins as each user runs them, with the route proxy for the route host (the
+    /// clients map it with their preload).
+    shell: KubectlShell,
 }
 
 impl Deployment {
@@ -53,21 +47,10 @@ impl Deployment {
     /// openshift: what an administrator does before handing out the URL.
     async fn openshift() -> Self {
         let deployment = Self::bare(SandboxConfig::default()).await;
-        for args in [
-            &["mcp-rbac", "role", "--profile", "full"][..],
-            &["mcp-rbac", "bind", "mcp-users"],
-            &[
-                "mcp-install",
-                "--engine",
-                "manifests",
-                "--wait",
-                "--timeout",
-                "120s",
-            ],
-            &["mcp-oauth", "register", "openshift"],
-        ] {
-            deployment.kubectl_ok("admin", args).await;
-        }
+        deployment.deploy(&[]).await;
+        deployment
+            .kubectl_ok("admin", &["mcp-oauth", "register", "openshift"])
+            .await;
         assert!(
             deployment.sandbox.resolve(HOST).is_some(),
             "the router serves {HOST}"
@@ -97,13 +80,8 @@ impl Deployment {
             .join("ca.crt")
             .display()
             .to_string();
-        for args in [
-            &["mcp-rbac", "role", "--profile", "full"][..],
-            &["mcp-rbac", "bind", "mcp-users"],
-            &[
-                "mcp-install",
-                "--engine",
-                "manifests",
+        deployment
+            .deploy(&[
                 "--auth",
                 "oidc",
                 "--issuer",
@@ -112,73 +90,45 @@ impl Deployment {
                 client_id,
                 "--issuer-ca",
                 &ca,
-                "--wait",
-                "--timeout",
-                "120s",
-            ],
-        ] {
-            deployment.kubectl_ok("admin", args).await;
-        }
+            ])
+            .await;
         deployment
+    }
+
+    /// role --profile full, bind mcp-users, then the install with `install_extra`.
+    async fn deploy(&self, install_extra: &[&str]) {
+        let install = [&INSTALL_AND_WAIT[..], install_extra].concat();
+        for args in [
+            &["mcp-rbac", "role", "--profile", "full"][..],
+            &["mcp-rbac", "bind", "mcp-users"],
+            &install,
+        ] {
+            self.kubectl_ok("admin", args).await;
+        }
     }
 
     async fn bare(config: SandboxConfig) -> Self {
         let sandbox = Sandbox::start(config).await.expect("sandbox");
         let shims = tempfile::tempdir().expect("shims");
         std::os::unix::fs::symlink(kubectl(), shims.path().join("kubectl")).expect("link kubectl");
-        let kubeconfigs = tempfile::tempdir().expect("kubeconfigs");
-        for user in ["admin", "member", "outsider"] {
-            oc_mcp_e2e::harness::write_private(
-                kubeconfigs.path(),
-                user,
-                sandbox.kubeconfig_for(user).expect("kubeconfig").as_bytes(),
-            );
-        }
-        let proxy = RouteProxy::start(sandbox.router_https_addr(), HOST).await;
+        let clients = NodeClients::installed();
+        let shell = KubectlShell::start_in(&sandbox, HOST, &clients.home()).await;
         Self {
             sandbox,
-            plugins: plugin_dir(),
             shims,
-            clients: NodeClients::installed(),
-            kubeconfigs,
-            proxy,
+            clients,
+            shell,
         }
-    }
-
-    fn kubeconfig(&self, user: &str) -> PathBuf {
-        self.kubeconfigs.path().join(user)
     }
 
     fn path(&self) -> OsString {
-        self.clients.path(&[self.plugins.path(), self.shims.path()])
+        self.clients
+            .path(&[self.shell.plugins(), self.shims.path()])
     }
 
     /// `kubectl <args>` as `user`, as typed in a shell; its stdout.
     async fn kubectl_ok(&self, user: &str, args: &[&str]) -> String {
-        let kubectl = kubectl();
-        let tools = workspace_root().join("target/tools");
-        let path = std::env::join_paths([
-            self.plugins.path().to_path_buf(),
-            tools,
-            PathBuf::from("/usr/bin"),
-            PathBuf::from("/bin"),
-        ])
-        .expect("PATH");
-        let mut command = Command::new(&kubectl);
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", self.clients.home())
-            .env("KUBECONFIG", self.kubeconfig(user))
-            .env("_", &kubectl)
-            .env("HELM_CONFIG_HOME", self.sandbox.dir().join("helm"))
-            .env("HELM_CACHE_HOME", self.sandbox.dir().join("helm"))
-            .env("HELM_DATA_HOME", self.sandbox.dir().join("helm"))
-            .envs(self.proxy.env())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let command = self.shell.kubectl(user, args);
         let ran = run_bounded(command, LIMIT, &format!("kubectl {args:?}")).await;
         assert_eq!(
             ran.code,
@@ -216,11 +166,11 @@ impl Deployment {
             &[(HOST, router)],
             &self.sandbox.dir().join("ca.crt"),
         );
-        env.push(("KUBECONFIG".into(), self.kubeconfig(user).into()));
+        env.push(("KUBECONFIG".into(), self.shell.kubeconfig(user).into()));
         // An unexpected login must not wait for a browser: the stand-in fails at once.
         env.push(("BROWSER".into(), "/bin/false".into()));
         // For the plugins the clients run (`mcp-client token`); the node clients ignore it.
-        env.extend(self.proxy.env().map(|(k, v)| (k.to_owned(), v.into())));
+        env.extend(self.shell.proxy_env());
         env
     }
 

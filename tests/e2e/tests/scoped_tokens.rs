@@ -9,7 +9,7 @@
 //! administrator's own token is allowed. A login asking the restricted client for
 //! `user:full` is refused.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use k8s_openapi::api::{
     authentication::v1::TokenReview,
@@ -25,7 +25,7 @@ use oc_mcp_common::{
     mcp::{McpSession, McpTarget, result_text},
     openshift::OAuthClient,
 };
-use oc_mcp_e2e::{admin::AdminBench, kubectl, text};
+use oc_mcp_e2e::{admin::AdminBench, harness::redirect_location, kubectl_shell::KubectlShell};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
 
@@ -34,38 +34,6 @@ const RELEASE: &str = "kubernetes-mcp-server";
 const SCOPES: [&str; 3] = ["user:info", "user:check-access", "role:mcp-readonly:*"];
 /// Bounds every wait on the login child.
 const LIMIT: Duration = Duration::from_secs(120);
-
-/// The guide done right, as in the attack matrix.
-async fn deployed() -> AdminBench {
-    let bench = AdminBench::start().await;
-    for (plugin, args) in [
-        (
-            "kubectl-mcp_rbac",
-            &["role", "--profile", "full", "--yes"][..],
-        ),
-        ("kubectl-mcp_rbac", &["bind", "mcp-users", "--yes"]),
-        (
-            "kubectl-mcp_install",
-            &[
-                "--engine",
-                "manifests",
-                "--wait",
-                "--timeout",
-                "120s",
-                "--yes",
-            ],
-        ),
-        ("kubectl-mcp_oauth", &["register", "openshift", "--yes"]),
-    ] {
-        let out = bench.run(plugin, args).await;
-        assert!(
-            out.status.success(),
-            "{plugin} {args:?}: {}",
-            text(&out.stderr)
-        );
-    }
-    bench
-}
 
 /// What `kubectl mcp-client token --oauth-client` ended with.
 struct Login {
@@ -82,29 +50,18 @@ struct Login {
 /// callback.
 async fn login(bench: &AdminBench, secret: &str, extra: &[&str]) -> Login {
     let cache = tempfile::tempdir().expect("cache dir");
-    let path = std::env::join_paths(
-        std::iter::once(bench.plugins.path().to_path_buf())
-            .chain(["/usr/local/bin", "/usr/bin", "/bin"].map(Into::into)),
-    )
-    .expect("PATH");
-    let mut command = tokio::process::Command::new(kubectl());
+    let host = format!("{RELEASE}-{NAMESPACE}.{}", bench.sandbox.apps_domain());
+    let shell = KubectlShell::start_in(&bench.sandbox, &host, bench.home.path()).await;
+    let mut command = shell.kubectl(
+        "admin",
+        &["mcp-client", "token", "--oauth-client", "--no-browser"],
+    );
     command
-        .args(["mcp-client", "token", "--oauth-client", "--no-browser"])
         .args(["--client-secret-env", "MCP_CLIENT_SECRET"])
         .args(extra)
         .arg("--cache-dir")
         .arg(cache.path())
-        .arg("--kubeconfig")
-        .arg(&bench.kubeconfig)
-        .env("PATH", path)
-        .env("HOME", bench.home.path())
-        .env("MCP_CLIENT_SECRET", secret)
-        .env_remove("KUBECONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("MCP_CLIENT_SECRET", secret);
     let mut child = command.spawn().expect("run kubectl mcp-client token");
     let mut stdout = child.stdout.take().expect("stdout");
     let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
@@ -134,12 +91,7 @@ async fn login(bench: &AdminBench, secret: &str, extra: &[&str]) -> Login {
         .send()
         .await
         .expect("authorize");
-    let location = answer
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("authorize answered {} without a redirect", answer.status()))
-        .to_owned();
+    let location = redirect_location(&answer);
     assert!(location.starts_with("http://127.0.0.1:"), "{location}");
     let callback = http
         .get(&location)
@@ -224,7 +176,7 @@ fn config_map(name: &str) -> ConfigMap {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_administrators_mcp_login_yields_a_read_only_token() {
-    let bench = deployed().await;
+    let bench = AdminBench::deployed().await;
     let admin = bench.sandbox.client_for("admin").await.expect("client");
     let client = Api::<OAuthClient>::all(admin.clone())
         .get(RELEASE)

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, PostParams};
+use oc_mcp_common::release::{
+    self, CHART_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL, SERVICE_PORT, VERSION_LABEL,
+};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
@@ -47,9 +50,9 @@ pub struct McpServerApp {
 impl Default for McpServerApp {
     fn default() -> Self {
         McpServerApp {
-            namespace: "mcp-server".into(),
-            name: "kubernetes-mcp-server".into(),
-            image: "quay.io/containers/kubernetes_mcp_server:v0.0.67".into(),
+            namespace: release::NAMESPACE.into(),
+            name: release::RELEASE.into(),
+            image: release::DEFAULT_IMAGE.into(),
             automount_token: true,
             config: OPENSHIFT_CONFIG.into(),
             extra_config_maps: Vec::new(),
@@ -120,10 +123,7 @@ impl McpServerApp {
 
     /// The pods' label selector.
     pub fn selector(&self) -> String {
-        format!(
-            "app.kubernetes.io/name=kubernetes-mcp-server,app.kubernetes.io/instance={}",
-            self.name
-        )
+        release::selector(&self.name)
     }
 }
 
@@ -172,9 +172,14 @@ pub async fn deploy(
 ) -> Result<(), SandboxError> {
     let c = client;
     let ns = app.namespace.as_str();
-    let labels = json!({"app.kubernetes.io/name": "kubernetes-mcp-server", "app.kubernetes.io/instance": app.name,
-        "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/version": "v0.0.67"});
-    let selector = json!({"app.kubernetes.io/name": "kubernetes-mcp-server", "app.kubernetes.io/instance": app.name});
+    let selector = json!(release::selector_labels(&app.name));
+    let mut labels = selector.clone();
+    labels[MANAGED_BY_LABEL] = json!("Helm");
+    // The chart's appVersion: the tag of the image it defaults to.
+    let version = release::DEFAULT_IMAGE
+        .rsplit_once(':')
+        .map_or("", |(_, tag)| tag);
+    labels[VERSION_LABEL] = json!(version);
     create(
         c,
         &ar("", "Namespace", "namespaces"),
@@ -247,10 +252,10 @@ pub async fn deploy(
             "template": {"metadata": {"labels": selector, "annotations": {"checksum/config": checksum}},
                 "spec": {"serviceAccountName": app.name, "automountServiceAccountToken": app.automount_token,
                     "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{"name": "kubernetes-mcp-server", "image": app.image, "imagePullPolicy": "IfNotPresent",
+                    "containers": [{"name": CHART_NAME, "image": app.image, "imagePullPolicy": "IfNotPresent",
                         "args": args,
                         "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
-                        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                        "ports": [{"name": "http", "containerPort": SERVICE_PORT, "protocol": "TCP"}],
                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
                         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
                         "resources": {"limits": {"cpu": "100m", "memory": "128Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}},
@@ -265,7 +270,7 @@ pub async fn deploy(
         json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": app.name, "namespace": ns, "labels": labels},
         "spec": {"type": "ClusterIP", "selector": selector,
-            "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]}}),
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]}}),
     )
     .await?;
     if let Some(termination) = &app.termination {
@@ -273,7 +278,7 @@ pub async fn deploy(
             "kind": "Ingress", "metadata": {"name": app.name, "namespace": ns, "labels": labels,
                 "annotations": {"route.openshift.io/termination": termination}},
             "spec": {"rules": [{"host": app.host(apps_domain), "http": {"paths": [{"path": "/", "pathType": "ImplementationSpecific",
-                "backend": {"service": {"name": app.name, "port": {"number": 8080}}}}]}}]}})).await?;
+                "backend": {"service": {"name": app.name, "port": {"number": SERVICE_PORT}}}}]}}]}})).await?;
     }
     Ok(())
 }
@@ -287,15 +292,14 @@ pub async fn wait_ready(
 ) -> Result<String, SandboxError> {
     let start = Instant::now();
     let host = app.host(sb.apps_domain());
+    let instance = format!("/metadata/labels/{}", INSTANCE_LABEL.replace('/', "~1"));
     loop {
         let ready = sb.with_store(|store| {
             store
                 .list("/pods", Some(&app.namespace))
                 .iter()
                 .any(|(_, p)| {
-                    p.pointer("/metadata/labels/app.kubernetes.io~1instance")
-                        .and_then(Value::as_str)
-                        == Some(app.name.as_str())
+                    p.pointer(&instance).and_then(Value::as_str) == Some(app.name.as_str())
                         && p.pointer("/status/conditions")
                             .and_then(Value::as_array)
                             .is_some_and(|cs| {

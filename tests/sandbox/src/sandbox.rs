@@ -253,6 +253,9 @@ impl Sandbox {
         });
         let router_tls = crate::router::tls_config(state.clone(), pki.ca.clone())?;
         let resolve_path = dir.join("resolve");
+        // The file exists before the sandbox is ready (`serve` then writes DIR/ready); the
+        // task below keeps it current.
+        let _ = std::fs::write(&resolve_path, "");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
         let st = state.clone();

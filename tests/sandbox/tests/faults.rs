@@ -9,6 +9,8 @@ use kube::api::ListParams;
 use oc_mcp_sandbox::faults::{FaultKind, FaultRule, Target};
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 
+use crate::common::https;
+
 async fn client(sb: &Sandbox, retry: bool) -> kube::Client {
     let kc = kube::config::Kubeconfig::from_yaml(&sb.kubeconfig_for("admin").expect("kubeconfig"))
         .expect("kubeconfig");
@@ -158,15 +160,8 @@ async fn each_fault_kind_is_observable_bounded_and_logged() {
             .target(Target::Router)
             .max(1),
     );
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let host = format!("x.{}", sb.apps_domain());
-    let mut b = reqwest::Client::builder().resolve(&host, sb.router_https_addr());
-    for cert in reqwest::Certificate::from_pem_bundle(sb.ca_pem().as_bytes()).expect("CA") {
-        b = b.add_root_certificate(cert);
-    }
-    let r = b
-        .build()
-        .expect("client")
+    let r = https::client(&sb, &[&host])
         .get(format!("{}/healthz", sb.route_url(&host)))
         .send()
         .await

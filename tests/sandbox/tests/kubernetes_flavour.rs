@@ -104,17 +104,6 @@ fn first_der(pem: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// A client for plain HTTP through the router (no TLS, `host` resolved to its HTTP port).
-fn http_client(sb: &Sandbox, host: &str) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(host, sb.router_http_addr())
-        .build()
-        .expect("client")
-}
-
 #[test]
 fn kubectl_discovery_has_no_openshift_groups() {
     let sb = Sandbox::start_blocking(kubernetes()).expect("sandbox");
@@ -309,16 +298,7 @@ async fn ingress_tls_from_secret_is_served_over_https_and_reaches_the_pod() {
         "{:?}",
         sb.resolve_lines()
     );
-    common::wait_for(
-        || async {
-            std::fs::read_to_string(sb.resolve_path())
-                .ok()
-                .filter(|t| t.lines().any(|l| l == line))
-        },
-        Duration::from_secs(5),
-        "DIR/resolve lists the Ingress host",
-    )
-    .await;
+    common::wait_for_resolve_line(&sb, &line, "DIR/resolve lists the Ingress host").await;
 
     // The router presents the Secret's certificate for the host.
     let leaf = presented_leaf(&sb, host, sb.ca_pem()).await.expect("TLS");
@@ -332,19 +312,11 @@ async fn ingress_tls_from_secret_is_served_over_https_and_reaches_the_pod() {
         .expect("healthz");
     assert_eq!(health.status().as_u16(), 200);
     let member = sb.token("member").expect("token");
-    let ns = https::call_tool(
-        &c,
-        &format!("{url}/mcp"),
-        &member,
-        "namespaces_list",
-        &json!({}),
-    )
-    .await;
-    assert_ne!(ns["isError"], true, "{ns}");
+    let ns = https::list_namespaces(&c, &url, &member).await;
     assert!(https::text(&ns).contains("mcp"), "{ns}");
 
     // Plain HTTP to a TLS host is redirected, as ingress-nginx does by default.
-    let plain = http_client(&sb, host)
+    let plain = https::http_client(&sb, host)
         .get(format!("http://{host}:{}/mcp", sb.router_http_port()))
         .send()
         .await
@@ -416,26 +388,14 @@ async fn ingress_without_tls_serves_mcp_over_plain_http_only() {
     assert_eq!(sb.resolve(&host), Some(sb.router_http_addr()));
 
     // The MCP endpoint answers a member's tool call over plain HTTP.
-    let c = http_client(&sb, &host);
+    let c = https::http_client(&sb, &host);
     let member = sb.token("member").expect("token");
-    let ns = https::call_tool(
-        &c,
-        &format!("{url}/mcp"),
-        &member,
-        "namespaces_list",
-        &json!({}),
-    )
-    .await;
-    assert_ne!(ns["isError"], true, "{ns}");
+    let ns = https::list_namespaces(&c, &url, &member).await;
     assert!(https::text(&ns).contains("plain"), "{ns}");
 
     // No HTTPS server for the host: an untrusted certificate, and a 404 past it.
     assert!(presented_leaf(&sb, &host, sb.ca_pem()).await.is_err());
-    let insecure = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .resolve(&host, sb.router_https_addr())
-        .build()
-        .expect("client");
+    let insecure = https::insecure_client(&sb, &host);
     let r = insecure
         .get(format!("https://{host}:{}/healthz", sb.router_https_port()))
         .send()
@@ -537,7 +497,7 @@ async fn listeners_are_on_loopback() {
     let url = sb.ingress_url(host).expect("served");
     let member = sb.token("member").expect("token");
     let ns = https::call_tool(
-        &http_client(&sb, host),
+        &https::http_client(&sb, host),
         &format!("{url}/mcp"),
         &member,
         "namespaces_list",
@@ -585,15 +545,7 @@ async fn oidc_server_behind_a_tls_ingress() {
     let jwt = sb
         .oidc_token("member", None, Duration::from_secs(600))
         .expect("jwt");
-    let ns = https::call_tool(
-        &c,
-        &format!("{url}/mcp"),
-        &jwt,
-        "namespaces_list",
-        &json!({}),
-    )
-    .await;
-    assert_ne!(ns["isError"], true, "{ns}");
+    https::list_namespaces(&c, &url, &jwt).await;
 }
 
 #[test]

@@ -13,12 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::https;
-use common::mcp::McpApp;
-use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
+use common::mcp::{self, McpApp};
 use oc_mcp_sandbox::{Flavour, Sandbox, SandboxConfig};
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use serde_json::Value;
 
 const TCP_LISTEN: u8 = 0x0A;
 
@@ -229,17 +226,8 @@ fn client(sb: &Sandbox, host: &str) -> reqwest::Client {
     if sb.flavour().is_openshift() {
         return https::client(sb, &[host]);
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(host, sb.router_http_addr())
-        .build()
-        .expect("client")
+    https::http_client(sb, host)
 }
-
-const HEALTHZ: &[u8] =
-    b"GET /healthz HTTP/1.1\r\nHost: localhost:8080\r\nConnection: close\r\n\r\n";
 
 async fn no_socket_off_loopback(flavour: Flavour) {
     let watch = Watch::start();
@@ -263,15 +251,7 @@ async fn no_socket_off_loopback(flavour: Flavour) {
     let jwt = sb
         .oidc_token("member", None, Duration::from_secs(600))
         .expect("jwt");
-    let ns = https::call_tool(
-        &c,
-        &format!("{url}/mcp"),
-        &jwt,
-        "namespaces_list",
-        &json!({}),
-    )
-    .await;
-    assert_ne!(ns["isError"], true, "{ns}");
+    https::list_namespaces(&c, &url, &jwt).await;
     // Port-forward through the API reaches the loopback pod.
     let pod = sb.with_store(|s| {
         s.list("/pods", Some(&app.namespace))
@@ -282,19 +262,7 @@ async fn no_socket_off_loopback(flavour: Flavour) {
     let pod_addr = sb
         .pod_address(&app.namespace, &pod, 8080)
         .expect("pod serves 8080");
-    let pods: Api<Pod> = Api::namespaced(admin.clone(), &app.namespace);
-    let mut pf = pods.portforward(&pod, &[8080]).await.expect("portforward");
-    let mut stream = pf.take_stream(8080).expect("stream");
-    stream.write_all(HEALTHZ).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut buf))
-        .await
-        .expect("in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&buf);
-    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
-    drop(stream);
-    pf.abort();
+    mcp::healthz_through_portforward(&admin, &app.namespace, &pod).await;
     let (bad, last) = watch.finish();
     let me = std::process::id();
     let listeners: HashSet<SocketAddr> = last

@@ -11,10 +11,6 @@ use common::mcp::{self, McpApp};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use oc_mcp_sandbox::{Sandbox, SandboxConfig};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-const HEALTHZ: &[u8] =
-    b"GET /healthz HTTP/1.1\r\nHost: localhost:8080\r\nConnection: close\r\n\r\n";
 
 /// Kills kubectl when the test ends, whatever happens.
 struct Child(std::process::Child);
@@ -86,7 +82,7 @@ fn kubectl_healthz(
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    s.write_all(HEALTHZ).expect("write");
+    s.write_all(mcp::HEALTHZ).expect("write");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out.lines().next().unwrap_or("").to_string()
@@ -104,19 +100,7 @@ async fn port_forward_reaches_the_server_from_kube_rs_and_kubectl() {
     let name = pod.metadata.name.clone().expect("name");
 
     // kube-rs (feature ws).
-    let pods: Api<Pod> = Api::namespaced(admin.clone(), &app.namespace);
-    let mut pf = pods.portforward(&name, &[8080]).await.expect("portforward");
-    let mut stream = pf.take_stream(8080).expect("stream");
-    stream.write_all(HEALTHZ).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut buf))
-        .await
-        .expect("in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&buf);
-    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
-    drop(stream);
-    pf.abort();
+    mcp::healthz_through_portforward(&admin, &app.namespace, &name).await;
 
     // Port-forward needs create on pods/portforward.
     let outsider = sb.client_for("outsider").await.expect("client");

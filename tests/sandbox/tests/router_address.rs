@@ -82,15 +82,7 @@ async fn fixed_router_address_serves_the_route_by_its_host() {
         .expect("through the router");
     assert_eq!(denied.status(), reqwest::StatusCode::UNAUTHORIZED);
     let token = sb.token("member").expect("member token");
-    let ns = https::call_tool(
-        &client,
-        &format!("{url}/mcp"),
-        &token,
-        "namespaces_list",
-        &json!({}),
-    )
-    .await;
-    assert_ne!(ns["isError"], true, "{ns}");
+    let ns = https::list_namespaces(&client, &url, &token).await;
     assert!(ns.to_string().contains(&app.namespace), "{ns}");
 }
 

@@ -95,16 +95,7 @@ async fn real_server_behind_route_with_openshift_tokens() {
 
     // DIR/resolve and the library accessors agree.
     let line = format!("{host}:{}:127.0.0.1", sb.router_https_port());
-    common::wait_for(
-        || async {
-            std::fs::read_to_string(sb.resolve_path())
-                .ok()
-                .filter(|t| t.lines().any(|l| l == line))
-        },
-        Duration::from_secs(5),
-        "DIR/resolve lists the route host",
-    )
-    .await;
+    common::wait_for_resolve_line(&sb, &line, "DIR/resolve lists the route host").await;
     assert_eq!(sb.resolve(&host), Some(sb.router_https_addr()));
     assert!(sb.resolve_lines().contains(&line));
 
@@ -118,11 +109,7 @@ async fn real_server_behind_route_with_openshift_tokens() {
     assert_eq!(health.status().as_u16(), 200);
 
     // Plain HTTP is redirected to HTTPS (insecureEdgeTerminationPolicy: Redirect).
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(&host, sb.router_http_addr())
-        .build()
-        .expect("client");
+    let plain = https::http_client(&sb, &host);
     let r = plain
         .get(format!("http://{host}:{}/healthz", sb.router_http_port()))
         .send()
@@ -270,15 +257,7 @@ async fn shared_loopback_pod_network_still_serves_mcp_through_the_route() {
     let host = app.host(sb.apps_domain());
     let c = https::client(&sb, &[&host]);
     let member = sb.token("member").expect("token");
-    let ns = https::call_tool(
-        &c,
-        &format!("{url}/mcp"),
-        &member,
-        "namespaces_list",
-        &json!({}),
-    )
-    .await;
-    assert_ne!(ns["isError"], true, "{ns}");
+    let ns = https::list_namespaces(&c, &url, &member).await;
     assert!(https::text(&ns).contains("mcp-server"), "{ns}");
     let pod = sb.with_store(|s| {
         s.list("/pods", Some(&app.namespace))

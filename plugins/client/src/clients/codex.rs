@@ -7,19 +7,18 @@
 //! in place.
 
 use super::{
-    ClientAuth, FileFormat, Rendered, Setup, TokenSource, embedded_header, entra_note, fragment,
+    ClientAuth, FileFormat, Rendered, Setup, TokenSource, entra_note, fragment, http_entry,
     string_array,
 };
 use crate::jsonfile::Object;
 
 pub(super) fn render(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
-    let mut entry = Object::new().with("url", setup.url.clone());
+    let fields = Object::new().with("url", setup.url.clone());
+    // A token from a command goes in `bearer_token_env_var`, not a header.
+    let mut entry = http_entry(setup, fields, "http_headers", None);
     match &setup.auth {
-        ClientAuth::None => {}
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            entry.insert("http_headers", embedded_header(token));
-        }
+        ClientAuth::None | ClientAuth::Bearer(TokenSource::Embedded(_)) => {}
         ClientAuth::Bearer(TokenSource::Command(_)) => {
             entry.insert("bearer_token_env_var", setup.env_name().into());
             notes.push(setup.export_note("Codex"));

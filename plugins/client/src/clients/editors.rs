@@ -10,30 +10,32 @@
 //!   or `oauth: {clientId, scopes, callbackPort}`.
 
 use super::{
-    ClientAuth, FileFormat, Rendered, Setup, TokenSource, auth_header, fragment, string_array,
+    ClientAuth, EnvRef, FileFormat, Rendered, Setup, TokenSource, auth_header, fragment,
+    http_entry, string_array,
 };
 use crate::{
     jsonfile::{Json, Object},
     shell::quote,
 };
 
+/// VS Code's and Claude Code's entry: `type: "http"`, `url`, and the embedded token's header,
+/// or with `--token-env` the variable's in `env` syntax (without it each has its own way).
+fn typed_http_entry(setup: &Setup, env: EnvRef) -> Object {
+    let fields = Object::new()
+        .with("type", "http")
+        .with("url", setup.url.clone());
+    let env = setup.token_env.is_some().then_some(env);
+    http_entry(setup, fields, "headers", env)
+}
+
 pub(super) fn cursor(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
-    let mut entry = Object::new().with("url", setup.url.clone());
+    let fields = Object::new().with("url", setup.url.clone());
+    let mut entry = http_entry(setup, fields, "headers", Some(EnvRef::Editor));
     match &setup.auth {
-        ClientAuth::None => {}
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            entry.insert(
-                "headers",
-                auth_header(format!("Bearer {}", token.expose())).into(),
-            );
-        }
+        ClientAuth::None | ClientAuth::Bearer(TokenSource::Embedded(_)) => {}
         ClientAuth::Bearer(TokenSource::Command(_)) => {
             let var = setup.env_name();
-            entry.insert(
-                "headers",
-                auth_header(format!("Bearer ${{env:{var}}}")).into(),
-            );
             notes.push(format!(
                 "Cursor reads the token from ${var}: run `export {var}=\"$({})\"` and start Cursor from that shell (again when the token expires)",
                 setup.token_command_text(&[]).unwrap_or_default()
@@ -64,24 +66,12 @@ pub(super) fn cursor(setup: &Setup) -> Rendered {
 pub(super) fn vscode(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
     let mut inputs = Vec::new();
-    let mut entry = Object::new()
-        .with("type", "http")
-        .with("url", setup.url.clone());
+    let mut entry = typed_http_entry(setup, EnvRef::Editor);
     match &setup.auth {
-        ClientAuth::None => {}
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            entry.insert(
-                "headers",
-                auth_header(format!("Bearer {}", token.expose())).into(),
-            );
-        }
+        ClientAuth::None | ClientAuth::Bearer(TokenSource::Embedded(_)) => {}
         ClientAuth::Bearer(TokenSource::Command(_)) => {
             let command = setup.token_command_text(&[]).unwrap_or_default();
             if let Some(var) = &setup.token_env {
-                entry.insert(
-                    "headers",
-                    auth_header(format!("Bearer ${{env:{var}}}")).into(),
-                );
                 notes.push(format!(
                     "VS Code reads the token from ${var}: run `export {var}=\"$({command})\"` and start VS Code from that shell; some VS Code releases send ${{env:...}} in headers unexpanded (microsoft/vscode#336232): without --token-env VS Code prompts instead"
                 ));
@@ -126,20 +116,11 @@ pub(super) fn vscode(setup: &Setup) -> Rendered {
 
 pub(super) fn claude_code(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
-    let mut entry = Object::new()
-        .with("type", "http")
-        .with("url", setup.url.clone());
+    let mut entry = typed_http_entry(setup, EnvRef::Shell);
     match &setup.auth {
-        ClientAuth::None => {}
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            entry.insert(
-                "headers",
-                auth_header(format!("Bearer {}", token.expose())).into(),
-            );
-        }
+        ClientAuth::None | ClientAuth::Bearer(TokenSource::Embedded(_)) => {}
         ClientAuth::Bearer(TokenSource::Command(_)) => {
             if let Some(var) = &setup.token_env {
-                entry.insert("headers", auth_header(format!("Bearer ${{{var}}}")).into());
                 notes.push(format!(
                     "Claude Code expands ${{{var}}} from its environment: export {var} before starting it"
                 ));

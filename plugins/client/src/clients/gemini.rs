@@ -6,22 +6,18 @@
 //! `oauth: {enabled, clientId, scopes, redirectUri}`.
 
 use super::{
-    ClientAuth, Rendered, Setup, TokenSource, auth_header, embedded_header, entra_note, fragment,
+    ClientAuth, EnvRef, Rendered, Setup, TokenSource, entra_note, fragment, http_entry,
     string_array,
 };
 use crate::jsonfile::Object;
 
 pub(super) fn render(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
-    let mut entry = Object::new().with("httpUrl", setup.url.clone());
+    let fields = Object::new().with("httpUrl", setup.url.clone());
+    let mut entry = http_entry(setup, fields, "headers", Some(EnvRef::Shell));
     match &setup.auth {
-        ClientAuth::None => {}
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            entry.insert("headers", embedded_header(token));
-        }
+        ClientAuth::None | ClientAuth::Bearer(TokenSource::Embedded(_)) => {}
         ClientAuth::Bearer(TokenSource::Command(_)) => {
-            let var = setup.env_name();
-            entry.insert("headers", auth_header(format!("Bearer ${{{var}}}")).into());
             notes.push(setup.export_note("Gemini CLI"));
         }
         ClientAuth::OAuth(client) => {

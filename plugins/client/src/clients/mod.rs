@@ -366,3 +366,40 @@ fn entra_note(client: &OAuthClient, who: &str) -> Option<String> {
 fn embedded_header(token: &Secret) -> Json {
     auth_header(format!("Bearer {}", token.expose())).into()
 }
+
+/// How a client's header value names an environment variable.
+#[derive(Debug, Clone, Copy)]
+enum EnvRef {
+    /// `${env:VAR}` (VS Code, Cursor, Windsurf, Cline)
+    Editor,
+    /// `${VAR}` (Claude Code, Gemini CLI)
+    Shell,
+    /// `{env:VAR}` (OpenCode)
+    OpenCode,
+}
+
+impl EnvRef {
+    fn bearer(self, var: &str) -> Json {
+        let value = match self {
+            Self::Editor => format!("Bearer ${{env:{var}}}"),
+            Self::Shell => format!("Bearer ${{{var}}}"),
+            Self::OpenCode => format!("Bearer {{env:{var}}}"),
+        };
+        auth_header(value).into()
+    }
+}
+
+/// An HTTP entry: `fields` as they are, then `headers_key` with the bearer header: the
+/// embedded token, or for a token from a command the variable [`Setup::env_name`] in the
+/// client's `env` syntax (with `env` `None` the caller says how a command's token gets there).
+fn http_entry(setup: &Setup, fields: Object, headers_key: &str, env: Option<EnvRef>) -> Object {
+    match (&setup.auth, env) {
+        (ClientAuth::Bearer(TokenSource::Embedded(token)), _) => {
+            fields.with(headers_key, embedded_header(token))
+        }
+        (ClientAuth::Bearer(TokenSource::Command(_)), Some(env)) => {
+            fields.with(headers_key, env.bearer(setup.env_name()))
+        }
+        _ => fields,
+    }
+}

@@ -3,49 +3,36 @@
 //! `enabled`, `headers` (values substitute `{env:VAR}`), and `oauth`: a pre-registered client
 //! as `{clientId, scope}`, or `false` where a header carries the token.
 
-use super::{
-    ClientAuth, Rendered, Setup, TokenSource, auth_header, embedded_header, entra_note, fragment,
-};
+use super::{ClientAuth, EnvRef, Rendered, Setup, TokenSource, entra_note, fragment, http_entry};
 use crate::jsonfile::Object;
 
 pub(super) fn render(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
-    let mut entry = Object::new()
+    let fields = Object::new()
         .with("type", "remote")
         .with("url", setup.url.clone())
         .with("enabled", true);
-    match &setup.auth {
-        ClientAuth::None => {
-            entry.insert("oauth", false.into());
-        }
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            entry.insert("oauth", false.into());
-            entry.insert("headers", embedded_header(token));
-        }
-        ClientAuth::Bearer(TokenSource::Command(_)) => {
-            let var = setup.env_name();
-            entry.insert("oauth", false.into());
-            entry.insert(
-                "headers",
-                auth_header(format!("Bearer {{env:{var}}}")).into(),
-            );
-            notes.push(setup.export_note("OpenCode"));
+    let entry = match &setup.auth {
+        ClientAuth::None | ClientAuth::Bearer(_) => {
+            if let ClientAuth::Bearer(TokenSource::Command(_)) = &setup.auth {
+                notes.push(setup.export_note("OpenCode"));
+            }
+            // A header carries the token: OpenCode must not start a login of its own.
+            let fields = fields.with("oauth", false);
+            http_entry(setup, fields, "headers", Some(EnvRef::OpenCode))
         }
         ClientAuth::OAuth(client) => {
-            entry.insert(
-                "oauth",
-                Object::new()
-                    .with("clientId", client.client_id.clone())
-                    .with("scope", client.scopes.join(" "))
-                    .into(),
-            );
+            let oauth = Object::new()
+                .with("clientId", client.client_id.clone())
+                .with("scope", client.scopes.join(" "));
             notes.push(format!(
                 "OpenCode logs in with client {} (`opencode mcp auth {}`); `opencode mcp debug {}` shows the redirect URI to register",
                 client.client_id, setup.name, setup.name
             ));
             notes.extend(entra_note(client, "OpenCode"));
+            fields.with("oauth", oauth)
         }
-    }
+    };
     notes.push(format!(
         "OpenCode asks before it connects a project's server: run `opencode mcp approve {}`",
         setup.name

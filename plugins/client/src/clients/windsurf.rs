@@ -3,23 +3,18 @@
 //! whose values interpolate `${env:VAR}`. It documents no field for a pre-registered OAuth
 //! client, so OAuth mode runs mcp-remote with the client's ID.
 
-use super::{
-    ClientAuth, Rendered, Setup, TokenSource, auth_header, embedded_header, fragment, remote,
-};
+use super::{ClientAuth, EnvRef, Rendered, Setup, TokenSource, fragment, http_entry, remote};
 use crate::jsonfile::Object;
 
 pub(super) fn render(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
-    let http = || Object::new().with("serverUrl", setup.url.clone());
     let entry = match &setup.auth {
-        ClientAuth::None => http(),
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            http().with("headers", embedded_header(token))
-        }
-        ClientAuth::Bearer(TokenSource::Command(_)) => {
-            let var = setup.env_name();
-            notes.push(setup.export_note("Windsurf"));
-            http().with("headers", auth_header(format!("Bearer ${{env:{var}}}")))
+        ClientAuth::None | ClientAuth::Bearer(_) => {
+            if let ClientAuth::Bearer(TokenSource::Command(_)) = &setup.auth {
+                notes.push(setup.export_note("Windsurf"));
+            }
+            let fields = Object::new().with("serverUrl", setup.url.clone());
+            http_entry(setup, fields, "headers", Some(EnvRef::Editor))
         }
         ClientAuth::OAuth(_) => {
             notes.push(

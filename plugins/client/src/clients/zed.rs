@@ -4,16 +4,15 @@
 //! documents no environment interpolation in headers and no field for a pre-registered OAuth
 //! client, so a token from a command, and OAuth mode, go through the mcp-remote stdio entry.
 
-use super::{ClientAuth, Rendered, Setup, TokenSource, embedded_header, fragment, remote};
+use super::{ClientAuth, Rendered, Setup, TokenSource, fragment, http_entry, remote};
 use crate::jsonfile::Object;
 
 pub(super) fn render(setup: &Setup) -> Rendered {
     let mut notes = Vec::new();
-    let http = || Object::new().with("url", setup.url.clone());
     let entry = match &setup.auth {
-        ClientAuth::None => http(),
-        ClientAuth::Bearer(TokenSource::Embedded(token)) => {
-            http().with("headers", embedded_header(token))
+        ClientAuth::None | ClientAuth::Bearer(TokenSource::Embedded(_)) => {
+            let fields = Object::new().with("url", setup.url.clone());
+            http_entry(setup, fields, "headers", None)
         }
         ClientAuth::Bearer(TokenSource::Command(_)) => {
             notes.push(

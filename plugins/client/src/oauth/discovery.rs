@@ -2,7 +2,7 @@
 //! RFC 8414 (`/.well-known/oauth-authorization-server`, root and path-inserted), as the MCP
 //! SDKs try them; and the OpenShift OAuth server's metadata, which the API server serves.
 
-use oc_mcp_common::{Error, Result, error::describe_chain};
+use oc_mcp_common::{Error, Result};
 use serde::Deserialize;
 
 /// The endpoints a login needs.
@@ -92,19 +92,16 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Metadata> 
             .get(&url)
             .send()
             .await
-            .map_err(|e| Error::Unreachable {
-                what: format!("the issuer {issuer}"),
-                message: describe_chain(&e),
-            })?;
+            .map_err(|e| Error::unreachable(format!("the issuer {issuer}"), e))?;
         let status = response.status();
         if !status.is_success() {
             tried.push(format!("{url} ({status})"));
             continue;
         }
-        let text = response.text().await.map_err(|e| Error::Unreachable {
-            what: url.clone(),
-            message: describe_chain(&e),
-        })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Error::unreachable(url.clone(), e))?;
         let metadata = Metadata::parse(&text, &url)?;
         if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
             return Err(Error::Failed {

@@ -8,15 +8,22 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use oc_mcp_common::{Error, Result, error::describe_chain, kube_args::Secret};
+use oc_mcp_common::{
+    Error, Result,
+    kube_args::Secret,
+    login::{
+        authorize::AuthorizeRequest,
+        browser,
+        jwt::{self, Claims},
+        loopback::{Loopback, LoopbackError},
+        pkce::{self, Pkce, RandomUnavailable},
+    },
+};
 use serde::Deserialize;
 
 use super::{
-    browser,
     cache::{Cache, CacheKey, Entry},
     discovery::Metadata,
-    loopback::Loopback,
-    pkce::{self, Pkce},
 };
 
 /// A token this close to expiry is refreshed first (as kube does for exec credentials).
@@ -93,12 +100,12 @@ pub fn now() -> u64 {
 
 /// The token to use from an entry, and when it expires.
 pub fn pick(entry: &Entry, login: &Login) -> (String, Option<u64>) {
-    let access_claims = pkce::jwt_claims(&entry.access_token);
-    let id_claims = entry.id_token.as_deref().and_then(pkce::jwt_claims);
+    let access_claims = jwt::jwt_claims(&entry.access_token);
+    let id_claims = entry.id_token.as_deref().and_then(jwt::jwt_claims);
     let access = || {
         let exp = access_claims
             .as_ref()
-            .and_then(pkce::expiry)
+            .and_then(jwt::expiry)
             .or(entry.access_token_expires_at);
         (entry.access_token.clone(), exp)
     };
@@ -106,7 +113,7 @@ pub fn pick(entry: &Entry, login: &Login) -> (String, Option<u64>) {
         entry.id_token.clone().map(|t| {
             let exp = id_claims
                 .as_ref()
-                .and_then(pkce::expiry)
+                .and_then(jwt::expiry)
                 .or(entry.access_token_expires_at);
             (t, exp)
         })
@@ -115,9 +122,9 @@ pub fn pick(entry: &Entry, login: &Login) -> (String, Option<u64>) {
         TokenKind::Access => access(),
         TokenKind::Id => id().unwrap_or_else(access),
         TokenKind::Auto => {
-            let fits = |claims: Option<&serde_json::Map<String, serde_json::Value>>| {
+            let fits = |claims: Option<&Claims>| {
                 claims.is_some_and(|c| match &login.audience {
-                    Some(audience) => pkce::has_audience(c, audience),
+                    Some(audience) => jwt::has_audience(c, audience),
                     None => !only_graph(c),
                 })
             };
@@ -141,14 +148,8 @@ const GRAPH_AUDIENCES: [&str; 2] = [
     "https://graph.microsoft.com",
 ];
 
-fn only_graph(claims: &serde_json::Map<String, serde_json::Value>) -> bool {
-    let auds: Vec<&str> = match claims.get("aud") {
-        Some(serde_json::Value::String(a)) => vec![a.as_str()],
-        Some(serde_json::Value::Array(list)) => {
-            list.iter().filter_map(serde_json::Value::as_str).collect()
-        }
-        _ => Vec::new(),
-    };
+fn only_graph(claims: &Claims) -> bool {
+    let auds = jwt::audiences(claims);
     !auds.is_empty()
         && auds.iter().all(|a| {
             GRAPH_AUDIENCES
@@ -316,15 +317,12 @@ async fn grant(
         .form(&form)
         .send()
         .await
-        .map_err(|e| Error::Unreachable {
-            what: format!("the token endpoint {endpoint}"),
-            message: describe_chain(&e),
-        })?;
+        .map_err(|e| Error::unreachable(format!("the token endpoint {endpoint}"), e))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| Error::Unreachable {
-        what: format!("the token endpoint {endpoint}"),
-        message: describe_chain(&e),
-    })?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| Error::unreachable(format!("the token endpoint {endpoint}"), e))?;
     if !status.is_success() {
         let detail = serde_json::from_str::<ErrorResponse>(&text).map_or_else(
             |_| format!("HTTP {status}"),
@@ -413,33 +411,41 @@ pub fn authorize_url(
     state: &str,
     nonce: Option<&str>,
 ) -> Result<String> {
-    let mut url = reqwest::Url::parse(&login.metadata.authorization_endpoint).map_err(|e| {
-        Error::failed(format!(
-            "the authorization endpoint {} is not a URL: {e}",
-            login.metadata.authorization_endpoint
-        ))
-    })?;
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &login.client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("code_challenge", &pkce.challenge)
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("state", state);
-        let scopes = login.requested_scopes();
-        if !scopes.is_empty() {
-            query.append_pair("scope", &scopes.join(" "));
-        }
-        if let Some(resource) = login.resource() {
-            query.append_pair("resource", resource);
-        }
-        if let Some(nonce) = nonce {
-            query.append_pair("nonce", nonce);
+    let scopes = login.requested_scopes();
+    let nonce: Vec<(&str, &str)> = nonce.map(|n| ("nonce", n)).into_iter().collect();
+    let request = AuthorizeRequest {
+        endpoint: &login.metadata.authorization_endpoint,
+        client_id: &login.client_id,
+        redirect_uri,
+        challenge: &pkce.challenge,
+        state,
+        scopes: &scopes,
+        resource: login.resource(),
+        extra: &nonce,
+    };
+    let url = request.url().map_err(|e| Error::failed(e.to_string()))?;
+    Ok(url.into())
+}
+
+fn random_failed(e: RandomUnavailable) -> Error {
+    Error::failed(e.to_string())
+}
+
+/// The listener's errors in the plugin's classes: a bad `--listen-address` is a usage error,
+/// a refused or missing login is not being authenticated.
+fn listener_error(e: LoopbackError) -> Error {
+    match e {
+        LoopbackError::NotLoopback { .. } | LoopbackError::Bind { .. } => Error::usage_with_hint(
+            e.to_string(),
+            "pick another address with --listen-address (e.g. 127.0.0.1:0 for any free port)",
+        ),
+        LoopbackError::Listener { source } => Error::io("serving the login redirect", source),
+        LoopbackError::Refused { .. } | LoopbackError::NoCode | LoopbackError::TimedOut { .. } => {
+            Error::Unauthenticated {
+                message: e.to_string(),
+            }
         }
     }
-    Ok(url.into())
 }
 
 /// The browser login: listen, send the user to the authorize URL, take the code, redeem it.
@@ -448,14 +454,18 @@ async fn interactive(
     login: &Login,
     options: &Options,
 ) -> Result<TokenResponse> {
-    let pkce = Pkce::generate();
-    let state = pkce::random_string(16);
+    let pkce = Pkce::generate().map_err(random_failed)?;
+    let state = pkce::random_string(16).map_err(random_failed)?;
     let nonce = login
         .scopes
         .iter()
         .any(|s| s == "openid")
-        .then(|| pkce::random_string(16));
-    let listener = Loopback::bind(options.listen, &state).await?;
+        .then(|| pkce::random_string(16))
+        .transpose()
+        .map_err(random_failed)?;
+    let listener = Loopback::bind(options.listen, &state)
+        .await
+        .map_err(listener_error)?;
     let redirect_uri = listener.redirect_uri().to_owned();
     let url = authorize_url(login, &redirect_uri, &pkce, &state, nonce.as_deref())?;
 
@@ -471,7 +481,10 @@ async fn interactive(
     let _ = std::io::Write::write_all(&mut stderr, format!("{intro}\n\n    {url}\n\n").as_bytes());
     drop(stderr);
 
-    let callback = listener.wait(options.timeout).await?;
+    let callback = listener
+        .wait(options.timeout)
+        .await
+        .map_err(listener_error)?;
     if let Some(iss) = &callback.iss
         && iss.trim_end_matches('/') != login.metadata.issuer.trim_end_matches('/')
     {
@@ -497,7 +510,7 @@ async fn interactive(
     )
     .await?;
     if let (Some(nonce), Some(id_token)) = (&nonce, &response.id_token)
-        && let Some(claims) = pkce::jwt_claims(id_token)
+        && let Some(claims) = jwt::jwt_claims(id_token)
         && let Some(returned) = claims.get("nonce").and_then(serde_json::Value::as_str)
         && returned != nonce
     {

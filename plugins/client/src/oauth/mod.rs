@@ -1,10 +1,7 @@
-//! OAuth 2.0 logins for `token`: discovery, PKCE, what to ask for, the loopback redirect, the
-//! token cache.
+//! OAuth 2.0 logins for `token`: discovery, what to ask for, the token cache; PKCE, the
+//! loopback redirect and the browser are `oc_mcp_common::login`'s.
 
-pub mod browser;
 pub mod cache;
 pub mod discovery;
 pub mod flow;
-pub mod loopback;
-pub mod pkce;
 pub mod request;

@@ -210,6 +210,10 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
 }
 
+fn bad_request(error: &str, description: &str, seen: &Mutex<Seen>) -> Response {
+    bad(StatusCode::BAD_REQUEST, error, description, seen)
+}
+
 fn bad(status: StatusCode, error: &str, description: &str, seen: &Mutex<Seen>) -> Response {
     seen.lock()
         .expect("lock")
@@ -231,49 +235,24 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
         .push(q.clone());
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     if get("client_id") != config.client_id {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            "unknown client",
-            &s.seen,
-        );
+        return bad_request("unauthorized_client", "unknown client", &s.seen);
     }
     let redirect_uri = get("redirect_uri");
     let Ok(parsed) = reqwest::Url::parse(&redirect_uri) else {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "redirect_uri",
-            &s.seen,
-        );
+        return bad_request("invalid_request", "redirect_uri", &s.seen);
     };
     // Registered as http://127.0.0.1/oauth/callback, any port (RFC 8252 section 7.3).
     if parsed.scheme() != "http"
         || parsed.host_str() != Some("127.0.0.1")
         || parsed.path() != "/oauth/callback"
     {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "redirect_uri not registered",
-            &s.seen,
-        );
+        return bad_request("invalid_request", "redirect_uri not registered", &s.seen);
     }
     if get("response_type") != "code" {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "unsupported_response_type",
-            "code only",
-            &s.seen,
-        );
+        return bad_request("unsupported_response_type", "code only", &s.seen);
     }
     if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "PKCE S256 required",
-            &s.seen,
-        );
+        return bad_request("invalid_request", "PKCE S256 required", &s.seen);
     }
     let state = get("state");
     if let Some(error) = &config.deny {
@@ -384,30 +363,15 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, body: String) -> Res
     let (scope, nonce) = match get("grant_type").as_str() {
         "authorization_code" => {
             let Some(code) = s.seen.lock().expect("lock").codes.remove(&get("code")) else {
-                return bad(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "unknown or used code",
-                    &s.seen,
-                );
+                return bad_request("invalid_grant", "unknown or used code", &s.seen);
             };
             if code.client_id != client_id || code.redirect_uri != get("redirect_uri") {
-                return bad(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "redirect_uri mismatch",
-                    &s.seen,
-                );
+                return bad_request("invalid_grant", "redirect_uri mismatch", &s.seen);
             }
             let verifier = get("code_verifier");
             let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
             if verifier.len() < 43 || challenge != code.challenge {
-                return bad(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "PKCE verification failed",
-                    &s.seen,
-                );
+                return bad_request("invalid_grant", "PKCE verification failed", &s.seen);
             }
             s.seen.lock().expect("lock").code_grants += 1;
             (code.scope, code.nonce)
@@ -420,12 +384,7 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, body: String) -> Res
                 .refresh_tokens
                 .remove(&get("refresh_token"))
             else {
-                return bad(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "refresh token revoked or unknown",
-                    &s.seen,
-                );
+                return bad_request("invalid_grant", "refresh token revoked or unknown", &s.seen);
             };
             s.seen.lock().expect("lock").refresh_grants += 1;
             (scope, None)

@@ -5,6 +5,7 @@
 
 pub mod idp;
 
+use oc_mcp_sandbox::{Sandbox, SandboxConfig};
 use std::{
     io::{BufRead as _, BufReader, Read as _},
     path::{Path, PathBuf},
@@ -12,6 +13,63 @@ use std::{
     sync::mpsc,
     time::{Duration, Instant},
 };
+
+/// A bound on each run: a refusal that blocked (a FIFO opened for reading waits for a writer)
+/// fails here instead of hanging the suite.
+pub const LIMIT: Duration = Duration::from_secs(60);
+/// The server URL the `config` tests pass with `--url`.
+pub const URL: &str = "https://kubernetes-mcp-server-mcp-server.apps.example.com/mcp";
+/// The server's name in the clients' files (the default of `--name`).
+pub const NAME: &str = "kubernetes-mcp-server";
+/// `--auth oidc` with an issuer, a client and scopes (nothing is contacted for `config`).
+pub const OIDC: [&str; 8] = [
+    "--auth",
+    "oidc",
+    "--issuer",
+    "https://idp.example.com/realms/ops",
+    "--client-id",
+    "mcp-cli",
+    "--scope",
+    "openid,profile",
+];
+
+/// `config --for client --url URL --auth openshift`: the arguments most `config` tests start
+/// with.
+pub fn openshift_config(client: &str) -> [&str; 7] {
+    [
+        "config",
+        "--for",
+        client,
+        "--url",
+        URL,
+        "--auth",
+        "openshift",
+    ]
+}
+
+/// `--url url --auth openshift --write path -o json`: a `config --write` that reports in JSON.
+pub fn write_json_flags<'a>(url: &'a str, path: &'a str) -> [&'a str; 8] {
+    [
+        "--url",
+        url,
+        "--auth",
+        "openshift",
+        "--write",
+        path,
+        "-o",
+        "json",
+    ]
+}
+
+/// A sandbox with its defaults, an empty home directory, and the member's token.
+pub async fn sandbox_member() -> (Sandbox, tempfile::TempDir, String) {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let home = tempfile::tempdir().expect("home");
+    let token = sb.token("member").expect("token");
+    (sb, home, token)
+}
 
 /// The plugin binary with an environment of its own: HOME in `home`, no KUBECONFIG, no
 /// cache directory but the one the test passes.

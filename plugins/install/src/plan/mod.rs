@@ -4,20 +4,21 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{Api, Client};
+pub use oc_mcp_common::release::{CHART_NAME, fullname};
 use oc_mcp_common::{
     Error, Result,
+    https_url::HttpsUrl,
+    names::InvalidValue,
     openshift::{AuthenticationConfig, ClusterFlavor, IngressConfig},
     server_config::{
         AuthMode, ConfigText, Finding, LintContext, OidcSettings, ParsedConfig, ServerConfig,
         ServerVersion, TokenExchangeSettings, has_errors, lint, merge_into,
     },
+    tenant::Tenant,
 };
 use serde::Serialize;
 
-use crate::args::{Engine, InstallArgs, image_tag, validate_host};
-
-/// The chart's name; object names derive from it as the chart's `fullname` helper does.
-pub const CHART_NAME: &str = "kubernetes-mcp-server";
+use crate::args::{Engine, InstallArgs, RouteHost, image_tag};
 /// ConfigMap written by `oc mcp-oauth register entra`.
 pub const OAUTH_SETTINGS: &str = "mcp-oauth-settings";
 
@@ -61,6 +62,26 @@ impl ClusterFacts {
             .find_map(|k| self.oauth_settings.get(*k))
             .filter(|v| !v.trim().is_empty())
             .cloned()
+    }
+
+    /// The flag's value if given, else the settings' value under one of `keys`, read with the
+    /// flag's grammar (clap parses the flag; the ConfigMap is read at run time).
+    fn flag_or_setting<T>(&self, flag: Option<&T>, keys: &[&str]) -> Result<Option<T>>
+    where
+        T: Clone + std::str::FromStr<Err = InvalidValue>,
+    {
+        if let Some(value) = flag {
+            return Ok(Some(value.clone()));
+        }
+        let Some(text) = self.setting(keys) else {
+            return Ok(None);
+        };
+        text.parse().map(Some).map_err(|e: InvalidValue| {
+            Error::usage_with_hint(
+                format!("ConfigMap {OAUTH_SETTINGS}: {}", e.reason),
+                format!("{}, or pass the flag", e.fix),
+            )
+        })
     }
 }
 
@@ -132,20 +153,41 @@ impl InstallPlan {
     pub fn url(&self) -> Option<String> {
         self.host().map(|h| format!("https://{h}/mcp"))
     }
-}
 
-/// The chart's `fullname`: the release name if it contains the chart name, else both.
-pub fn fullname(release: &str) -> String {
-    let name = if release.contains(CHART_NAME) {
-        release.to_owned()
-    } else {
-        format!("{release}-{CHART_NAME}")
-    };
-    name.chars()
-        .take(63)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_owned()
+    /// The plan's shape as the flags alone decide it, before the cluster is read: the objects
+    /// [`resolve`] makes, of the same kinds in the same namespace, with stand-in contents.
+    /// The preflight derives what it asks from the objects rendered from it.
+    pub fn preview(args: &InstallArgs, namespace: &str, openshift: bool) -> Self {
+        let stand_in = oc_mcp_common::kube_args::Secret::new(String::new());
+        Self {
+            namespace: namespace.to_owned(),
+            release: args.release.to_string(),
+            fullname: fullname(&args.release),
+            mode: args.auth.unwrap_or(AuthMode::OpenShift),
+            exposure: if args.internal {
+                Exposure::Internal
+            } else {
+                Exposure::Route {
+                    host: args
+                        .host
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                }
+            },
+            ingress_tls: IngressTls::Router,
+            image: args.image.clone(),
+            server_version: ServerVersion::Latest,
+            config: ServerConfig::default(),
+            warnings: Vec::new(),
+            engine: args.engine,
+            chart: args.chart.clone(),
+            chart_version: args.chart_version.clone(),
+            openshift,
+            issuer_ca: args.issuer_ca.as_ref().map(|_| String::new()),
+            secret_drop_in: args.token_exchange.as_ref().map(|_| stand_in),
+        }
+    }
 }
 
 /// Where the issuer CA is mounted in the pod.
@@ -248,7 +290,7 @@ pub fn resolve(
     refuse_lint_errors(&findings)?;
     Ok(InstallPlan {
         namespace: namespace.to_owned(),
-        release: args.release.clone(),
+        release: args.release.to_string(),
         fullname,
         mode,
         exposure,
@@ -377,14 +419,23 @@ fn exposure(
         return Ok(Exposure::Internal);
     }
     if let Some(host) = &args.host {
-        return Ok(Exposure::Route { host: host.clone() });
+        return Ok(Exposure::Route {
+            host: host.to_string(),
+        });
     }
     // The guide's `host: ""` fails `helm install`; OpenShift's own default is <route>-<ns>.<domain>.
     match &facts.apps_domain {
         Some(domain) => {
             let host = format!("{fullname}-{namespace}.{domain}");
-            validate_host(&host)?;
-            Ok(Exposure::Route { host })
+            let host: RouteHost = host.parse().map_err(|e: InvalidValue| {
+                Error::usage_with_hint(
+                    format!("the route host from the apps domain {}", e.reason),
+                    "pass --host HOST for the public name, or --internal for no route",
+                )
+            })?;
+            Ok(Exposure::Route {
+                host: host.to_string(),
+            })
         }
         None => Err(Error::usage_with_hint(
             "no route host: the cluster has no OpenShift apps domain (ingresses.config.openshift.io/cluster)",
@@ -403,9 +454,9 @@ fn ingress_tls(
     fullname: &str,
 ) -> Result<IngressTls> {
     let tls = match (&args.tls_secret, &args.cluster_issuer) {
-        (Some(secret), _) => IngressTls::Secret(secret.clone()),
+        (Some(secret), _) => IngressTls::Secret(secret.to_string()),
         (None, Some(issuer)) => IngressTls::ClusterIssuer {
-            issuer: issuer.clone(),
+            issuer: issuer.to_string(),
             secret: format!("{fullname}-tls"),
         },
         (None, None) => IngressTls::Router,
@@ -475,18 +526,17 @@ fn oidc_settings(
             return Ok(None);
         }
         AuthMode::Entra => {
-            let tenant = args
-                .tenant
-                .clone()
-                .or_else(|| facts.setting(&["tenant", "tenantId", "tenant-id", "tenant_id"]));
+            let tenant = facts.flag_or_setting::<Tenant>(
+                args.tenant.as_ref(),
+                &["tenant", "tenantId", "tenant-id", "tenant_id"],
+            )?;
             let (Some(tenant), Some(client_id)) = (tenant, client_id()) else {
                 return Err(Error::usage_with_hint(
                     "--auth entra needs the tenant and the app's client ID",
                     "run `oc mcp-oauth register entra` first (it stores them in mcp-oauth-settings), or pass --tenant and --client-id",
                 ));
             };
-            crate::args::validate_tenant(&tenant)?;
-            let mut settings = OidcSettings::entra(&tenant, client_id.clone());
+            let mut settings = OidcSettings::entra(tenant.as_str(), client_id.clone());
             if let Some(audience) = facts.setting(&["audience"]) {
                 settings.audience = audience;
             }
@@ -502,19 +552,16 @@ fn oidc_settings(
             (settings, client_id)
         }
         AuthMode::Oidc => {
-            let issuer = args
-                .issuer
-                .clone()
-                .or_else(|| facts.setting(&["issuer", "issuer_url"]));
+            let issuer = facts
+                .flag_or_setting::<HttpsUrl>(args.issuer.as_ref(), &["issuer", "issuer_url"])?;
             let (Some(issuer), Some(client_id)) = (issuer, client_id()) else {
                 return Err(Error::usage_with_hint(
                     "--auth oidc needs the issuer and the client ID",
                     "pass --issuer URL and --client-id ID",
                 ));
             };
-            crate::args::validate_https_url(&issuer, "--issuer")?;
             let audience = resource.clone().unwrap_or_else(|| client_id.clone());
-            (OidcSettings::new(issuer, audience), client_id)
+            (OidcSettings::new(issuer.as_given(), audience), client_id)
         }
     };
     if let Some(audience) = &args.audience {

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use clap::Parser;
 use oc_mcp_common::preflight::Permission;
 use oc_mcp_common::server_config::entra_issuer;
@@ -10,10 +12,19 @@ struct Wrapper {
     args: InstallArgs,
 }
 
-fn args(extra: &[&str]) -> InstallArgs {
+fn try_args(extra: &[&str]) -> std::result::Result<InstallArgs, clap::Error> {
     let mut argv = vec!["install"];
     argv.extend_from_slice(extra);
-    Wrapper::parse_from(argv).args
+    Wrapper::try_parse_from(argv).map(|w| w.args)
+}
+
+fn args(extra: &[&str]) -> InstallArgs {
+    try_args(extra).expect("flags")
+}
+
+/// `base` followed by `more`.
+fn with<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+    [base, more].concat()
 }
 
 fn openshift() -> ClusterFacts {
@@ -27,19 +38,39 @@ fn openshift() -> ClusterFacts {
 
 /// The MCP endpoint on the default route, which oidc mode uses as `resource` and audience.
 const RESOURCE: &str = "https://kubernetes-mcp-server-mcp-server.apps.aro.example.com/mcp";
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+/// oidc mode with the test issuer and client ID.
+const OIDC: &[&str] = &[
+    "--auth",
+    "oidc",
+    "--issuer",
+    "https://idp.example.com",
+    "--client-id",
+    "mcp",
+];
+/// oidc mode on a public host (off OpenShift).
+fn oidc_host() -> Vec<&'static str> {
+    with(OIDC, &["--host", "mcp.example.com"])
+}
 
-/// OpenShift whose API server accepts https://idp.example.com's tokens for `audiences`.
-fn trusting_idp_for(audiences: &[&str]) -> ClusterFacts {
+/// OpenShift whose API server accepts `issuer`'s tokens for `audiences`.
+fn trusting(issuer: &str, audiences: &[&str]) -> ClusterFacts {
     let mut facts = openshift();
     facts.authentication = Some(
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": "cluster"},
             "spec": {"type": "OIDC", "oidcProviders": [{"name": "idp",
-                "issuer": {"issuerURL": "https://idp.example.com", "audiences": audiences}}]}
+                "issuer": {"issuerURL": issuer, "audiences": audiences}}]}
         }))
         .expect("auth"),
     );
     facts
+}
+
+/// OpenShift whose API server accepts https://idp.example.com's tokens for `audiences`.
+fn trusting_idp_for(audiences: &[&str]) -> ClusterFacts {
+    trusting("https://idp.example.com", audiences)
 }
 
 /// OpenShift whose API server accepts https://idp.example.com's tokens for the endpoint.
@@ -47,9 +78,68 @@ fn trusting_idp() -> ClusterFacts {
     trusting_idp_for(&[RESOURCE])
 }
 
+/// OpenShift whose API server accepts the test tenant's Entra tokens for app-1.
+fn trusting_entra() -> ClusterFacts {
+    trusting(&entra_issuer(TENANT), &["app-1"])
+}
+
+fn plan_with(flags: &[&str], facts: &ClusterFacts, inputs: &Inputs) -> Result<InstallPlan> {
+    resolve(&args(flags), "mcp-server", facts, inputs)
+}
+
+fn plan_for(flags: &[&str], facts: &ClusterFacts) -> InstallPlan {
+    plan_with(flags, facts, &Inputs::default())
+        .unwrap_or_else(|e| panic!("{flags:?}: no plan: {e}"))
+}
+
+/// How a refusal reads, whether clap refused a flag's value or the plan refused the flags.
+struct Refusal {
+    code: i32,
+    text: String,
+    hint: String,
+}
+
+fn refusal_with(flags: &[&str], facts: &ClusterFacts, inputs: &Inputs) -> Refusal {
+    let err = match try_args(flags) {
+        Err(usage) => {
+            return Refusal {
+                code: usage.exit_code(),
+                text: usage.to_string(),
+                hint: String::new(),
+            };
+        }
+        Ok(args) => resolve(&args, "mcp-server", facts, inputs)
+            .map(|_| ())
+            .expect_err(&format!("{flags:?} is refused")),
+    };
+    Refusal {
+        code: i32::from(err.exit_code().code()),
+        text: err.to_string(),
+        hint: err.hint().unwrap_or_default(),
+    }
+}
+
+fn refusal(flags: &[&str], facts: &ClusterFacts) -> Refusal {
+    refusal_with(flags, facts, &Inputs::default())
+}
+
+/// Refused with exit 2, the message holding `expected` and the hint each of `hinted`.
+fn assert_refused(flags: &[&str], facts: &ClusterFacts, expected: &str, hinted: &[&str]) {
+    let refused = refusal(flags, facts);
+    assert_eq!(refused.code, 2, "{flags:?}: {}", refused.text);
+    assert!(
+        refused.text.contains(expected),
+        "{flags:?}: {}",
+        refused.text
+    );
+    for hint in hinted {
+        assert!(refused.hint.contains(hint), "{flags:?}: {}", refused.hint);
+    }
+}
+
 #[test]
 fn openshift_defaults_follow_the_guide_without_its_mistakes() {
-    let plan = resolve(&args(&[]), "mcp-server", &openshift(), &Inputs::default()).expect("plan");
+    let plan = plan_for(&[], &openshift());
     assert_eq!(plan.mode, AuthMode::OpenShift);
     assert_eq!(plan.fullname, "kubernetes-mcp-server");
     assert_eq!(
@@ -64,22 +154,14 @@ fn openshift_defaults_follow_the_guide_without_its_mistakes() {
 
 #[test]
 fn guardrails_refuse_what_cannot_work() {
-    let facts = openshift();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    let on_openshift: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--auth", "none"], "--auth none on a public route"),
         (
             vec!["--auth", "entra"],
             "needs the tenant and the app's client ID",
         ),
         (
-            vec![
-                "--auth",
-                "oidc",
-                "--issuer",
-                "https://idp.example.com",
-                "--client-id",
-                "mcp",
-            ],
+            OIDC.to_vec(),
             "does not accept tokens from https://idp.example.com",
         ),
         (
@@ -101,44 +183,49 @@ fn guardrails_refuse_what_cannot_work() {
             vec!["--host", "https://x.example.com"],
             "is not a valid host name",
         ),
+        (
+            vec!["--token-exchange", "rfc8693"],
+            "--token-exchange does not apply to --auth openshift",
+        ),
+        (
+            with(OIDC, &["--token-exchange", "rfc8693"]),
+            "needs the client secret in Secret mcp-oauth-credentials",
+        ),
     ];
-    for (extra, expected) in cases {
-        let err =
-            resolve(&args(&extra), "mcp-server", &facts, &Inputs::default()).expect_err(expected);
-        assert_eq!(err.exit_code().code(), 2, "{extra:?}");
-        assert!(err.to_string().contains(expected), "{extra:?}: {err}");
+    for (flags, expected) in on_openshift {
+        assert_refused(&flags, &openshift(), expected, &[]);
     }
     let plain = ClusterFacts::default();
-    let err = resolve(&args(&[]), "mcp-server", &plain, &Inputs::default()).expect_err("no domain");
-    assert!(err.to_string().contains("no route host"), "{err}");
-    assert!(
-        resolve(
-            &args(&["--auth", "none", "--internal"]),
-            "mcp-server",
-            &plain,
-            &Inputs::default()
-        )
-        .is_ok()
+    let off_openshift: Vec<(Vec<&str>, &str)> = vec![
+        (vec![], "no route host"),
+        (
+            vec!["--host", "mcp.example.com", "--tls-secret", "mcp-tls"],
+            "--auth openshift needs OpenShift",
+        ),
+        (
+            with(&oidc_host(), &["--tls-secret", "Bad_Name"]),
+            "--tls-secret",
+        ),
+        (
+            with(&oidc_host(), &["--cluster-issuer", "Bad_Name"]),
+            "--cluster-issuer",
+        ),
+    ];
+    for (flags, expected) in off_openshift {
+        assert_refused(&flags, &plain, expected, &[]);
+    }
+    assert_refused(
+        &oidc_host(),
+        &plain,
+        "needs TLS on its Ingress",
+        &["--tls-secret", "--cluster-issuer", "--internal"],
     );
+    plan_for(&["--auth", "none", "--internal"], &plain);
 }
 
 #[test]
 fn oidc_mode_when_the_cluster_trusts_the_issuer() {
-    let facts = trusting_idp();
-    let plan = resolve(
-        &args(&[
-            "--auth",
-            "oidc",
-            "--issuer",
-            "https://idp.example.com",
-            "--client-id",
-            "mcp",
-        ]),
-        "mcp-server",
-        &facts,
-        &Inputs::default(),
-    )
-    .expect("plan");
+    let plan = plan_for(OIDC, &trusting_idp());
     assert_eq!(
         plan.config.authorization_url.as_deref(),
         Some("https://idp.example.com")
@@ -151,74 +238,44 @@ fn oidc_mode_when_the_cluster_trusts_the_issuer() {
 
 #[test]
 fn oidc_audience_is_the_resource_unless_given_and_the_cluster_must_accept_it() {
-    let oidc = [
-        "--auth",
-        "oidc",
-        "--issuer",
-        "https://idp.example.com",
-        "--client-id",
-        "mcp",
-    ];
+    let accepts_client_id = trusting_idp_for(&["mcp"]);
     // The cluster accepts only the client ID: MCP clients' tokens would be rejected.
-    let err = resolve(
-        &args(&oidc),
-        "mcp-server",
-        &trusting_idp_for(&["mcp"]),
-        &Inputs::default(),
-    )
-    .expect_err("audience not accepted");
-    assert_eq!(err.exit_code().code(), 2);
-    let text = err.to_string();
+    let refused = refusal(OIDC, &accepts_client_id);
+    assert_eq!(refused.code, 2);
     assert!(
-        text.contains("only for audience \"mcp\"") && text.contains(RESOURCE),
-        "{text}"
+        refused.text.contains("only for audience \"mcp\"") && refused.text.contains(RESOURCE),
+        "{}",
+        refused.text
     );
-    assert!(
-        err.hint().is_some_and(|h| h.contains("--audience")),
-        "{err:?}"
-    );
-    // --audience wins (an issuer that ignores `resource`).
-    let plan = resolve(
-        &args(&[&oidc[..], &["--audience", "mcp"]].concat()),
-        "mcp-server",
-        &trusting_idp_for(&["mcp"]),
-        &Inputs::default(),
-    )
-    .expect("plan");
-    assert_eq!(plan.config.oauth_audience.as_deref(), Some("mcp"));
-    assert_eq!(plan.config.server_url.as_deref(), Some(RESOURCE));
-    // Internal: no route, no resource URL a client could know; the client ID stays.
-    let plan = resolve(
-        &args(&[&oidc[..], &["--internal"]].concat()),
-        "mcp-server",
-        &trusting_idp_for(&["mcp"]),
-        &Inputs::default(),
-    )
-    .expect("plan");
-    assert_eq!(plan.config.oauth_audience.as_deref(), Some("mcp"));
-    assert_eq!(plan.config.server_url, None);
+    assert!(refused.hint.contains("--audience"), "{}", refused.hint);
+    // --audience wins (an issuer that ignores `resource`); internal: no route, no resource
+    // URL a client could know, so the client ID stays.
+    for (more, server_url) in [
+        (&["--audience", "mcp"][..], Some(RESOURCE)),
+        (&["--internal"][..], None),
+    ] {
+        let plan = plan_for(&with(OIDC, more), &accepts_client_id);
+        assert_eq!(
+            plan.config.oauth_audience.as_deref(),
+            Some("mcp"),
+            "{more:?}"
+        );
+        assert_eq!(plan.config.server_url.as_deref(), server_url, "{more:?}");
+    }
 }
 
 #[test]
 fn entra_clients_are_told_to_ask_for_the_apps_scope() {
-    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-    let mut facts = openshift();
-    facts.authentication = Some(
-        serde_json::from_value(serde_json::json!({
-            "spec": {"type": "OIDC", "oidcProviders": [{"name": "entra",
-                "issuer": {"issuerURL": entra_issuer(tenant), "audiences": ["app-1"]}}]}
-        }))
-        .expect("auth"),
-    );
+    let mut facts = trusting_entra();
     let entra = [
         "--auth",
         "entra",
         "--tenant",
-        tenant,
+        TENANT,
         "--client-id",
         "app-1",
     ];
-    let plan = resolve(&args(&entra), "mcp-server", &facts, &Inputs::default()).expect("plan");
+    let plan = plan_for(&entra, &facts);
     assert_eq!(plan.config.oauth_audience.as_deref(), Some("app-1"));
     let scopes = plan.config.oauth_scopes.clone().unwrap_or_default();
     assert!(
@@ -226,26 +283,15 @@ fn entra_clients_are_told_to_ask_for_the_apps_scope() {
         "{scopes:?}"
     );
     // Only Graph scopes: a Graph token, which the server rejects.
-    let err = resolve(
-        &args(&[&entra[..], &["--scopes", "openid,profile"]].concat()),
-        "mcp-server",
+    assert_refused(
+        &[&entra[..], &["--scopes", "openid,profile"]].concat(),
         &facts,
-        &Inputs::default(),
-    )
-    .expect_err("graph scopes");
-    assert_eq!(err.exit_code().code(), 2);
-    assert!(
-        err.to_string().contains("names no scope of the app"),
-        "{err}"
-    );
-    assert!(
-        err.hint()
-            .is_some_and(|h| h.contains("api://app-1/access_as_user")),
-        "{err:?}"
+        "names no scope of the app",
+        &["api://app-1/access_as_user"],
     );
     // What `oc mcp-oauth register entra` stored (its key names) is used as is.
     facts.oauth_settings = [
-        ("tenant_id".to_owned(), tenant.to_owned()),
+        ("tenant_id".to_owned(), TENANT.to_owned()),
         ("client_id".to_owned(), "app-1".to_owned()),
         (
             "scopes".to_owned(),
@@ -253,13 +299,7 @@ fn entra_clients_are_told_to_ask_for_the_apps_scope() {
         ),
     ]
     .into();
-    let plan = resolve(
-        &args(&["--auth", "entra"]),
-        "mcp-server",
-        &facts,
-        &Inputs::default(),
-    )
-    .expect("plan");
+    let plan = plan_for(&["--auth", "entra"], &facts);
     assert_eq!(
         plan.config.oauth_scopes.as_deref(),
         Some(
@@ -273,111 +313,60 @@ fn entra_clients_are_told_to_ask_for_the_apps_scope() {
 }
 
 #[test]
-fn off_openshift_a_public_endpoint_needs_tls_and_openshift_mode_is_refused() {
+fn off_openshift_a_public_endpoint_gets_tls_from_a_secret_or_cert_manager() {
     let kubernetes = ClusterFacts::default();
-    let oidc = [
-        "--auth",
-        "oidc",
-        "--issuer",
-        "https://idp.example.com",
-        "--client-id",
-        "mcp",
-        "--host",
-        "mcp.example.com",
-    ];
-    let err =
-        resolve(&args(&oidc), "mcp-server", &kubernetes, &Inputs::default()).expect_err("no TLS");
-    assert_eq!(err.exit_code().code(), 2);
-    assert!(
-        err.to_string().contains("needs TLS on its Ingress"),
-        "{err}"
-    );
-    let hint = err.hint().unwrap_or_default();
-    for flag in ["--tls-secret", "--cluster-issuer", "--internal"] {
-        assert!(hint.contains(flag), "{hint}");
+    for (more, tls) in [
+        (
+            ["--tls-secret", "mcp-tls"],
+            IngressTls::Secret("mcp-tls".into()),
+        ),
+        (
+            ["--cluster-issuer", "letsencrypt"],
+            IngressTls::ClusterIssuer {
+                issuer: "letsencrypt".into(),
+                secret: "kubernetes-mcp-server-tls".into(),
+            },
+        ),
+    ] {
+        let plan = plan_for(&with(&oidc_host(), &more), &kubernetes);
+        assert_eq!(plan.ingress_tls, tls, "{more:?}");
     }
-    let err = resolve(
-        &args(&["--host", "mcp.example.com", "--tls-secret", "mcp-tls"]),
-        "mcp-server",
-        &kubernetes,
-        &Inputs::default(),
-    )
-    .expect_err("openshift mode");
-    assert!(
-        err.to_string().contains("--auth openshift needs OpenShift"),
-        "{err}"
-    );
-    let plan = resolve(
-        &args(&[&oidc[..], &["--tls-secret", "mcp-tls"]].concat()),
-        "mcp-server",
-        &kubernetes,
-        &Inputs::default(),
-    )
-    .expect("plan");
-    assert_eq!(plan.ingress_tls, IngressTls::Secret("mcp-tls".into()));
-    let plan = resolve(
-        &args(&[&oidc[..], &["--cluster-issuer", "letsencrypt"]].concat()),
-        "mcp-server",
-        &kubernetes,
-        &Inputs::default(),
-    )
-    .expect("plan");
-    assert_eq!(
-        plan.ingress_tls,
-        IngressTls::ClusterIssuer {
-            issuer: "letsencrypt".into(),
-            secret: "kubernetes-mcp-server-tls".into()
-        }
-    );
-    let err = resolve(
-        &args(&[&oidc[..], &["--tls-secret", "Bad_Name"]].concat()),
-        "mcp-server",
-        &kubernetes,
-        &Inputs::default(),
-    )
-    .expect_err("bad name");
-    assert!(err.to_string().contains("--tls-secret"), "{err}");
 }
 
 #[test]
 fn entra_settings_come_from_the_oauth_settings_configmap() {
-    let mut facts = openshift();
-    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let mut facts = trusting_entra();
     facts.oauth_settings = [
-        ("tenant".to_owned(), tenant.to_owned()),
+        ("tenant".to_owned(), TENANT.to_owned()),
         ("clientId".to_owned(), "app-1".to_owned()),
     ]
     .into();
-    facts.authentication = Some(
-        serde_json::from_value(serde_json::json!({
-            "spec": {"type": "OIDC", "oidcProviders": [{"name": "entra",
-                "issuer": {"issuerURL": entra_issuer(tenant), "audiences": ["app-1"]}}]}
-        }))
-        .expect("auth"),
-    );
-    let plan = resolve(
-        &args(&["--auth", "entra"]),
-        "mcp-server",
-        &facts,
-        &Inputs::default(),
-    )
-    .expect("plan");
-    assert_eq!(plan.config.authorization_url, Some(entra_issuer(tenant)));
+    let plan = plan_for(&["--auth", "entra"], &facts);
+    assert_eq!(plan.config.authorization_url, Some(entra_issuer(TENANT)));
     assert_eq!(plan.config.oauth_audience.as_deref(), Some("app-1"));
+    // The ConfigMap's values have the grammar of the flags they stand in for.
+    facts
+        .oauth_settings
+        .insert("tenant".to_owned(), "common".to_owned());
+    assert_refused(
+        &["--auth", "entra"],
+        &facts,
+        "mcp-oauth-settings: \"common\" is a multi-tenant alias",
+        &["az account show"],
+    );
 }
 
 #[test]
 fn extra_config_is_merged_and_checked_key_by_key() {
     let facts = openshift();
-    let plan = resolve(
-        &args(&[]),
-        "mcp-server",
+    let extra = |text: &str| Inputs {
+        extra_config: Some(text.into()),
+        ..Inputs::default()
+    };
+    let plan = plan_with(
+        &[],
         &facts,
-        &Inputs {
-            extra_config: Some("list_output = \"yaml\"\nlog_level = 3\n".into()),
-            issuer_ca: None,
-            sts_client_secret: None,
-        },
+        &extra("list_output = \"yaml\"\nlog_level = 3\n"),
     )
     .expect("plan");
     assert_eq!(plan.config.list_output.as_deref(), Some("yaml"));
@@ -388,18 +377,9 @@ fn extra_config_is_merged_and_checked_key_by_key() {
         ("require_oauth = false\n", "public"),
         ("read_only = [\n", "not valid TOML"),
     ] {
-        let err = resolve(
-            &args(&[]),
-            "mcp-server",
-            &facts,
-            &Inputs {
-                extra_config: Some(text.into()),
-                ..Inputs::default()
-            },
-        )
-        .expect_err(text);
-        assert_eq!(err.exit_code().code(), 2);
-        assert!(err.to_string().contains(expected), "{text}: {err}");
+        let refused = refusal_with(&[], &facts, &extra(text));
+        assert_eq!(refused.code, 2);
+        assert!(refused.text.contains(expected), "{text}: {}", refused.text);
     }
 }
 
@@ -407,29 +387,22 @@ fn extra_config_is_merged_and_checked_key_by_key() {
 fn an_issuer_ca_is_mounted_and_named_in_the_config_only_for_issuer_modes() {
     let facts = trusting_idp();
     let inputs = Inputs {
-        extra_config: None,
-        sts_client_secret: None,
-        issuer_ca: Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into()),
+        issuer_ca: Some(CA.into()),
+        ..Inputs::default()
     };
-    let oidc = args(&[
-        "--auth",
-        "oidc",
-        "--issuer",
-        "https://idp.example.com",
-        "--client-id",
-        "mcp",
-    ]);
-    let plan = resolve(&oidc, "mcp-server", &facts, &inputs).expect("plan");
+    let plan = plan_with(OIDC, &facts, &inputs).expect("plan");
     assert_eq!(
         plan.config.certificate_authority.as_deref(),
         Some(ISSUER_CA_PATH)
     );
     assert!(plan.issuer_ca.is_some());
-    let err = resolve(&args(&[]), "mcp-server", &facts, &inputs).expect_err("openshift mode");
+    let refused = refusal_with(&[], &facts, &inputs);
     assert!(
-        err.to_string()
+        refused
+            .text
             .contains("--issuer-ca does not apply to --auth openshift"),
-        "{err}"
+        "{}",
+        refused.text
     );
 }
 
@@ -437,25 +410,21 @@ fn an_issuer_ca_is_mounted_and_named_in_the_config_only_for_issuer_modes() {
 fn token_exchange_puts_the_secret_in_a_drop_in_and_nowhere_else() {
     // With an exchange the cluster gets the exchanged token, so the issuer trust check
     // does not apply (the default facts say the cluster trusts no issuer).
-    let facts = openshift();
-    let exchange = args(&[
-        "--auth",
-        "oidc",
-        "--issuer",
-        "https://idp.example.com",
-        "--client-id",
-        "mcp",
-        "--token-exchange",
-        "rfc8693",
-        "--sts-audience",
-        "openshift-api",
-    ]);
+    let exchange = with(
+        OIDC,
+        &[
+            "--token-exchange",
+            "rfc8693",
+            "--sts-audience",
+            "openshift-api",
+        ],
+    );
     let secret = "very-secret-client-secret";
     let inputs = Inputs {
         sts_client_secret: Some(oc_mcp_common::kube_args::Secret::new(secret)),
         ..Inputs::default()
     };
-    let plan = resolve(&exchange, "mcp-server", &facts, &inputs).expect("plan");
+    let plan = plan_with(&exchange, &openshift(), &inputs).expect("plan");
     let main = plan.config.to_toml_string();
     assert!(
         main.contains("[token_exchange]") && main.contains("strategy = \"rfc8693\""),
@@ -470,32 +439,12 @@ fn token_exchange_puts_the_secret_in_a_drop_in_and_nowhere_else() {
         !format!("{plan:?}").contains(secret),
         "Debug output redacts it"
     );
-    let err = resolve(&exchange, "mcp-server", &facts, &Inputs::default()).expect_err("no secret");
-    assert!(
-        err.to_string()
-            .contains("needs the client secret in Secret mcp-oauth-credentials"),
-        "{err}"
-    );
-    let err = resolve(
-        &args(&["--token-exchange", "rfc8693"]),
-        "mcp-server",
-        &facts,
-        &inputs,
-    )
-    .expect_err("openshift");
-    assert!(
-        err.to_string()
-            .contains("--token-exchange does not apply to --auth openshift"),
-        "{err}"
-    );
 }
 
 #[test]
 fn the_ingress_carries_tls_off_openshift_and_the_route_annotation_only_on_it() {
     let ingress_of = |flags: &[&str], facts: &ClusterFacts| {
-        let mut all = vec!["--engine", "manifests"];
-        all.extend_from_slice(flags);
-        let plan = resolve(&args(&all), "mcp-server", facts, &Inputs::default()).expect("plan");
+        let plan = plan_for(&with(&["--engine", "manifests"], flags), facts);
         let ingress = crate::render::manifests(&plan)
             .expect("render")
             .into_iter()
@@ -504,19 +453,9 @@ fn the_ingress_carries_tls_off_openshift_and_the_route_annotation_only_on_it() {
         let values = serde_json::to_value(crate::render::values(&plan)).expect("values");
         (serde_json::to_value(&ingress.object).expect("json"), values)
     };
-    let oidc = [
-        "--auth",
-        "oidc",
-        "--issuer",
-        "https://idp.example.com",
-        "--client-id",
-        "mcp",
-        "--host",
-        "mcp.example.com",
-    ];
     let kubernetes = ClusterFacts::default();
     let (ingress, values) = ingress_of(
-        &[&oidc[..], &["--tls-secret", "mcp-tls"]].concat(),
+        &with(&oidc_host(), &["--tls-secret", "mcp-tls"]),
         &kubernetes,
     );
     assert_eq!(
@@ -526,7 +465,7 @@ fn the_ingress_carries_tls_off_openshift_and_the_route_annotation_only_on_it() {
     assert!(ingress["metadata"]["annotations"].is_null(), "{ingress}");
     assert_eq!(values["ingress"]["tls"]["secretName"], "mcp-tls");
     let (ingress, values) = ingress_of(
-        &[&oidc[..], &["--cluster-issuer", "letsencrypt"]].concat(),
+        &with(&oidc_host(), &["--cluster-issuer", "letsencrypt"]),
         &kubernetes,
     );
     assert_eq!(
@@ -557,75 +496,61 @@ fn fullname_follows_the_chart_helper() {
     assert_eq!(fullname("prod"), "prod-kubernetes-mcp-server");
 }
 
-/// The preflight is computed from flags before the cluster is read; whatever the plan
-/// then renders must be inside it.
+const FLAVOR: ClusterFlavor = ClusterFlavor {
+    openshift: true,
+    openshift_config: true,
+    openshift_oauth: true,
+};
+
+fn asked(args: &InstallArgs) -> BTreeSet<(String, String, String, String, String)> {
+    crate::apply::permissions(args, "mcp-server", FLAVOR)
+        .expect("permissions")
+        .iter()
+        .map(Permission::key)
+        .collect()
+}
+
+/// The preflight is computed from flags before the cluster is read, from the plan's preview;
+/// every object the real plan then applies must be inside it.
 #[test]
-fn the_preflight_covers_every_rendered_object() {
-    use std::collections::BTreeSet;
-    let flavor = ClusterFlavor {
-        openshift: true,
-        openshift_config: true,
-        openshift_oauth: true,
-    };
-    let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+fn the_preflight_covers_every_object_the_plan_applies() {
     let trusting = trusting_idp();
-    let oidc = [
-        "--engine",
-        "manifests",
-        "--auth",
-        "oidc",
-        "--issuer",
-        "https://idp.example.com",
-        "--client-id",
-        "mcp",
+    let manifests = with(&["--engine", "manifests"], OIDC);
+    let issuer_ca = Inputs {
+        issuer_ca: Some(CA.into()),
+        ..Inputs::default()
+    };
+    let client_secret = Inputs {
+        sts_client_secret: Some(oc_mcp_common::kube_args::Secret::new("s")),
+        ..Inputs::default()
+    };
+    let exchange = [
+        "--token-exchange",
+        "rfc8693",
+        "--sts-audience",
+        "openshift-api",
     ];
-    let with = |extra: &[&'static str]| [&oidc[..], extra].concat();
-    let cases: Vec<(Vec<&str>, Inputs, &ClusterFacts)> = vec![
-        (vec!["--engine", "manifests"], Inputs::default(), &trusting),
+    let none = Inputs::default();
+    let cases: Vec<(Vec<&str>, &Inputs)> = vec![
+        (vec!["--engine", "manifests"], &none),
         (
             vec!["--engine", "manifests", "--internal", "--auth", "none"],
-            Inputs::default(),
-            &trusting,
+            &none,
         ),
-        (vec![], Inputs::default(), &trusting),
-        (
-            with(&["--issuer-ca", "ca.pem"]),
-            Inputs {
-                issuer_ca: Some(ca.into()),
-                ..Inputs::default()
-            },
-            &trusting,
-        ),
-        (
-            with(&[
-                "--token-exchange",
-                "rfc8693",
-                "--sts-audience",
-                "openshift-api",
-            ]),
-            Inputs {
-                sts_client_secret: Some(oc_mcp_common::kube_args::Secret::new("s")),
-                ..Inputs::default()
-            },
-            &trusting,
-        ),
+        (vec![], &none),
+        (with(&manifests, &["--issuer-ca", "ca.pem"]), &issuer_ca),
+        (with(OIDC, &["--issuer-ca", "ca.pem"]), &issuer_ca),
+        (with(&manifests, &exchange), &client_secret),
+        (with(OIDC, &exchange), &client_secret),
     ];
-    for (flags, inputs, facts) in cases {
+    for (flags, inputs) in cases {
         let args = args(&flags);
-        let plan = resolve(&args, "mcp-server", facts, &inputs).expect("plan");
-        let asked: BTreeSet<_> = crate::apply::permissions(&args, "mcp-server", flavor)
-            .iter()
-            .map(Permission::key)
-            .collect();
-        let objects = if args.engine == Engine::Manifests {
-            crate::render::manifests(&plan).expect("render")
-        } else {
-            Vec::new()
-        };
-        for object in objects {
-            for p in object.required_permissions() {
-                assert!(asked.contains(&p.key()), "{flags:?}: {p:?} not asked");
-            }
+        let plan = resolve(&args, "mcp-server", &trusting, inputs).expect("plan");
+        let asked = asked(&args);
+        let applied = crate::render::applied_objects(&plan).expect("render");
+        assert!(!applied.objects.is_empty() || args.engine == Engine::Helm);
+        for p in applied.required_permissions() {
+            assert!(asked.contains(&p.key()), "{flags:?}: {p:?} not asked");
         }
         let ingress =
             Permission::new("create", "networking.k8s.io", "ingresses").in_namespace("mcp-server");
@@ -635,6 +560,59 @@ fn the_preflight_covers_every_rendered_object() {
             "{flags:?}: an internal or helm install creates no Ingress itself"
         );
     }
+}
+
+/// What the default manifests install asks, spelled out: the five objects' get/create/patch,
+/// list/delete of the six kinds it prunes, the project, and the cluster facts.
+#[test]
+fn the_manifests_preflight_is_the_objects_the_prune_the_project_and_the_facts() {
+    let mut expected: BTreeSet<_> = BTreeSet::new();
+    let in_ns = |verb: &str, group: &str, resource: &str| {
+        Permission::new(verb, group, resource)
+            .in_namespace("mcp-server")
+            .key()
+    };
+    for (group, resource) in [
+        ("", "serviceaccounts"),
+        ("", "configmaps"),
+        ("apps", "deployments"),
+        ("", "services"),
+        ("networking.k8s.io", "ingresses"),
+    ] {
+        for verb in ["get", "create", "patch"] {
+            expected.insert(in_ns(verb, group, resource));
+        }
+    }
+    for (group, resource) in [
+        ("networking.k8s.io", "ingresses"),
+        ("", "services"),
+        ("apps", "deployments"),
+        ("", "configmaps"),
+        ("", "secrets"),
+        ("", "serviceaccounts"),
+    ] {
+        for verb in ["list", "delete"] {
+            expected.insert(in_ns(verb, group, resource));
+        }
+    }
+    expected.insert(Permission::new("create", "project.openshift.io", "projectrequests").key());
+    for resource in ["ingresses", "authentications"] {
+        expected.insert(
+            Permission::new("get", "config.openshift.io", resource)
+                .named("cluster")
+                .key(),
+        );
+    }
+    assert_eq!(asked(&args(&["--engine", "manifests"])), expected);
+    // helm applies the chart's objects itself: of them only the settings read stays.
+    let mut helm: BTreeSet<_> = expected
+        .into_iter()
+        .filter(|(_, _, namespace, verb, _)| {
+            namespace.is_empty() || !["get", "create", "patch"].contains(&verb.as_str())
+        })
+        .collect();
+    helm.insert(in_ns("get", "", "configmaps"));
+    assert_eq!(asked(&args(&[])), helm);
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! request can be printed (`--dry-run=client`, no token) or sent. The token never leaves the
 //! `Authorization` header (marked sensitive); errors carry Graph's code and message only.
 
-use std::{fmt::Write as _, time::Duration};
+use std::{fmt::Write as _, ops::Deref, str::FromStr, time::Duration};
 
-use oc_mcp_common::{Error, Result, error::describe_chain, kube_args::Secret};
+use oc_mcp_common::{Error, Result, error::describe_chain, kube_args::Secret, names::InvalidValue};
 use reqwest::{Method, Url, header::HeaderValue};
 use serde::Serialize;
 use serde_json::Value;
@@ -75,17 +75,43 @@ pub struct GraphResponse {
     pub body: Option<Value>,
 }
 
-/// Check a Graph base URL: https, or http on a loopback address (tests).
-pub fn validate_base(text: &str) -> Result<String> {
-    let url = Url::parse(text)
-        .map_err(|e| Error::usage(format!("invalid Microsoft Graph URL {text:?}: {e}")))?;
-    let loopback = crate::uris::is_loopback_host(&url);
-    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-        return Err(Error::usage(format!(
-            "Microsoft Graph URL {text:?} must use https (http only on a loopback address)"
-        )));
+/// A Microsoft Graph base URL, without its trailing `/`: https, or http on a loopback address.
+/// Not an `HttpsUrl`: the tests point `--graph-url` at a fake Graph on plain loopback http.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphBase(String);
+
+impl GraphBase {
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    Ok(text.trim_end_matches('/').to_owned())
+}
+
+impl FromStr for GraphBase {
+    type Err = InvalidValue;
+
+    fn from_str(text: &str) -> std::result::Result<Self, InvalidValue> {
+        let refuse = |reason: String| InvalidValue {
+            reason,
+            fix: "pass an https URL such as https://graph.microsoft.com/v1.0",
+        };
+        let url = Url::parse(text)
+            .map_err(|e| refuse(format!("invalid Microsoft Graph URL {text:?}: {e}")))?;
+        let loopback = crate::uris::is_loopback_host(&url);
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(refuse(format!(
+                "Microsoft Graph URL {text:?} must use https (http only on a loopback address)"
+            )));
+        }
+        Ok(Self(text.trim_end_matches('/').to_owned()))
+    }
+}
+
+impl Deref for GraphBase {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A Graph client holding the bearer token.
@@ -105,7 +131,7 @@ impl std::fmt::Debug for Graph {
 }
 
 impl Graph {
-    pub fn new(base: &str, token: &Secret, timeout: Duration) -> Result<Self> {
+    pub fn new(base: &GraphBase, token: &Secret, timeout: Duration) -> Result<Self> {
         oc_mcp_common::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -120,7 +146,7 @@ impl Graph {
             })?;
         Ok(Self {
             http,
-            base: validate_base(base)?,
+            base: base.as_str().to_owned(),
             token: token.clone(),
         })
     }
@@ -151,15 +177,15 @@ impl Graph {
             builder = builder.json(body);
         }
         tracing::debug!(method = %request.method, path = %request.path, "Microsoft Graph request");
-        let response = builder.send().await.map_err(|e| Error::Unreachable {
-            what: format!("Microsoft Graph at {}", self.base),
-            message: describe_chain(&e),
-        })?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| Error::unreachable(format!("Microsoft Graph at {}", self.base), e))?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| Error::Unreachable {
-            what: format!("Microsoft Graph at {}", self.base),
-            message: describe_chain(&e),
-        })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Error::unreachable(format!("Microsoft Graph at {}", self.base), e))?;
         tracing::debug!(status, path = %request.path, "Microsoft Graph answer");
         let body = if text.trim().is_empty() {
             None
@@ -243,11 +269,18 @@ mod tests {
     #[test]
     fn base_urls_must_be_https_except_loopback() {
         assert_eq!(
-            validate_base("https://graph.microsoft.com/v1.0/").expect("ok"),
+            "https://graph.microsoft.com/v1.0/"
+                .parse::<GraphBase>()
+                .expect("ok")
+                .as_str(),
             GRAPH_URL
         );
-        assert!(validate_base("http://127.0.0.1:4000/v1.0").is_ok());
-        assert!(validate_base("http://graph.example.com/v1.0").is_err());
+        assert!("http://127.0.0.1:4000/v1.0".parse::<GraphBase>().is_ok());
+        assert!(
+            "http://graph.example.com/v1.0"
+                .parse::<GraphBase>()
+                .is_err()
+        );
     }
 
     #[test]

@@ -18,25 +18,22 @@ mod report;
 mod tests;
 pub mod token;
 
-use std::time::Duration;
-
 use oc_mcp_common::{
-    DryRun, Error, ExitCode, GlobalArgs, OutputFormat, Plan, PlannedObject, Result, cli,
-    kube_args::Secret,
-    openshift,
-    preflight::{Permission, require_permissions},
+    ApplyReport, DryRun, Error, ExitCode, GlobalArgs, OutputFormat, Plan, PlannedObject, Result,
+    cli, kube_args::Secret, names::InvalidValue, openshift, preflight::require_permissions,
 };
 
 use self::{
-    graph::{GRAPH_URL, Graph},
+    graph::{GRAPH_URL, Graph, GraphBase},
     token::TokenSource,
 };
 use crate::{
     apply,
-    names::{self, DeploymentArgs, note},
-    secret,
+    names::DeploymentArgs,
+    note, secret,
     settings::EntraSettings,
-    uris::{self, UriKind},
+    target::{self, Target},
+    uris::{self, RedirectUri, UriKind},
 };
 
 pub use bodies::*;
@@ -65,18 +62,18 @@ pub const LOGIN_HOST: &str = "https://login.microsoftonline.com";
 pub struct EntraArgs {
     /// The directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com
     #[arg(long, value_name = "TENANT")]
-    pub tenant: String,
+    pub tenant: Tenant,
 
     /// The application's display name; also its unique name, the key that makes re-runs update
     /// the same application instead of creating another
-    #[arg(long, default_value = "kubernetes-mcp-server", value_name = "NAME")]
+    #[arg(long, default_value = "kubernetes-mcp-server", value_name = "NAME", value_parser = parse_unique_name)]
     pub display_name: String,
 
     /// A redirect URI; repeat for more. https URIs become web redirects, loopback http URIs
     /// public-client redirects (CLI logins). Replaces the defaults: https://<route host>/oauth/callback
     /// and http://127.0.0.1/oauth/callback, http://localhost/oauth/callback
     #[arg(long = "redirect-uri", value_name = "URI")]
-    pub redirect_uris: Vec<String>,
+    pub redirect_uris: Vec<RedirectUri>,
 
     /// Grant tenant-wide admin consent for openid, profile, email and offline_access
     #[arg(long)]
@@ -102,23 +99,23 @@ pub struct EntraArgs {
 pub struct GraphArgs {
     /// Microsoft Graph base URL
     #[arg(long, hide = true, env = "OC_MCP_GRAPH_URL", default_value = GRAPH_URL)]
-    pub graph_url: String,
+    pub graph_url: GraphBase,
 }
 
-/// An Entra unique name: letters, digits and `-._`, at most 120 characters.
-fn validate_display_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 120
-        && name
+/// An Entra unique name (`--display-name`): letters, digits and `-._`, at most 120 characters.
+fn parse_unique_name(text: &str) -> std::result::Result<String, InvalidValue> {
+    let ok = !text.is_empty()
+        && text.len() <= 120
+        && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
     if ok {
-        Ok(())
+        Ok(text.to_owned())
     } else {
-        Err(Error::usage_with_hint(
-            format!("--display-name {name:?} cannot be the application's unique name"),
-            "use at most 120 letters, digits, '-', '.' and '_'",
-        ))
+        Err(InvalidValue {
+            reason: format!("{text:?} cannot be the application's unique name"),
+            fix: "use at most 120 letters, digits, '-', '.' and '_'",
+        })
     }
 }
 
@@ -127,105 +124,141 @@ pub fn issuer_for(tenant_id: &str) -> String {
     format!("{LOGIN_HOST}/{tenant_id}/v2.0")
 }
 
-/// `oc mcp-oauth register entra`
-#[allow(clippy::too_many_lines)] // one road, top to bottom: flags, cluster, Graph, cluster, report
+/// `oc mcp-oauth register entra`: flags, the cluster, Graph, the cluster again, the report.
 pub async fn run(global: &GlobalArgs, args: &EntraArgs) -> Result<ExitCode> {
-    let tenant = Tenant::parse(&args.tenant)?;
-    validate_display_name(&args.display_name)?;
-    args.deployment.validate()?;
-    let base = graph::validate_base(&args.graph.graph_url)?;
-    let given = uris::validate_all(&args.redirect_uris)?;
-    let target = names::connect(global).await?;
+    let given = uris::without_duplicates(&args.redirect_uris);
+    let target = target::connect(global).await?;
+    let redirects = prepare_cluster(global, args, &target, given).await?;
+    let desired = desired(args, &target, &redirects);
+    let Some(token) = graph_token_or_steps(global, args, &target, &desired).await? else {
+        return Ok(ExitCode::Ok);
+    };
+    let graph = Graph::new(
+        &args.graph.graph_url,
+        &token,
+        target::request_timeout(global),
+    )?;
+    let state = cluster_state(&target, &args.deployment.secret_name).await?;
+    let dry_run = global.change.dry_run;
+    let outcome = register::register(&graph, &desired, &state, dry_run == DryRun::None).await?;
+    let settings = settings_for(&desired, &outcome, &args.deployment.secret_name);
+    let applied = store(&target, &settings, &outcome, &token, dry_run).await?;
+    print_report(
+        &summary(settings, desired, outcome, applied),
+        global.output.output,
+    )?;
+    Ok(ExitCode::Ok)
+}
+
+/// The cluster before Graph is touched: every permission the run needs (a secret added by
+/// addPassword must be storable), the namespace, and the redirect URIs.
+async fn prepare_cluster(
+    global: &GlobalArgs,
+    args: &EntraArgs,
+    target: &Target,
+    given: Vec<RedirectUri>,
+) -> Result<Vec<RedirectUri>> {
     let flavor = openshift::detect(&target.client).await?;
-    let dry_run = global.output.dry_run;
-    let secret_name = &args.deployment.secret_name;
-    let mut wanted = secret::planned_secret(&target, secret_name, &Secret::new("x"), None)?
+    if global.change.dry_run != DryRun::Client {
+        let mut wanted = secret::planned_secret(
+            target,
+            &args.deployment.secret_name,
+            &Secret::new("x"),
+            None,
+        )?
         .required_permissions();
-    wanted.extend(
-        PlannedObject::from_typed(&EntraSettings::default().to_configmap(&target.namespace))?
-            .required_permissions(),
-    );
-    if given.is_empty() {
-        if flavor.openshift {
-            wanted.push(
-                Permission::new("list", "route.openshift.io", "routes")
-                    .in_namespace(&target.namespace),
-            );
+        wanted.extend(
+            PlannedObject::from_typed(&EntraSettings::default().to_configmap(&target.namespace))?
+                .required_permissions(),
+        );
+        if given.is_empty() {
+            wanted.extend(uris::route_host_permissions(flavor, &target.namespace));
         }
-        if flavor.openshift_config {
-            wanted.push(Permission::new("get", "config.openshift.io", "ingresses"));
-        }
-    }
-    if dry_run != DryRun::Client {
-        // Before Graph is touched: a secret added by addPassword must be storable.
         require_permissions(&target.client, &wanted).await?;
     }
-    names::require_namespace(&target).await?;
-    let redirects = if given.is_empty() {
-        let host = uris::route_host(
-            &target.client,
-            flavor,
-            &target.namespace,
-            &args.deployment.release,
-        )
-        .await?;
+    target::require_namespace(target).await?;
+    let (redirects, host) =
+        uris::given_or_defaults(target, flavor, &args.deployment.release, given).await?;
+    if let Some(host) = host {
         note(&format!(
             "redirect host {} (from {})",
             host.host, host.source
         ));
-        uris::defaults_for(&host.host)
-    } else {
-        given
+    }
+    Ok(redirects)
+}
+
+/// The application the flags and the redirect URIs describe.
+fn desired(args: &EntraArgs, target: &Target, redirects: &[RedirectUri]) -> Desired {
+    let of_kind = |kind: UriKind| -> Vec<String> {
+        redirects
+            .iter()
+            .filter(|u| u.kind == kind)
+            .map(|u| u.uri.clone())
+            .collect()
     };
-    let desired = Desired {
-        tenant: tenant.clone(),
+    Desired {
+        tenant: args.tenant.clone(),
         unique_name: args.display_name.clone(),
         display_name: args.display_name.clone(),
-        web: redirects
-            .iter()
-            .filter(|u| u.kind == UriKind::Web)
-            .map(|u| u.uri.clone())
-            .collect(),
-        public: redirects
-            .iter()
-            .filter(|u| u.kind == UriKind::Loopback)
-            .map(|u| u.uri.clone())
-            .collect(),
+        web: of_kind(UriKind::Web),
+        public: of_kind(UriKind::Loopback),
         admin_consent: args.admin_consent,
         secret_days: args.secret_days,
-        secret_label: format!("oc-mcp {}/{}", target.namespace, secret_name),
-    };
-
-    let source = TokenSource::detect(args.graph_token_stdin);
-    if dry_run == DryRun::Client {
-        print_manual(&desired, &base, &target, secret_name, global.output.output)?;
-        return Ok(ExitCode::Ok);
+        secret_label: format!(
+            "oc-mcp {}/{}",
+            target.namespace, args.deployment.secret_name
+        ),
     }
-    let Some(token) = token::graph_token(&source, tenant.as_str()).await? else {
-        print_manual(&desired, &base, &target, secret_name, global.output.output)?;
-        return Err(Error::Failed {
-            message: "no Microsoft Graph token: `az` is not on PATH and --graph-token-stdin was not given; nothing was registered".into(),
-            hint: Some("do the steps printed above by hand, or install the Azure CLI and `az login`, or pipe a token into --graph-token-stdin".into()),
-        });
+}
+
+/// The Microsoft Graph token; `None` with `--dry-run=client`, once the steps are printed. Without
+/// a token the steps are printed too, for a person to carry out.
+async fn graph_token_or_steps(
+    global: &GlobalArgs,
+    args: &EntraArgs,
+    target: &Target,
+    desired: &Desired,
+) -> Result<Option<Secret>> {
+    let print_steps = || {
+        print_manual(
+            desired,
+            &args.graph.graph_url,
+            target,
+            &args.deployment.secret_name,
+            global.output.output,
+        )
     };
-    let timeout = global
-        .kube
-        .request_timeout
-        .and_then(|t| t.0)
-        .unwrap_or(Duration::from_secs(30));
-    let graph = Graph::new(&base, &token, timeout)?;
-    let state = ClusterState {
-        stored: secret::read_stored(&target, secret_name)
+    if global.change.dry_run == DryRun::Client {
+        print_steps()?;
+        return Ok(None);
+    }
+    let source = TokenSource::detect(args.graph_token_stdin);
+    if let Some(token) = token::graph_token(&source, desired.tenant.as_str()).await? {
+        return Ok(Some(token));
+    }
+    print_steps()?;
+    Err(Error::Failed {
+        message: "no Microsoft Graph token: `az` is not on PATH and --graph-token-stdin was not given; nothing was registered".into(),
+        hint: Some("do the steps printed above by hand, or install the Azure CLI and `az login`, or pipe a token into --graph-token-stdin".into()),
+    })
+}
+
+/// What the cluster holds before Graph: the stored secret and the settings of a previous run.
+async fn cluster_state(target: &Target, secret_name: &str) -> Result<ClusterState> {
+    Ok(ClusterState {
+        stored: secret::read_stored(target, secret_name)
             .await?
             .and_then(|s| s.value),
-        settings: crate::settings::read(&target)
+        settings: crate::settings::read(target)
             .await?
             .and_then(|d| EntraSettings::from_data(&d)),
-    };
-    let write = dry_run == DryRun::None;
-    let outcome = register::register(&graph, &desired, &state, write).await?;
+    })
+}
 
-    let settings = EntraSettings {
+/// The settings ConfigMap's content after the Graph part.
+fn settings_for(desired: &Desired, outcome: &GraphOutcome, secret_name: &str) -> EntraSettings {
+    EntraSettings {
         tenant_id: outcome.tenant_id.clone(),
         client_id: outcome.app_id.clone(),
         object_id: outcome.object_id.clone(),
@@ -233,52 +266,70 @@ pub async fn run(global: &GlobalArgs, args: &EntraArgs) -> Result<ExitCode> {
         issuer_url: issuer_for(&outcome.tenant_id),
         audience: outcome.app_id.clone(),
         scopes: client_scopes(&outcome.app_id),
-        secret_name: secret_name.clone(),
+        secret_name: secret_name.to_owned(),
         secret_key_id: outcome.key_id.clone(),
         secret_expires: outcome.secret_end.clone(),
-    };
+    }
+}
+
+/// The cluster after Graph: the Secret and the settings ConfigMap. When they are not stored,
+/// the error names a password Graph added that nothing holds.
+async fn store(
+    target: &Target,
+    settings: &EntraSettings,
+    outcome: &GraphOutcome,
+    token: &Secret,
+    dry_run: DryRun,
+) -> Result<ApplyReport> {
     let mut plan = Plan::new();
     // In a server dry run that would add a password, validate the Secret with a stand-in value.
     let stand_in = Secret::new("server-dry-run");
     let value = outcome.secret.as_ref().unwrap_or(&stand_in);
     plan.push(secret::planned_secret(
-        &target,
-        secret_name,
+        target,
+        &settings.secret_name,
         value,
         Some(&outcome.app_id),
     )?);
     plan.push(PlannedObject::from_typed(
         &settings.to_configmap(&target.namespace),
     )?);
-    let mut secrets: Vec<&Secret> = vec![&token, value];
+    let mut secrets: Vec<&Secret> = vec![token, value];
     if let Some(p) = &outcome.new_password {
         secrets.push(&p.value);
     }
-    let report = match apply::apply_scrubbed(&target.client, &plan, dry_run, &secrets).await {
-        Ok(report) if report.succeeded() => report,
+    match apply::apply_scrubbed(&target.client, &plan, dry_run, &secrets).await {
+        Ok(report) if report.succeeded() => Ok(report),
         Ok(report) => {
             report.print(OutputFormat::Table)?;
-            return Err(lost_password_error(&outcome));
+            Err(lost_password_error(outcome))
         }
         Err(err) => {
             cli::warn(&err.to_string());
-            return Err(lost_password_error(&outcome));
+            Err(lost_password_error(outcome))
         }
-    };
-    let summary = EntraReport {
-        tenant_id: settings.tenant_id.clone(),
-        client_id: settings.client_id.clone(),
-        object_id: settings.object_id.clone(),
-        issuer_url: settings.issuer_url.clone(),
-        audience: settings.audience.clone(),
-        scopes: settings.scopes.clone(),
-        web_redirect_uris: desired.web.clone(),
-        public_client_redirect_uris: desired.public.clone(),
+    }
+}
+
+/// What the registration is, for the report.
+fn summary(
+    settings: EntraSettings,
+    desired: Desired,
+    outcome: GraphOutcome,
+    apply: ApplyReport,
+) -> EntraReport {
+    EntraReport {
+        tenant_id: settings.tenant_id,
+        client_id: settings.client_id,
+        object_id: settings.object_id,
+        issuer_url: settings.issuer_url,
+        audience: settings.audience,
+        scopes: settings.scopes,
+        web_redirect_uris: desired.web,
+        public_client_redirect_uris: desired.public,
         steps: outcome.steps,
-        apply: report,
-    };
-    print_report(&summary, global.output.output)?;
-    Ok(ExitCode::Ok)
+        apply,
+    }
 }
 
 /// The scopes a client asks for: the delegated ones plus the app's own (audience = the app).

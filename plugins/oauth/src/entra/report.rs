@@ -16,10 +16,9 @@ use super::{
     register::end_after_days,
 };
 use crate::{
-    apply,
-    names::Target,
-    secret,
+    apply, secret,
     settings::{EntraSettings, SETTINGS_CONFIGMAP},
+    target::Target,
 };
 
 /// What the registration is, once known.

@@ -144,3 +144,37 @@ pub fn ok(out: &Output) -> String {
     );
     stdout(out)
 }
+
+/// Assert that the command's stderr holds `expected`, showing all of stderr when not.
+#[track_caller]
+pub fn assert_stderr_has(out: &Output, expected: &str) {
+    let err = stderr(out);
+    assert!(err.contains(expected), "{err:?} lacks {expected:?}");
+}
+
+/// A Route `name` in the test namespace serving `host` for the Service `kubernetes-mcp-server`.
+pub fn service_route(name: &str, host: &str) -> oc_mcp_common::openshift::Route {
+    use oc_mcp_common::openshift::{Route, RouteSpec, RouteTargetReference};
+    let mut route = Route::named(name);
+    route.metadata.namespace = Some(NAMESPACE.into());
+    route.spec = RouteSpec {
+        host: Some(host.into()),
+        to: RouteTargetReference {
+            kind: "Service".into(),
+            name: "kubernetes-mcp-server".into(),
+            weight: None,
+        },
+        ..RouteSpec::default()
+    };
+    route
+}
+
+impl Cluster {
+    /// Create a Route as the administrator (as the chart's Ingress or `oc expose` would).
+    pub async fn create_route(&self, route: &oc_mcp_common::openshift::Route) {
+        Api::<oc_mcp_common::openshift::Route>::namespaced(self.admin_client().await, NAMESPACE)
+            .create(&PostParams::default(), route)
+            .await
+            .expect("route");
+    }
+}

@@ -30,7 +30,9 @@ use oc_mcp_common::{
     rbac_intent::{self},
 };
 
-use crate::{bind::SubjectArgs, subjects::Subject};
+use oc_mcp_common::subject::GroupName;
+
+use crate::subjects::{NamedSubjects, Subject};
 
 pub use analysis::*;
 pub use probes::*;
@@ -47,15 +49,10 @@ const AUTOUPDATE_ANNOTATION: &str = "rbac.authorization.kubernetes.io/autoupdate
 pub struct CheckArgs {
     /// Groups to check (default: every subject bound to the role)
     #[arg(long = "group", value_name = "GROUP")]
-    pub groups: Vec<String>,
+    pub groups: Vec<GroupName>,
 
-    /// Users to check; repeat for more
-    #[arg(long = "user", value_name = "USER")]
-    pub users: Vec<String>,
-
-    /// Service accounts to check, as NAMESPACE:NAME
-    #[arg(long = "service-account", value_name = "NAMESPACE:NAME")]
-    pub service_accounts: Vec<String>,
+    #[command(flatten)]
+    pub named: NamedSubjects,
 
     /// The ClusterRole whose profile's reads must be allowed
     #[arg(long, default_value = defaults::CLUSTER_ROLE, value_name = "NAME")]
@@ -77,18 +74,10 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
+    /// The subjects named on the command line; none means every subject bound to the role.
     pub fn explicit_subjects(&self) -> Result<Vec<Subject>> {
-        let args = SubjectArgs {
-            groups: self.groups.clone(),
-            users: self.users.clone(),
-            service_accounts: self.service_accounts.clone(),
-            role: self.role.clone(),
-        };
-        if self.groups.is_empty() && self.users.is_empty() && self.service_accounts.is_empty() {
-            crate::role::validate_object_name(&self.role, "--role")?;
-            return Ok(Vec::new());
-        }
-        args.subjects()
+        crate::role::validate_object_name(&self.role, "--role")?;
+        self.named.with_groups(&self.groups)
     }
 }
 

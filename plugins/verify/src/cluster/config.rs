@@ -8,8 +8,6 @@ use k8s_openapi::api::{
 use kube::{Api, Client, ResourceExt};
 use oc_mcp_common::server_config::{ConfigText, ParsedConfig};
 
-use crate::report::FailureClass;
-
 use super::{ClusterConfig, ReadError, get_opt, server_container};
 
 /// `--config <path>` / `--config=<path>` and `--config-dir` from the container's args.
@@ -91,36 +89,26 @@ pub(super) async fn read_config(
                 key_for_file(source.items.as_ref(), &rel),
             ),
             None => {
-                return Err(ReadError {
-                    class: FailureClass::Check,
-                    forbidden: false,
-                    message: format!(
-                        "--config {} is not mounted from a ConfigMap (volume {})",
-                        main_path.as_deref().unwrap_or_default(),
-                        volume.name
-                    ),
-                });
+                return Err(ReadError::check(format!(
+                    "--config {} is not mounted from a ConfigMap (volume {})",
+                    main_path.as_deref().unwrap_or_default(),
+                    volume.name
+                )));
             }
         },
         None => (deployment.name_any(), "config.toml".to_owned()),
     };
-    let cm = get_opt(&cms, &cm_name, "configmap")
-        .await?
-        .ok_or_else(|| ReadError {
-            class: FailureClass::Check,
-            forbidden: false,
-            message: format!("configmap {cm_name} (the server's --config) does not exist"),
-        })?;
+    let cm = get_opt(&cms, &cm_name, "configmap").await?.ok_or_else(|| {
+        ReadError::check(format!(
+            "configmap {cm_name} (the server's --config) does not exist"
+        ))
+    })?;
     let text = cm
         .data
         .as_ref()
         .and_then(|d| d.get(&key))
         .cloned()
-        .ok_or_else(|| ReadError {
-            class: FailureClass::Check,
-            forbidden: false,
-            message: format!("configmap {cm_name} has no key {key}"),
-        })?;
+        .ok_or_else(|| ReadError::check(format!("configmap {cm_name} has no key {key}")))?;
     let mut drop_ins = Vec::new();
     let mut unread = Vec::new();
     if let Some(dir) = flag_value(&args, "--config-dir") {

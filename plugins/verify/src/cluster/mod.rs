@@ -28,12 +28,9 @@ pub(crate) use read::{get_opt, list, read_error};
 use workload::{find_deployment, read_workload};
 pub use workload::{restart_count, server_container};
 
-/// The chart's name: objects are named `<release>` when the release contains it, else
-/// `<release>-kubernetes-mcp-server` (Helm's `fullname`).
-pub const CHART_NAME: &str = "kubernetes-mcp-server";
-pub const NAME_LABEL: &str = "app.kubernetes.io/name";
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The chart's name (objects are named `<release>` when the release contains it, else
+/// `<release>-kubernetes-mcp-server`) and labels, as the release contract in common states them.
+pub use oc_mcp_common::release::{CHART_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL, NAME_LABEL};
 
 /// The names the chart (and `oc mcp-install`) gives a release's objects, most likely first.
 pub fn candidate_names(release: &str) -> Vec<String> {
@@ -98,7 +95,7 @@ pub async fn inspect(client: &Client, scope: &Scope) -> Facts {
         match oauth.get_opt(&scope.oauth_client).await {
             Ok(c) => Ok(c),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-            Err(e) => Err(read_error("oauthclient", &e)),
+            Err(e) => Err(read_error("oauthclient", e)),
         }
     };
     let ((), (), (), oauth_client, authentication, bindings) = futures::join!(

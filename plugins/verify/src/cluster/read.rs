@@ -2,7 +2,7 @@
 //! forbidden, other) in the terms the report uses.
 
 use kube::{Api, api::ListParams};
-use oc_mcp_common::error::describe_chain;
+use oc_mcp_common::{Error, ExitCode, error::describe_chain};
 
 use crate::report::FailureClass;
 
@@ -12,6 +12,20 @@ pub struct ReadError {
     pub class: FailureClass,
     pub forbidden: bool,
     pub message: String,
+    /// What to do next, from the common error's class (for a login or a connection).
+    pub hint: Option<String>,
+}
+
+impl ReadError {
+    /// A read that went through but found something wrong: an ordinary failed check.
+    pub(crate) fn check(message: impl Into<String>) -> Self {
+        Self {
+            class: FailureClass::Check,
+            forbidden: false,
+            message: message.into(),
+            hint: None,
+        }
+    }
 }
 
 impl std::fmt::Display for ReadError {
@@ -20,35 +34,38 @@ impl std::fmt::Display for ReadError {
     }
 }
 
-pub(crate) fn read_error(what: &str, err: &kube::Error) -> ReadError {
-    match err {
-        kube::Error::Api(status) => ReadError {
-            class: if status.code == 401 {
-                FailureClass::Auth
-            } else {
-                FailureClass::Check
-            },
-            forbidden: status.code == 403,
-            message: format!("reading {what}: {} ({})", status.message, status.code),
-        },
-        kube::Error::HyperError(_) | kube::Error::Service(_) => ReadError {
-            class: FailureClass::Unreachable,
-            forbidden: false,
-            message: format!(
-                "cannot reach the API server reading {what}: {}",
-                describe_chain(err)
-            ),
-        },
-        kube::Error::Auth(_) => ReadError {
-            class: FailureClass::Auth,
-            forbidden: false,
-            message: format!("kubeconfig credentials failed: {}", describe_chain(err)),
-        },
-        other => ReadError {
-            class: FailureClass::Check,
-            forbidden: false,
-            message: format!("reading {what}: {}", describe_chain(other)),
-        },
+/// Classify a failed read once, as every plugin does ([`Error`] from the kube error); what
+/// the API server answered, code included, stays the row's evidence.
+pub(crate) fn read_error(what: &str, err: kube::Error) -> ReadError {
+    let answer = match &err {
+        kube::Error::Api(status) => Some(format!("{} ({})", status.message, status.code)),
+        _ => None,
+    };
+    let error = Error::from(err);
+    // A forbidden read is its own fact (the state is unknown), not a rejected login.
+    let forbidden = matches!(error, Error::Forbidden { .. });
+    let class = match error.exit_code() {
+        ExitCode::Unreachable => FailureClass::Unreachable,
+        ExitCode::Auth if !forbidden => FailureClass::Auth,
+        _ => FailureClass::Check,
+    };
+    let message = match (answer, class) {
+        (Some(answer), _) => format!("reading {what}: {answer}"),
+        (None, FailureClass::Unreachable) => {
+            let why =
+                std::error::Error::source(&error).map_or_else(|| error.to_string(), describe_chain);
+            format!("cannot reach the API server reading {what}: {why}")
+        }
+        (None, FailureClass::Auth) => {
+            format!("kubeconfig credentials failed: {}", describe_chain(&error))
+        }
+        (None, FailureClass::Check) => format!("reading {what}: {}", describe_chain(&error)),
+    };
+    ReadError {
+        class,
+        forbidden,
+        message,
+        hint: error.hint(),
     }
 }
 
@@ -59,7 +76,7 @@ where
 {
     match api.get_opt(name).await {
         Ok(obj) => Ok(obj),
-        Err(e) => Err(read_error(&format!("{what} {name}"), &e)),
+        Err(e) => Err(read_error(&format!("{what} {name}"), e)),
     }
 }
 
@@ -75,6 +92,6 @@ where
     match api.list(params).await {
         Ok(list) => Ok((list.items, false)),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok((Vec::new(), true)),
-        Err(e) => Err(read_error(what, &e)),
+        Err(e) => Err(read_error(what, e)),
     }
 }

@@ -171,7 +171,7 @@ async fn read_logs(client: &Client, ns: &str, facts: &mut Facts) {
                 // A container that never ran has no previous log: not an error.
                 Err(kube::Error::Api(s)) if previous && s.code == 400 => {}
                 Err(e) => {
-                    facts.logs_error = Some(read_error(&format!("logs of pod {name}"), &e));
+                    facts.logs_error = Some(read_error(&format!("logs of pod {name}"), e));
                 }
             }
         }

@@ -128,22 +128,19 @@ pub(super) fn config_rows(facts: &Facts, ctx: &Context<'_>) -> Vec<Row> {
     }
     let mut rows = vec![lint];
     rows.push(auth_mode_row(facts, ctx, parsed, &findings));
-    let secrets: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.rule == Rule::SecretInConfigMap)
-        .collect();
-    rows.push(findings_row(
+    // A row per rule: its findings, or what was seen when there are none.
+    let rule_row = |id: CheckId, rule: Rule, pass_line: String| {
+        let found: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule).collect();
+        findings_row(id, &found, pass_line)
+    };
+    rows.push(rule_row(
         CheckId::ConfigSecrets,
-        &secrets,
+        Rule::SecretInConfigMap,
         format!("no secret-like key in {}", config.source),
     ));
-    let tools: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.rule == Rule::ToolsNotRestricted)
-        .collect();
-    rows.push(findings_row(
+    rows.push(rule_row(
         CheckId::ConfigTools,
-        &tools,
+        Rule::ToolsNotRestricted,
         "read_only = true, disable_destructive = true".to_owned(),
     ));
     rows

@@ -56,12 +56,13 @@ pub(crate) fn read_failed(id: CheckId, e: &ReadError) -> Row {
             ))
     } else {
         let row = Row::fail(id).evidence(e.message.clone()).class(e.class);
-        match e.class {
-            FailureClass::Auth => row.fix("log in again (`oc login`) and retry"),
-            FailureClass::Unreachable => {
+        match (e.class, &e.hint) {
+            // The address first: for verify it comes from the kubeconfig, as for `oc`.
+            (FailureClass::Unreachable, _) => {
                 row.fix("check the API server address, network and VPN (`oc whoami --show-server`)")
             }
-            FailureClass::Check => row,
+            (_, Some(hint)) => row.fix(hint.clone()),
+            (_, None) => row,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! cluster.service: the release's Service and whether it has ready endpoints.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::{
+    api::core::v1::{EndpointSubset, Pod, ServicePort},
+    apimachinery::pkg::util::intstr::IntOrString,
+};
 use kube::ResourceExt;
 
 use crate::{checks::CheckId, cluster::Facts, report::Row};
@@ -20,70 +23,58 @@ pub(super) fn service_row(facts: &Facts) -> Row {
     };
     let name = service.name_any();
     let spec = service.spec.clone().unwrap_or_default();
-    let ports: Vec<String> = spec
-        .ports
-        .iter()
-        .flatten()
-        .map(|p| {
-            let target = p.target_port.as_ref().map_or_else(
-                || p.port.to_string(),
-                |t| match t {
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => {
-                        i.to_string()
-                    }
-                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => {
-                        s.clone()
-                    }
-                },
-            );
-            format!("{}->{target}", p.port)
-        })
-        .collect();
+    let ports: Vec<String> = spec.ports.iter().flatten().map(port_text).collect();
     let head = format!("service/{name} ports {}", ports.join(","));
-    if let Some(endpoints) = &facts.endpoints {
+    let (ready, line, fix) = if let Some(endpoints) = &facts.endpoints {
         let subsets = endpoints.subsets.clone().unwrap_or_default();
-        let ready: usize = subsets
-            .iter()
-            .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
-            .sum();
-        let not_ready: usize = subsets
-            .iter()
-            .map(|s| s.not_ready_addresses.as_ref().map_or(0, Vec::len))
-            .sum();
-        let line = format!("endpoints/{name}: {ready} ready, {not_ready} not ready");
-        return if ready > 0 {
-            Row::pass(id).evidence(head).evidence(line)
-        } else {
-            Row::fail(id)
-                .evidence(head)
-                .evidence(line)
-                .fix("no ready endpoint: the Route has nowhere to send traffic; see cluster.pods")
+        let count = |addresses: fn(&EndpointSubset) -> usize| -> usize {
+            subsets.iter().map(addresses).sum()
         };
-    }
-    // No Endpoints object: evaluate the selector against the pods we read.
-    let selector = spec.selector.unwrap_or_default();
-    if selector.is_empty() {
-        return Row::fail(id)
-            .evidence(head)
-            .evidence("the Service has no selector and no Endpoints")
-            .fix("re-run `oc mcp-install`");
-    }
-    let matching: Vec<&Pod> = facts
-        .pods
-        .iter()
-        .filter(|p| selector.iter().all(|(k, v)| p.labels().get(k) == Some(v)))
-        .collect();
-    let ready = matching.iter().filter(|p| pod_ready(p)).count();
-    let line = format!(
-        "no Endpoints object; {ready} ready of {} pods match the selector",
-        matching.len()
-    );
-    if ready > 0 {
-        Row::pass(id).evidence(head).evidence(line)
+        let ready = count(|s| s.addresses.as_ref().map_or(0, Vec::len));
+        let not_ready = count(|s| s.not_ready_addresses.as_ref().map_or(0, Vec::len));
+        (
+            ready,
+            format!("endpoints/{name}: {ready} ready, {not_ready} not ready"),
+            "no ready endpoint: the Route has nowhere to send traffic; see cluster.pods",
+        )
     } else {
-        Row::fail(id)
-            .evidence(head)
-            .evidence(line)
-            .fix("no ready pod behind the Service: see cluster.pods")
-    }
+        // No Endpoints object: evaluate the selector against the pods we read.
+        let selector = spec.selector.unwrap_or_default();
+        if selector.is_empty() {
+            return Row::fail(id)
+                .evidence(head)
+                .evidence("the Service has no selector and no Endpoints")
+                .fix("re-run `oc mcp-install`");
+        }
+        let matching: Vec<&Pod> = facts
+            .pods
+            .iter()
+            .filter(|p| selector.iter().all(|(k, v)| p.labels().get(k) == Some(v)))
+            .collect();
+        let ready = matching.iter().filter(|p| pod_ready(p)).count();
+        (
+            ready,
+            format!(
+                "no Endpoints object; {ready} ready of {} pods match the selector",
+                matching.len()
+            ),
+            "no ready pod behind the Service: see cluster.pods",
+        )
+    };
+    let row = if ready > 0 {
+        Row::pass(id)
+    } else {
+        Row::fail(id).fix(fix)
+    };
+    row.evidence(head).evidence(line)
+}
+
+/// `port->target`, the target as the Service names it (a number or a port name).
+fn port_text(port: &ServicePort) -> String {
+    let target = match &port.target_port {
+        Some(IntOrString::Int(i)) => i.to_string(),
+        Some(IntOrString::String(s)) => s.clone(),
+        None => port.port.to_string(),
+    };
+    format!("{}->{target}", port.port)
 }

@@ -96,11 +96,11 @@ pub async fn run(p: &Probe<'_>) -> Result<Vec<Row>> {
             let inspecting = p.http.inspecting_client_for(&p.url).await?;
             match send(inspecting.get(healthz.clone())).await {
                 Ok(answer) => {
-                    rows.push(tls_row(p, Some(&answer), Some(&failure.message)));
+                    rows.push(tls_row(p, Some(&answer), Some(&failure)));
                     answer
                 }
                 Err(again) => {
-                    rows.push(tls_row(p, None, Some(&failure.message)));
+                    rows.push(tls_row(p, None, Some(&failure)));
                     rows.push(unreachable_row(
                         CheckId::EndpointHealth,
                         &healthz,

@@ -1,9 +1,11 @@
 //! TLS: the certificate the endpoint serves, its names and its expiry.
 
+use oc_mcp_common::error::{CertificateProblem, Transport};
+
 use super::{Probe, Via};
 use crate::{
     checks::CheckId,
-    http::{Answer, is_loopback_host},
+    http::{Answer, Failure, is_loopback_host},
     report::Row,
 };
 
@@ -71,7 +73,11 @@ pub(super) fn now_unix() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-pub(super) fn tls_row(p: &Probe<'_>, answer: Option<&Answer>, verify_error: Option<&str>) -> Row {
+pub(super) fn tls_row(
+    p: &Probe<'_>,
+    answer: Option<&Answer>,
+    verify_error: Option<&Failure>,
+) -> Row {
     let id = CheckId::EndpointTls;
     if p.url.scheme() != "https" {
         return if p.via == Via::PortForward || is_loopback_host(&p.url) {
@@ -104,16 +110,18 @@ pub(super) fn tls_row(p: &Probe<'_>, answer: Option<&Answer>, verify_error: Opti
             civil_date(info.not_after)
         ));
     }
-    if let Some(error) = verify_error {
+    if let Some(failure) = verify_error {
         let mut row = Row::fail(id)
-            .evidence(format!("TLS verification failed: {error}"))
+            .evidence(format!("TLS verification failed: {}", failure.message))
             .evidence_lines(evidence);
-        row = row.fix(if error.to_lowercase().contains("unknownissuer") || error.contains("issuer") {
-            "the certificate's CA is not trusted here: pass --endpoint-ca with the router's CA (oc get secret -n openshift-ingress-operator router-ca -o jsonpath='{.data.tls\\.crt}' | base64 -d)"
-        } else if error.contains("NotValidForName") || error.to_lowercase().contains("name") {
-            "the certificate does not cover the host: give the Route a certificate for it, or use the router's default wildcard domain"
-        } else {
-            "give the Route a valid certificate, or pass --endpoint-ca with its CA"
+        row = row.fix(match failure.transport {
+            Transport::Certificate(CertificateProblem::UnknownIssuer) => {
+                "the certificate's CA is not trusted here: pass --endpoint-ca with the router's CA (oc get secret -n openshift-ingress-operator router-ca -o jsonpath='{.data.tls\\.crt}' | base64 -d)"
+            }
+            Transport::Certificate(CertificateProblem::WrongName) => {
+                "the certificate does not cover the host: give the Route a certificate for it, or use the router's default wildcard domain"
+            }
+            _ => "give the Route a valid certificate, or pass --endpoint-ca with its CA",
         });
         return row;
     }

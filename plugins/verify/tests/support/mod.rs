@@ -2,6 +2,7 @@
 //! `oc mcp-install`) does, breaking it on purpose, and running `kubectl-mcp_verify` against it.
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod oidc;
 
 use std::{
@@ -159,6 +160,45 @@ impl Outcome {
     #[track_caller]
     pub fn assert_status(&self, id: &str, status: &str) {
         assert_eq!(self.status(id), status, "{id}:\n{}", self.summary());
+    }
+
+    /// Exit 0, no check failed, and every one of `ids` passed.
+    #[track_caller]
+    pub fn assert_passes(&self, ids: &[&str]) {
+        assert_eq!(self.code, Some(0), "{}\n{}", self.summary(), self.stderr);
+        self.assert_only_failures(&[]);
+        self.assert_statuses(ids, "pass");
+    }
+
+    /// Exit 1, and `id` is the one failing check, its row containing every one of `needles`.
+    #[track_caller]
+    pub fn assert_fails_only(&self, id: &str, needles: &[&str]) {
+        assert_eq!(self.code, Some(1), "{}", self.summary());
+        self.assert_status(id, "fail");
+        self.assert_row_contains(id, needles);
+        self.assert_only_failures(&[id]);
+    }
+
+    /// Every one of `ids` has `status`.
+    #[track_caller]
+    pub fn assert_statuses(&self, ids: &[&str], status: &str) {
+        for id in ids {
+            self.assert_status(id, status);
+        }
+    }
+
+    /// The row's fix, or "" without one.
+    pub fn fix(&self, id: &str) -> String {
+        self.row(id)["fix"].as_str().unwrap_or("").to_owned()
+    }
+
+    /// The row, as JSON text, contains every one of `needles`.
+    #[track_caller]
+    pub fn assert_row_contains(&self, id: &str, needles: &[&str]) {
+        let row = self.row(id).to_string();
+        for needle in needles {
+            assert!(row.contains(needle), "{needle} missing in {row}");
+        }
     }
 
     /// No row fails except those listed.

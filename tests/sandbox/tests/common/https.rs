@@ -6,13 +6,17 @@ use std::time::Duration;
 use oc_mcp_sandbox::Sandbox;
 use serde_json::{Value, json};
 
-/// A client that trusts the sandbox CA and resolves `hosts` to the router.
-pub fn client(sb: &Sandbox, hosts: &[&str]) -> reqwest::Client {
+/// The settings every test client shares: a bounded wait, and redirects left to the test.
+fn builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut b = reqwest::Client::builder()
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0);
+}
+
+/// A client that trusts the sandbox CA and resolves `hosts` to the router.
+pub fn client(sb: &Sandbox, hosts: &[&str]) -> reqwest::Client {
+    let mut b = builder().pool_max_idle_per_host(0);
     for cert in reqwest::Certificate::from_pem_bundle(sb.ca_pem().as_bytes()).expect("CA") {
         b = b.add_root_certificate(cert);
     }
@@ -20,6 +24,39 @@ pub fn client(sb: &Sandbox, hosts: &[&str]) -> reqwest::Client {
         b = b.resolve(h, sb.router_https_addr());
     }
     b.build().expect("client")
+}
+
+/// A client for plain HTTP through the router: `host` resolved to its HTTP port.
+pub fn http_client(sb: &Sandbox, host: &str) -> reqwest::Client {
+    builder()
+        .resolve(host, sb.router_http_addr())
+        .build()
+        .expect("client")
+}
+
+/// A client that takes any certificate from the router's HTTPS port for `host` (to reach what
+/// answers there when no Route or Ingress has the host).
+pub fn insecure_client(sb: &Sandbox, host: &str) -> reqwest::Client {
+    builder()
+        .danger_accept_invalid_certs(true)
+        .resolve(host, sb.router_https_addr())
+        .build()
+        .expect("client")
+}
+
+/// `namespaces_list` through the MCP endpoint under `url` as the holder of `token`, which
+/// must succeed; the tool's result.
+pub async fn list_namespaces(c: &reqwest::Client, url: &str, token: &str) -> Value {
+    let ns = call_tool(
+        c,
+        &format!("{url}/mcp"),
+        token,
+        "namespaces_list",
+        &json!({}),
+    )
+    .await;
+    assert_ne!(ns["isError"], true, "{ns}");
+    ns
 }
 
 /// The JSON-RPC messages of an SSE (or plain JSON) MCP response.

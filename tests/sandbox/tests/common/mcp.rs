@@ -57,3 +57,25 @@ pub async fn wait_ready_pod(client: &kube::Client, app: &McpApp) -> Pod {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A bare HTTP/1.1 `GET /healthz` for the server's port 8080.
+pub const HEALTHZ: &[u8] =
+    b"GET /healthz HTTP/1.1\r\nHost: localhost:8080\r\nConnection: close\r\n\r\n";
+
+/// `GET /healthz` on port 8080 of `pod` through kube-rs port-forward, which must answer 200.
+pub async fn healthz_through_portforward(admin: &kube::Client, namespace: &str, pod: &str) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), namespace);
+    let mut pf = pods.portforward(pod, &[8080]).await.expect("portforward");
+    let mut stream = pf.take_stream(8080).expect("stream");
+    stream.write_all(HEALTHZ).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut buf))
+        .await
+        .expect("in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    drop(stream);
+    pf.abort();
+}

@@ -114,6 +114,20 @@ pub fn header(table: &str) -> Vec<String> {
 pub mod https;
 pub mod mcp;
 
+/// Wait (up to 5 s) until `DIR/resolve` of `sb` lists `line`.
+pub async fn wait_for_resolve_line(sb: &Sandbox, line: &str, what: &str) {
+    wait_for(
+        || async {
+            std::fs::read_to_string(sb.resolve_path())
+                .ok()
+                .filter(|t| t.lines().any(|l| l == line))
+        },
+        Duration::from_secs(5),
+        what,
+    )
+    .await;
+}
+
 /// Poll `f` every 100 ms until it yields a value; panic naming `what` after `limit`.
 pub async fn wait_for<T, F, Fut>(mut f: F, limit: Duration, what: &str) -> T
 where

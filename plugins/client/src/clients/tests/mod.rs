@@ -46,7 +46,12 @@ pub(super) fn oauth() -> ClientAuth {
 }
 
 pub(super) fn doc(kind: ClientKind, auth: ClientAuth) -> serde_json::Value {
-    let rendered = render(kind, &setup(auth), None);
+    setup_doc(kind, &setup(auth))
+}
+
+/// The document `kind` prints for `setup`, as JSON.
+pub(super) fn setup_doc(kind: ClientKind, setup: &Setup) -> serde_json::Value {
+    let rendered = render(kind, setup, None);
     let text = rendered.fragment.document().to_pretty("  ");
     serde_json::from_str(&text).expect("valid JSON")
 }
@@ -103,25 +108,13 @@ fn openshift_mode_takes_the_token_from_the_environment_or_the_command() {
 fn an_explicit_token_env_is_used_where_the_client_can_read_one() {
     let mut s = setup(command());
     s.token_env = Some("KUBE_MCP".into());
-    let v: serde_json::Value = serde_json::from_str(
-        &render(ClientKind::Vscode, &s, None)
-            .fragment
-            .document()
-            .to_pretty("  "),
-    )
-    .expect("json");
+    let v = setup_doc(ClientKind::Vscode, &s);
     assert_eq!(
         v["servers"]["kubernetes-mcp-server"]["headers"]["Authorization"],
         "Bearer ${env:KUBE_MCP}"
     );
     assert!(v.get("inputs").is_none());
-    let v: serde_json::Value = serde_json::from_str(
-        &render(ClientKind::ClaudeCode, &s, None)
-            .fragment
-            .document()
-            .to_pretty("  "),
-    )
-    .expect("json");
+    let v = setup_doc(ClientKind::ClaudeCode, &s);
     assert_eq!(
         v["mcpServers"]["kubernetes-mcp-server"]["headers"]["Authorization"],
         "Bearer ${KUBE_MCP}"

@@ -1,6 +1,6 @@
-//! Opening the login page in the user's browser, only when a person is at a terminal.
+//! Opening the login page in the user's browser: `$BROWSER`, else the desktop's opener.
 //!
-//! The opener's own output is discarded: stdout carries only the token.
+//! The opener's own output is discarded: a plugin's stdout carries only its result.
 
 use std::process::{Command, Stdio};
 

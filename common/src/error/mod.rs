@@ -1,9 +1,19 @@
 //! One error type for every plugin, mapped onto the documented exit codes.
 //!
 //! Libraries return [`Error`]; the binary edge ([`crate::cli::run`]) prints it once, as text or
-//! as one JSON object on stderr, and exits with [`Error::exit_code`].
+//! as one JSON object on stderr, and exits with [`Error::exit_code`]. The exit code and the
+//! hint are decided by a `match` on the variant and its typed parts (a [`Transport`] kind read
+//! from the source chain, a Kubernetes `Status`), never by reading an error's text.
+
+mod from_kube;
+mod transport;
 
 use std::fmt;
+
+pub use transport::{CertificateProblem, Transport};
+
+/// A lower layer's error, kept as the source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 use serde::Serialize;
 
@@ -82,6 +92,8 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// No source on purpose: kubeconfig parsers quote the offending line, and in a kubeconfig
+    /// that line is often a token or a key; the message keeps the position and kind only.
     #[error("cannot use kubeconfig: {message}")]
     Kubeconfig {
         message: String,
@@ -100,8 +112,14 @@ pub enum Error {
         missing: Vec<MissingPermission>,
     },
 
-    #[error("cannot reach {what}: {message}")]
-    Unreachable { what: String, message: String },
+    #[error("cannot reach {what}: {}", describe_chain(source.as_ref()))]
+    Unreachable {
+        what: String,
+        /// Why, read once from `source`'s types.
+        transport: Transport,
+        #[source]
+        source: BoxError,
+    },
 
     /// A check or an operation failed; the report already says which.
     #[error("{message}")]
@@ -156,6 +174,17 @@ impl Error {
         }
     }
 
+    /// `what` could not be reached; why is read from `source`'s types (text-only sources are
+    /// connection failures).
+    pub fn unreachable(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        Self::Unreachable {
+            what: what.into(),
+            transport: Transport::of(source.as_ref()),
+            source,
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),
@@ -187,9 +216,14 @@ impl Error {
                 user: scrub(user),
                 missing: missing.clone(),
             },
-            Self::Unreachable { what, message } => Self::Unreachable {
+            Self::Unreachable {
+                what,
+                transport,
+                source,
+            } => Self::Unreachable {
                 what: scrub(what),
-                message: scrub(message),
+                transport: *transport,
+                source: scrub(&describe_chain(source.as_ref())).into(),
             },
             Self::Failed { message, hint } => Self::Failed {
                 message: scrub(message),
@@ -214,11 +248,19 @@ impl Error {
     #[must_use]
     pub fn after_partial_change(self, done: &str) -> Self {
         match self {
-            Self::Unreachable { what, message } => Self::Unreachable {
+            // The kind, so the hint, is kept; the text leads with what was done.
+            Self::Unreachable {
                 what,
-                message: format!(
-                    "{done}; re-running finishes it once the server answers: {message}"
-                ),
+                transport,
+                source,
+            } => Self::Unreachable {
+                what,
+                transport,
+                source: format!(
+                    "{done}; re-running finishes it once the server answers: {}",
+                    describe_chain(source.as_ref())
+                )
+                .into(),
             },
             Self::Unauthenticated { message } => Self::Unauthenticated {
                 message: format!("{done}: {message}"),
@@ -280,19 +322,7 @@ impl Error {
                 "user {user:?} needs every permission listed; nothing was changed. \
                  Run as a cluster administrator or grant them"
             )),
-            // rustls says `invalid peer certificate`: the address answered, but with a
-            // certificate the configured CA does not vouch for; a network hint would mislead.
-            Self::Unreachable { message, .. } if message.contains("invalid peer certificate") => {
-                Some(
-                    "the server's TLS certificate is not signed by the CA you trust: check \
-                     certificate-authority in the kubeconfig (or --certificate-authority), \
-                     or log in again to refresh it"
-                        .into(),
-                )
-            }
-            Self::Unreachable { .. } => Some(
-                "check the server address, your network and VPN, and `--request-timeout`".into(),
-            ),
+            Self::Unreachable { transport, .. } => Some(transport.hint().into()),
             Self::Api(status) if status.code == 409 && status.reason == "AlreadyExists" => {
                 Some("it was created meanwhile, by someone else or another run: re-run to converge".into())
             }
@@ -300,38 +330,6 @@ impl Error {
                 "another writer owns these fields; inspect the object, then re-run with --force to take them over".into(),
             ),
             Self::Api(_) | Self::Io { .. } => None,
-        }
-    }
-}
-
-/// Turn a kube client error into the error class a user can act on.
-impl From<kube::Error> for Error {
-    fn from(err: kube::Error) -> Self {
-        match err {
-            kube::Error::Api(status) => match status.code {
-                401 => Self::Unauthenticated {
-                    message: status.message.clone(),
-                },
-                403 => Self::Forbidden {
-                    message: status.message.clone(),
-                },
-                _ => Self::Api(status),
-            },
-            kube::Error::HyperError(e) => Self::Unreachable {
-                what: "the Kubernetes API server".into(),
-                message: describe_chain(&e),
-            },
-            kube::Error::Service(e) => Self::Unreachable {
-                what: "the Kubernetes API server".into(),
-                message: describe_chain(e.as_ref()),
-            },
-            kube::Error::Auth(e) => Self::Unauthenticated {
-                message: describe_chain(&e),
-            },
-            other => Self::Failed {
-                message: describe_chain(&other),
-                hint: None,
-            },
         }
     }
 }
@@ -376,98 +374,4 @@ impl From<&Error> for ErrorReport {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_after_a_partial_change_leads_with_what_was_done_and_keeps_its_exit_code() {
-        let done = "1 of 2 changes done, 1 failed";
-        let cases = [
-            Error::Unreachable {
-                what: "the Kubernetes API server".into(),
-                message: "gave up after 8 attempts".into(),
-            },
-            Error::Forbidden {
-                message: "cannot delete".into(),
-            },
-            Error::failed("boom"),
-            Error::Api(Box::new(
-                kube::core::Status::failure("conflict", "Conflict").with_code(409),
-            )),
-            Error::Api(Box::new(
-                kube::core::Status::failure("etcd", "InternalError").with_code(500),
-            )),
-        ];
-        for error in cases {
-            let (code, hinted) = (error.exit_code(), error.hint().is_some());
-            let after = error.after_partial_change(done);
-            assert_eq!(after.exit_code(), code, "{after}");
-            assert!(after.to_string().contains(done), "{after}");
-            assert!(after.hint().is_some() || !hinted, "{after}");
-        }
-        // A server error says to run the command again, which finishes what is left.
-        let internal = Error::Api(Box::new(
-            kube::core::Status::failure("etcd", "InternalError").with_code(500),
-        ));
-        let hint = internal
-            .after_partial_change(done)
-            .hint()
-            .unwrap_or_default();
-        assert!(hint.contains("run the command again"), "{hint}");
-    }
-
-    #[test]
-    fn exit_codes_follow_the_documented_table() {
-        assert_eq!(Error::usage("x").exit_code().code(), 2);
-        assert_eq!(Error::failed("x").exit_code().code(), 1);
-        let forbidden = Error::MissingPermissions {
-            user: "u".into(),
-            missing: vec![],
-        };
-        assert_eq!(forbidden.exit_code().code(), 3);
-        let unreachable = Error::Unreachable {
-            what: "x".into(),
-            message: "y".into(),
-        };
-        assert_eq!(unreachable.exit_code().code(), 4);
-    }
-
-    #[test]
-    fn missing_permissions_are_listed_together() {
-        let err = Error::MissingPermissions {
-            user: "alice".into(),
-            missing: vec![
-                MissingPermission {
-                    verb: "create".into(),
-                    resource: "clusterroles".into(),
-                    group: "rbac.authorization.k8s.io".into(),
-                    namespace: None,
-                    name: None,
-                },
-                MissingPermission {
-                    verb: "patch".into(),
-                    resource: "configmaps".into(),
-                    group: String::new(),
-                    namespace: Some("mcp-server".into()),
-                    name: None,
-                },
-                MissingPermission {
-                    verb: "bind".into(),
-                    resource: "clusterroles".into(),
-                    group: "rbac.authorization.k8s.io".into(),
-                    namespace: None,
-                    name: Some("mcp-readonly".into()),
-                },
-            ],
-        };
-        assert_eq!(
-            err.to_string(),
-            "missing permissions: create clusterroles.rbac.authorization.k8s.io (cluster-wide), \
-             patch configmaps in namespace mcp-server, \
-             bind clusterroles.rbac.authorization.k8s.io named mcp-readonly (cluster-wide)"
-        );
-        let report = ErrorReport::from(&err);
-        assert_eq!(report.exit_code, 3);
-        assert_eq!(report.missing_permissions.len(), 3);
-    }
-}
+mod tests;
